@@ -1,0 +1,1 @@
+"""dualsim agents package."""

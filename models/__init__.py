@@ -1,0 +1,1 @@
+"""dualsim models package."""
