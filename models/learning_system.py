@@ -1,0 +1,372 @@
+"""LearningSystem: the Mesa model of a replica ensemble of neural networks.
+
+``step()``:
+    1. every replica draws its own mini-batch of size M;
+    2. the fast variables x relax with the boundary clamped (all replicas at once);
+    3. SGD (or heavy ball) on the slow variables q = (w, b) with step size gamma;
+    4. controllers (agents) read this step's :class:`~models.observables.Observables` and act;
+    5. step hooks run, then the recorders: every step the observed coordinates q_0..q_{k-1}
+       (fixed random unit projections of the zero-padded parameter vector), and every
+       ``record_every`` steps the DataCollector and the neuron states.
+
+Time is counted in learning steps (dt = 1 per step). The wiring is kept in ``model.graph`` (a
+networkx DiGraph: neuron nodes are slot indices with ``kind`` in input/hidden/output;
+controllers add nodes with ``kind = "controller"``), and Mesa's
+``discrete_space.Network(model.graph, layout=None)`` places one :class:`NeuronAgent` on each node
+of a slot that is active in at least one replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import mesa
+import networkx as nx
+import numpy as np
+import pandas as pd
+from mesa.discrete_space import Cell, Network
+
+from agents.neuron import NeuronAgent
+from models.architecture import build_architecture
+from models.config import SystemConfig
+from models.network import Ensemble
+from models.observables import Observables
+from models.tasks import DataSource, make_task
+
+STREAMS = ("graph", "init", "task", "batch", "relax", "controllers", "projection", "growth")
+
+
+class LearningSystem(mesa.Model):
+    """A replica ensemble of neural networks, with neurons (and later controllers) as agents.
+
+    Parameters
+    ----------
+    config : SystemConfig, optional
+        The validated configuration; keyword ``overrides`` are applied on top of it
+        (``LearningSystem(replicas=8)`` works without a config).
+
+    Attributes
+    ----------
+    config : SystemConfig
+    ensemble : models.network.Ensemble
+        The arrays (single source of truth).
+    architecture : models.architecture.Architecture
+    graph : networkx.DiGraph
+    space : mesa.discrete_space.Network
+    step_size, batch_size : float, int
+        gamma and M now (controllers change them).
+    observables : Observables
+        This step's observables.
+    streams : dict of numpy.random.Generator
+        Child streams of the run's SeedSequence.
+
+    Examples
+    --------
+    >>> model = LearningSystem(replicas=8, n_hidden=4, seed=3)
+    >>> model.run(5, progress=False)
+    >>> traj = model.trajectories()
+    >>> traj.shape[0], list(traj.columns[:3])
+    (48, ['step', 'replica', 'n_neurons'])
+    """
+
+    def __init__(self, config: SystemConfig | None = None, **overrides: Any) -> None:
+        if config is None:
+            config = SystemConfig(**overrides)
+        elif overrides:
+            config = config.replace(**overrides)
+        super().__init__(rng=config.seed)
+        self.config = config
+        seeds = np.random.SeedSequence(config.seed).spawn(len(STREAMS))
+        self.streams = {
+            name: np.random.default_rng(s) for name, s in zip(STREAMS, seeds, strict=True)
+        }
+        self.architecture = build_architecture(config, self.streams["graph"])
+        self.task = make_task(config, self.streams["task"])
+        self.data = DataSource(self.task, config, self.streams["task"])
+        self.ensemble = Ensemble(config, self.architecture, self.streams["init"])
+        self.step_size = float(config.step_size)
+        self.batch_size = int(config.batch_size)
+        self.last_states: np.ndarray | None = None
+        self.last_targets: np.ndarray | None = None
+        self.step_hooks: list[Callable[[LearningSystem], None]] = []
+        self.controllers: list[Any] = []
+        self._probe_cache: tuple[int, np.ndarray] | None = None
+        self._prediction_cache: tuple[int, np.ndarray] | None = None
+        self._projection = self._make_projection()
+
+        self.graph = nx.DiGraph()
+        self.space: Network = Network(self.graph, layout=None, random=self.random)
+        self._neurons: dict[int, NeuronAgent] = {}
+        self.sync_graph()
+
+        # recorders
+        self._traj_steps: list[int] = []
+        self._traj_q: list[np.ndarray] = []
+        self._traj_loss: list[np.ndarray] = []
+        self._traj_free: list[np.ndarray] = []
+        self._traj_n: list[np.ndarray] = []
+        self._traj_gamma: list[float] = []
+        self._traj_m: list[int] = []
+        self._state_steps: list[int] = []
+        self._state_values: list[np.ndarray] = []
+        self._state_active: list[np.ndarray] = []
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "step": lambda m: m.steps,
+                "n_neurons": lambda m: float(m.observables.n_neurons.mean()),
+                "step_size": lambda m: m.step_size,
+                "batch_size": lambda m: m.batch_size,
+                "loss_mean": lambda m: float(np.mean(m.observables.loss)),
+                "loss_std": lambda m: float(np.std(m.observables.loss)),
+                "free_energy": lambda m: float(np.mean(m.observables.free_energy)),
+                "prediction_error": lambda m: float(np.mean(m.prediction_error())),
+                "trace_sigma": lambda m: float(np.mean(m.observables.trace_sigma)),
+                "t_eff": lambda m: float(np.mean(m.observables.t_eff)),
+            },
+            agenttype_reporters={
+                NeuronAgent: {
+                    "neuron": "index",
+                    "kind": "kind",
+                    "state_mean": lambda a: float(np.mean(a.state)),
+                    "state_std": lambda a: float(np.std(a.state)),
+                    "bias_mean": lambda a: float(np.mean(a.bias)),
+                    "active_fraction": lambda a: float(np.mean(a.active)),
+                }
+            },
+        )
+        self.observables = Observables(self, None, None, None, self.step_size, self.batch_size)
+        self._record(force_collect=True)
+
+    # ------------------------------------------------------------------ structure
+    def _make_projection(self) -> np.ndarray:
+        p = self.ensemble.parameter_vector().shape[1]
+        k = self.config.observed
+        if k == p:
+            return np.eye(p, dtype=self.ensemble.dtype)
+        g = self.streams["projection"].standard_normal((p, k))
+        q, r = np.linalg.qr(g)
+        return (q * np.sign(np.diag(r))).astype(self.ensemble.dtype)
+
+    @property
+    def projection(self) -> np.ndarray:
+        """The fixed (P, k) matrix with orthonormal columns mapping parameters to q."""
+        return self._projection
+
+    def neuron(self, index: int) -> NeuronAgent:
+        """The NeuronAgent of slot ``index`` (KeyError when no replica uses the slot)."""
+        return self._neurons[int(index)]
+
+    @property
+    def neurons(self) -> mesa.agent.AgentSet:
+        """All NeuronAgents (an AgentSet)."""
+        return self.agents_by_type[NeuronAgent]
+
+    def sync_graph(self) -> None:
+        """Make graph nodes, Mesa cells and NeuronAgents match the slots in use.
+
+        A slot has a node, a cell and an agent when it is active in at least one replica; its
+        edges are the architecture's adjacency to other present slots. Controller nodes are
+        kept. Call after changing ``ensemble.active``.
+        """
+        used = self.ensemble.active.any(axis=0)
+        adj = self.architecture.adjacency
+        present = {i for i in self._neurons}
+        wanted = set(np.nonzero(used)[0].tolist())
+        for i in sorted(present - wanted):
+            agent = self._neurons.pop(i)
+            cell = agent.cell
+            agent.remove()
+            self.space.remove_cell(cell)
+        for i in sorted(wanted - present):
+            self.graph.add_node(
+                i, kind=self.architecture.kinds[i], index=i, label=self.architecture.labels[i]
+            )
+            cell = Cell(i, random=self.space.random)
+            self.space.add_cell(cell)
+            for j in np.nonzero(adj[i])[0]:
+                j = int(j)
+                if j in wanted and (j in present or j < i):
+                    self.space.add_connection(self.space[j], cell)
+            for j in np.nonzero(adj[:, i])[0]:
+                j = int(j)
+                if j in wanted and (j in present or j < i):
+                    self.space.add_connection(cell, self.space[j])
+            self._neurons[i] = NeuronAgent(self, i, cell)
+
+    def activate_neurons(self, replicas: np.ndarray, slots: np.ndarray) -> None:
+        """Activate hidden ``slots[k]`` in ``replicas[k]`` and keep graph, space, agents coherent."""
+        self.ensemble.activate(replicas, slots, self.streams["growth"])
+        self.sync_graph()
+
+    def deactivate_neurons(self, replicas: np.ndarray, slots: np.ndarray) -> None:
+        """Deactivate hidden ``slots[k]`` in ``replicas[k]`` and keep everything coherent."""
+        self.ensemble.deactivate(replicas, slots)
+        self.sync_graph()
+
+    # ------------------------------------------------------------------ dynamics
+    def step(self) -> None:
+        """One learning step of every replica (see the module docstring)."""
+        cfg = self.config
+        ens = self.ensemble
+        inputs, targets = self.data.batch(self.streams["batch"], self.batch_size)
+        learning = cfg.learning
+        state = ens.relax(inputs, targets if learning else None, rng=self.streams["relax"])
+        gamma, m = self.step_size, self.batch_size
+        if learning:
+            gw, gb = ens.gradients(state)
+            ens.apply(gw, gb, gamma)
+        else:
+            gw = gb = None
+        self.last_states = state.x
+        self.last_targets = targets
+        self.observables = Observables(self, state, gw, gb, gamma, m)
+        for controller in self.controllers:
+            controller.step()
+        for hook in self.step_hooks:
+            hook(self)
+        self._record()
+
+    def run(self, steps: int, progress: bool = True) -> None:
+        """Run ``steps`` steps, with a tqdm progress bar when ``progress``.
+
+        Examples
+        --------
+        >>> model = LearningSystem(replicas=4, n_hidden=2)
+        >>> model.run(3, progress=False); model.steps
+        3
+        """
+        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+            raise ValueError(f"steps: {steps!r}; expected an integer >= 0")
+        if progress:
+            from tqdm.auto import tqdm
+
+            for _ in tqdm(range(int(steps)), desc="steps", leave=False):
+                self.step()
+        else:
+            for _ in range(int(steps)):
+                self.step()
+
+    # ------------------------------------------------------------------ probe quantities
+    def free_energy(self) -> np.ndarray:
+        """F per replica: probe-set mean of H after relaxation with the boundary clamped, (R,)."""
+        if self._probe_cache is not None and self._probe_cache[0] == self.steps:
+            return self._probe_cache[1]
+        px, py = self.data.probe_x, self.data.probe_y
+        R = self.config.replicas
+        st = self.ensemble.relax(
+            np.broadcast_to(px, (R, *px.shape)),
+            np.broadcast_to(py, (R, *py.shape)),
+            temperature=0.0,
+        )
+        value = st.energy().mean(axis=1)
+        self._probe_cache = (self.steps, value)
+        return value
+
+    def prediction_error(self) -> np.ndarray:
+        """Probe-set mean squared error of the free-running network (inputs clamped), (R,)."""
+        if self._prediction_cache is not None and self._prediction_cache[0] == self.steps:
+            return self._prediction_cache[1]
+        px, py = self.data.probe_x, self.data.probe_y
+        R = self.config.replicas
+        steps = None if self.architecture.recurrent else 0
+        st = self.ensemble.relax(
+            np.broadcast_to(px, (R, *px.shape)), None, steps=steps, temperature=0.0
+        )
+        out = st.x[:, :, self.ensemble.slices["output"]]
+        value = ((out - py) ** 2).mean(axis=(1, 2))
+        self._prediction_cache = (self.steps, value)
+        return value
+
+    # ------------------------------------------------------------------ recording
+    def coordinates(self) -> np.ndarray:
+        """The observed coordinates q of every replica now, shape (R, k)."""
+        return self.ensemble.parameter_vector() @ self._projection
+
+    def _record(self, force_collect: bool = False) -> None:
+        cfg = self.config
+        t = self.steps
+        obs = self.observables
+        self._traj_steps.append(t)
+        self._traj_q.append(self.coordinates())
+        self._traj_loss.append(np.asarray(obs.loss, dtype=float))
+        if t % cfg.probe_every == 0:
+            self._traj_free.append(self.free_energy().astype(float))
+        else:
+            self._traj_free.append(np.full(cfg.replicas, np.nan))
+        self._traj_n.append(obs.n_neurons.copy())
+        self._traj_gamma.append(self.step_size)
+        self._traj_m.append(self.batch_size)
+        if force_collect or t % cfg.record_every == 0:
+            self.datacollector.collect(self)
+            if self.last_states is not None:
+                self._state_steps.append(t)
+                self._state_values.append(self.last_states.mean(axis=1))
+                self._state_active.append(self.ensemble.active.copy())
+
+    def recent_coordinates(self, window: int) -> np.ndarray:
+        """The last ``window`` recorded q, shape (<= window, R, k)."""
+        return np.stack(self._traj_q[-window:])
+
+    def trajectories(self) -> pd.DataFrame:
+        """Tidy table, one row per (step, replica), recorded every step.
+
+        Columns: ``step``, ``replica``, ``n_neurons``, ``step_size``, ``batch_size``, ``loss``
+        (mini-batch H; NaN at step 0), ``free_energy`` (probe-set F; NaN off probe steps),
+        ``q_0 .. q_{k-1}``.
+        """
+        steps = np.asarray(self._traj_steps)
+        R = self.config.replicas
+        T = len(steps)
+        q = np.stack(self._traj_q)
+        data: dict[str, np.ndarray] = {
+            "step": np.repeat(steps, R),
+            "replica": np.tile(np.arange(R), T),
+            "n_neurons": np.stack(self._traj_n).ravel(),
+            "step_size": np.repeat(np.asarray(self._traj_gamma, dtype=float), R),
+            "batch_size": np.repeat(np.asarray(self._traj_m), R),
+            "loss": np.stack(self._traj_loss).ravel(),
+            "free_energy": np.stack(self._traj_free).ravel(),
+        }
+        for i in range(q.shape[2]):
+            data[f"q_{i}"] = q[:, :, i].ravel().astype(float)
+        return pd.DataFrame(data)
+
+    def neuron_states(self) -> pd.DataFrame:
+        """Batch-mean neuron states per (step, replica, neuron), every ``record_every`` steps.
+
+        Only slots active in that replica appear. Columns: ``step``, ``replica``, ``neuron``,
+        ``kind``, ``state``.
+        """
+        cols = {"step": [], "replica": [], "neuron": [], "state": []}
+        kinds = np.asarray(self.architecture.kinds)
+        for t, values, active in zip(
+            self._state_steps, self._state_values, self._state_active, strict=True
+        ):
+            r, i = np.nonzero(active)
+            cols["step"].append(np.full(r.size, t))
+            cols["replica"].append(r)
+            cols["neuron"].append(i)
+            cols["state"].append(values[r, i].astype(float))
+        if not cols["step"]:
+            return pd.DataFrame({"step": [], "replica": [], "neuron": [], "kind": [], "state": []})
+        out = {k: np.concatenate(v) for k, v in cols.items()}
+        frame = pd.DataFrame(
+            {
+                "step": out["step"],
+                "replica": out["replica"],
+                "neuron": out["neuron"],
+                "kind": kinds[out["neuron"]],
+                "state": out["state"],
+            }
+        )
+        return frame
+
+    def model_frame(self) -> pd.DataFrame:
+        """The DataCollector's model-level table (one row per recorded step)."""
+        return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+
+    def neuron_frame(self) -> pd.DataFrame:
+        """The DataCollector's NeuronAgent table (one row per recorded step and neuron)."""
+        frame = self.datacollector.get_agenttype_vars_dataframe(NeuronAgent)
+        return frame.reset_index()

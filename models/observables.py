@@ -1,0 +1,120 @@
+"""The observables of one step, computed once, lazily, and shared by every reader.
+
+Controllers, recorders and the DataCollector read the same :class:`Observables` object of the
+current step; a quantity nobody asks for is never computed, and one asked for twice is computed
+once.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from models.learning_system import LearningSystem
+    from models.network import State
+
+
+class Observables:
+    """Per-step observables of a :class:`~models.learning_system.LearningSystem`.
+
+    Parameters
+    ----------
+    model : LearningSystem
+    state : State or None
+        The relaxed mini-batch state of this step (None before the first step).
+    gw, gb : gradients of this step (None when learning is off)
+    step_size, batch_size : the gamma and M used in this step.
+
+    Examples
+    --------
+    >>> from models import LearningSystem
+    >>> model = LearningSystem(replicas=4, n_hidden=3, seed=0)
+    >>> model.step()
+    >>> obs = model.observables
+    >>> obs.loss.shape, bool(np.all(obs.trace_sigma >= 0))
+    ((4,), True)
+    """
+
+    def __init__(
+        self, model: LearningSystem, state: State | None, gw, gb, step_size: float, batch_size: int
+    ) -> None:
+        self.model = model
+        self.state = state
+        self.gw = gw
+        self.gb = gb
+        self.step_size = float(step_size)
+        self.batch_size = int(batch_size)
+
+    @cached_property
+    def loss(self) -> np.ndarray:
+        """Mini-batch loss per replica: mean over samples of H at the relaxed state, (R,).
+
+        With learning off (outputs free-running) it is the mini-batch prediction loss
+        1/2 |output - target|^2 instead, since H would be ~0 there.
+        """
+        if self.state is None:
+            return np.full(self.model.config.replicas, np.nan)
+        if self.model.config.learning:
+            return self.state.energy().mean(axis=1)
+        out = self.model.ensemble.slices["output"]
+        diff = self.state.x[:, :, out] - self.model.last_targets
+        return 0.5 * np.einsum("rmo,rmo->r", diff, diff) / diff.shape[1]
+
+    @cached_property
+    def trace_sigma(self) -> np.ndarray:
+        """tr(Sigma), the per-sample gradient covariance trace per replica, (R,)."""
+        if self.state is None or self.gw is None:
+            return np.full(self.model.config.replicas, np.nan)
+        return self.model.ensemble.gradient_noise(self.state, self.gw, self.gb)
+
+    @cached_property
+    def n_parameters(self) -> np.ndarray:
+        """K, active trainable parameters per replica, (R,)."""
+        return self.model.ensemble.n_parameters()
+
+    @cached_property
+    def t_eff(self) -> np.ndarray:
+        """T_eff = gamma tr(Sigma) / (2 M K) per replica, (R,)."""
+        return self.step_size * self.trace_sigma / (2.0 * self.batch_size * self.n_parameters)
+
+    @cached_property
+    def grad_norm(self) -> np.ndarray:
+        """|mean mini-batch gradient| per replica, (R,)."""
+        if self.gw is None:
+            return np.full(self.model.config.replicas, np.nan)
+        sq = sum(np.einsum("rij,rij->r", g, g) for g in self.gw)
+        return np.sqrt(sq + np.einsum("ri,ri->r", self.gb, self.gb))
+
+    @cached_property
+    def n_neurons(self) -> np.ndarray:
+        """Active neurons per replica (boundary included), (R,)."""
+        return self.model.ensemble.n_active()
+
+    @cached_property
+    def free_energy(self) -> np.ndarray:
+        """F per replica on the probe set (computed now if this was not a probe step), (R,)."""
+        cached = self.model._probe_cache
+        if cached is not None and cached[0] == self.model.steps:
+            return cached[1]
+        return self.model.free_energy()
+
+    def drift_diffusion(self, window: int = 20) -> tuple[np.ndarray, np.ndarray]:
+        """Rolling drift and diffusion of the observed coordinates.
+
+        Over the last ``window`` recorded increments dq: drift = ensemble mean of dq per step,
+        diffusion = half the across-replica variance of dq per step (drift variations across
+        replicas count as diffusion here; the analysis package has the unbiased estimators).
+
+        Returns
+        -------
+        drift, diffusion : ndarray, shape (k,)
+        """
+        q = self.model.recent_coordinates(window + 1)
+        if q.shape[0] < 2:
+            k = q.shape[-1]
+            return np.full(k, np.nan), np.full(k, np.nan)
+        dq = np.diff(q, axis=0)
+        return dq.mean(axis=(0, 1)), 0.5 * dq.var(axis=1, ddof=1).mean(axis=0)
