@@ -195,7 +195,7 @@ class LearningSystem(mesa.Model):
             self._neurons[i] = NeuronAgent(self, i, cell)
 
     def activate_neurons(self, replicas: np.ndarray, slots: np.ndarray) -> None:
-        """Activate hidden ``slots[k]`` in ``replicas[k]`` and keep graph, space, agents coherent."""
+        """Activate hidden ``slots[k]`` in ``replicas[k]``; graph, space, agents follow."""
         self.ensemble.activate(replicas, slots, self.streams["growth"])
         self.sync_graph()
 
