@@ -270,7 +270,12 @@ class SystemConfig:
         for i, spec in enumerate(self.controllers):
             if not isinstance(spec, Mapping) or "type" not in spec:
                 raise ConfigError(f"controllers[{i}]", spec, "a table with a 'type' key")
-        object.__setattr__(self, "controllers", tuple(dict(c) for c in self.controllers))
+        if self.controllers:
+            from agents.registry import validate_specs
+
+            object.__setattr__(self, "controllers", validate_specs(self.controllers))
+        else:
+            object.__setattr__(self, "controllers", ())
         if self.memory_limit_gb is not None:
             _float(self, "memory_limit_gb", 0.0, math.inf, lo_open=True)
         self._check_memory()

@@ -99,6 +99,10 @@ class LearningSystem(mesa.Model):
         self.space: Network = Network(self.graph, layout=None, random=self.random)
         self._neurons: dict[int, NeuronAgent] = {}
         self.sync_graph()
+        if config.controllers:
+            from agents.registry import build_controllers
+
+            self.controllers = build_controllers(self, config.controllers)
 
         # recorders
         self._traj_steps: list[int] = []
@@ -123,6 +127,13 @@ class LearningSystem(mesa.Model):
                 "prediction_error": lambda m: float(np.mean(m.prediction_error())),
                 "trace_sigma": lambda m: float(np.mean(m.observables.trace_sigma)),
                 "t_eff": lambda m: float(np.mean(m.observables.t_eff)),
+                "n_neurons_min": lambda m: int(m.observables.n_neurons.min()),
+                "n_neurons_max": lambda m: int(m.observables.n_neurons.max()),
+                **{
+                    name: reporter
+                    for c in self.controllers
+                    for name, reporter in getattr(c, "reporters", dict)().items()
+                },
             },
             agenttype_reporters={
                 NeuronAgent: {
@@ -361,6 +372,30 @@ class LearningSystem(mesa.Model):
             }
         )
         return frame
+
+    def controller_events(self) -> pd.DataFrame:
+        """Tidy table of every controller's events, in order.
+
+        Columns: ``step``, ``controller``, ``replica``, ``action``, ``before``, ``after``,
+        ``delta_F``, ``accepted`` (each controller's ``events()`` supplies its rows).
+        """
+        columns = [
+            "step",
+            "controller",
+            "replica",
+            "action",
+            "before",
+            "after",
+            "delta_F",
+            "accepted",
+        ]
+        frames = [c.events() for c in self.controllers]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame({c: [] for c in columns})
+        return pd.concat(frames, ignore_index=True).sort_values(
+            "step", kind="stable", ignore_index=True
+        )
 
     def model_frame(self) -> pd.DataFrame:
         """The DataCollector's model-level table (one row per recorded step)."""
