@@ -1,0 +1,791 @@
+"""Schrödinger-side diagnostics: reference propagation, residuals, real-time signatures, hbar routes.
+
+Units and conventions (stated once for the whole module)
+--------------------------------------------------------
+* Time is ``t = step * dt`` (``dt = 1`` for simulator data, one learning step per unit of time).
+* ``hbar`` has units of [potential] x [time]; ``mass`` is the inertia in ``v = grad S / m``.
+  Only ``hbar / mass`` and ``V / hbar`` enter the dynamics, so a fit that gives ``hbar_over_m``
+  is used with an explicit ``mass`` (default 1): ``hbar = hbar_over_m * mass``.
+* The Nelson diffusion constant is ``D = hbar / (2 m)``; the circulation quantum is
+  ``kappa = 2 pi hbar / m``; the free-energy branch spacing gives ``hbar = |mu_c| / (2 pi)``.
+* Grids are uniform and periodic (the split-step box); a 2-D grid is a tuple ``(x, y)`` and
+  2-D fields are indexed ``[ix, iy]`` (``numpy.meshgrid(x, y, indexing="ij")``).
+* Densities on a grid are probability densities (``sum(rho) * cell_volume = 1``).
+
+Every comparison between an ensemble and a predicted density is reported divided by its
+sampling-noise floor (NUMERICS.md 1.6): the same metric between that many exact samples of the
+prediction and the prediction itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage, optimize, signal, stats
+
+from analysis.trajectory import to_array
+
+__all__ = [
+    "EvolutionComparison",
+    "HbarRoutes",
+    "QuantizationScore",
+    "RealtimeSignatures",
+    "compare_evolution",
+    "consistency_gap",
+    "hbar_routes",
+    "quantization_score",
+    "realtime_signatures",
+    "schrodinger_residual",
+    "split_step",
+    "wavefunction",
+]
+
+Grid = np.ndarray | Sequence[np.ndarray]
+Potential = np.ndarray | Callable[..., np.ndarray] | float | None
+
+
+# ----------------------------------------------------------------------------------------------
+# grid helpers (shared with analysis.controls)
+# ----------------------------------------------------------------------------------------------
+
+
+def _axes(grid: Grid, name: str = "grid") -> tuple[np.ndarray, ...]:
+    """Validate a 1-D grid or a tuple of two; return a tuple of uniform 1-D axes."""
+    if isinstance(grid, np.ndarray) and grid.ndim == 1:
+        axes: tuple[np.ndarray, ...] = (np.asarray(grid, dtype=float),)
+    elif isinstance(grid, list | tuple) and len(grid) in (1, 2):
+        axes = tuple(np.asarray(g, dtype=float) for g in grid)
+    else:
+        shape = getattr(grid, "shape", type(grid).__name__)
+        raise ValueError(f"{name}: got {shape}; expected a 1-D coordinate array or a tuple of two")
+    for i, ax in enumerate(axes):
+        if ax.ndim != 1 or ax.size < 8:
+            raise ValueError(f"{name}[{i}]: shape {ax.shape}; expected a 1-D array of >= 8 points")
+        if not np.all(np.isfinite(ax)):
+            raise ValueError(f"{name}[{i}]: NaN/Inf values; expected finite coordinates")
+        d = np.diff(ax)
+        if d[0] <= 0 or np.max(np.abs(d - d[0])) > 1e-6 * abs(d[0]):
+            raise ValueError(f"{name}[{i}]: spacing not uniform and increasing; expected a uniform grid")
+    return axes
+
+
+def _spacing(axes: tuple[np.ndarray, ...]) -> np.ndarray:
+    return np.array([ax[1] - ax[0] for ax in axes])
+
+
+def _mesh(axes: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    return tuple(np.meshgrid(*axes, indexing="ij"))
+
+
+def _wavenumbers(axes: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    ks = [2 * np.pi * np.fft.fftfreq(ax.size, ax[1] - ax[0]) for ax in axes]
+    return tuple(np.meshgrid(*ks, indexing="ij"))
+
+
+def _potential(V: Potential, axes: tuple[np.ndarray, ...], name: str = "V") -> np.ndarray:
+    shape = tuple(ax.size for ax in axes)
+    if V is None:
+        return np.zeros(shape)
+    if callable(V):
+        out = np.asarray(V(*_mesh(axes)), dtype=float)
+        out = np.broadcast_to(out, shape).copy()
+    elif np.ndim(V) == 0:
+        out = np.full(shape, float(V))
+    else:
+        out = np.asarray(V, dtype=float)
+        if out.shape != shape:
+            raise ValueError(f"{name}: shape {out.shape}; expected the grid shape {shape}")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{name}: NaN/Inf on the grid; expected a finite potential")
+    return out
+
+
+def _positive(value: Any, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {value!r}; expected a positive finite number") from None
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name}: {value!r}; expected a positive finite number")
+    return v
+
+
+def _count(value: Any, name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name}: {value!r}; expected an integer >= {minimum}")
+    return int(value)
+
+
+def _gradient(psi: np.ndarray, kmesh: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """Spectral gradient of a periodic field, one array per axis."""
+    f = np.fft.fftn(psi)
+    return [np.fft.ifftn(1j * k * f) for k in kmesh]
+
+
+def _interp(fields: Sequence[np.ndarray], axes: tuple[np.ndarray, ...], x: np.ndarray) -> list:
+    """Linear (1-D) or bilinear (2-D) interpolation of gridded fields at points ``x`` (n, d).
+
+    Points outside the grid are clamped to the edge cells.
+    """
+    d = len(axes)
+    idx, w = [], []
+    for a, ax in enumerate(axes):
+        dx = ax[1] - ax[0]
+        u = np.clip((x[:, a] - ax[0]) / dx, 0.0, ax.size - 1 - 1e-9)
+        i = np.floor(u).astype(np.intp)
+        idx.append(i)
+        w.append(u - i)
+    out = []
+    for f in fields:
+        if d == 1:
+            i, t = idx[0], w[0]
+            out.append(f[i] * (1 - t) + f[i + 1] * t)
+        else:
+            i, j = idx
+            s, t = w
+            out.append(
+                f[i, j] * (1 - s) * (1 - t)
+                + f[i + 1, j] * s * (1 - t)
+                + f[i, j + 1] * (1 - s) * t
+                + f[i + 1, j + 1] * s * t
+            )
+    return out
+
+
+def _sample_grid(
+    density: np.ndarray, axes: tuple[np.ndarray, ...], n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw ``n`` points from a gridded density: pick a cell, then a uniform point in it."""
+    p = np.clip(np.asarray(density, dtype=float).ravel(), 0.0, None)
+    if p.sum() <= 0:
+        raise ValueError("density: no positive mass on the grid; expected a non-zero density")
+    cells = rng.choice(p.size, size=n, p=p / p.sum())
+    sub = np.unravel_index(cells, density.shape)
+    h = _spacing(axes)
+    pts = np.stack([axes[a][sub[a]] for a in range(len(axes))], axis=1)
+    return pts + (rng.random((n, len(axes))) - 0.5) * h
+
+
+# ----------------------------------------------------------------------------------------------
+# propagation
+# ----------------------------------------------------------------------------------------------
+
+
+def split_step(
+    psi0: np.ndarray,
+    grid: Grid,
+    V: Potential,
+    hbar: float,
+    mass: float,
+    dt: float,
+    steps: int,
+    every: int | None = None,
+) -> np.ndarray:
+    """Propagate ``i hbar dpsi/dt = -(hbar^2/2m) lap psi + V psi`` by Strang split-step FFT.
+
+    One step is ``exp(-iV dt/2hbar) F^-1 exp(-i hbar k^2 dt/2m) F exp(-iV dt/2hbar)``: exactly
+    unitary (the norm is conserved to round-off), spectral in space on the periodic box, second
+    order in time (NUMERICS.md 1.1).
+
+    Parameters
+    ----------
+    psi0 : ndarray, complex, shape (Nx,) or (Nx, Ny)
+        Initial wave function on the grid.
+    grid : ndarray or tuple of two ndarrays
+        Uniform coordinate axes (the box is periodic with length ``N dx``).
+    V : ndarray, callable, float or None
+        Time-independent potential on the grid, or ``V(x)`` / ``V(X, Y)`` (``indexing="ij"``).
+    hbar, mass : float
+        Positive constants.
+    dt : float
+        Time step (> 0).
+    steps : int
+        Number of steps (>= 0).
+    every : int, optional
+        If given, return snapshots at steps ``0, every, 2 every, ...`` (those <= ``steps``),
+        shape ``(steps // every + 1, *psi0.shape)``; otherwise return the final ``psi``.
+
+    Returns
+    -------
+    ndarray, complex
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(-20, 20, 256, endpoint=False)
+    >>> psi = np.exp(-x**2 / 2) / np.pi**0.25
+    >>> out = split_step(psi, x, 0.5 * x**2, 1.0, 1.0, 0.01, 100)   # ground state: stays put
+    >>> bool(np.allclose(np.abs(out), np.abs(psi), atol=1e-5))
+    True
+    """
+    axes = _axes(grid)
+    psi = np.asarray(psi0)
+    shape = tuple(ax.size for ax in axes)
+    if psi.shape != shape:
+        raise ValueError(f"psi0: shape {psi.shape}; expected the grid shape {shape}")
+    if not np.all(np.isfinite(psi)):
+        raise ValueError("psi0: NaN/Inf values; expected a finite wave function")
+    hbar = _positive(hbar, "hbar")
+    mass = _positive(mass, "mass")
+    dt = _positive(dt, "dt")
+    steps = _count(steps, "steps")
+    if every is not None:
+        every = _count(every, "every", 1)
+    v = _potential(V, axes)
+    kmesh = _wavenumbers(axes)
+    k2 = sum(k**2 for k in kmesh)
+    half = np.exp(-0.5j * v * dt / hbar)
+    kin = np.exp(-0.5j * hbar * k2 * dt / mass)
+    psi = psi.astype(complex)
+    snaps = [psi.copy()] if every is not None else None
+    for n in range(1, steps + 1):
+        psi = half * np.fft.ifftn(kin * np.fft.fftn(half * psi))
+        if snaps is not None and n % every == 0:
+            snaps.append(psi.copy())
+    return np.array(snaps) if snaps is not None else psi
+
+
+def wavefunction(p: np.ndarray, phase: np.ndarray | float, hbar: float) -> np.ndarray:
+    """Return ``psi = sqrt(p) exp(i phase / hbar)`` on a grid (Madelung form, no normalisation).
+
+    Parameters
+    ----------
+    p : ndarray
+        Density on the grid (>= 0).
+    phase : ndarray or float
+        Phase ``S`` on the same grid (broadcastable), units of hbar.
+    hbar : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> psi = wavefunction(np.array([1.0, 4.0]), np.array([0.0, np.pi]), 1.0)
+    >>> np.round(psi, 12)
+    array([ 1.+0.j, -2.+0.j])
+    """
+    p = np.asarray(p, dtype=float)
+    phase = np.asarray(phase, dtype=float)
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError("p: negative or NaN/Inf values; expected a density >= 0")
+    if not np.all(np.isfinite(phase)):
+        raise ValueError("phase: NaN/Inf values; expected a finite phase")
+    try:
+        np.broadcast_shapes(p.shape, phase.shape)
+    except ValueError:
+        raise ValueError(f"phase: shape {phase.shape}; expected broadcastable to {p.shape}") from None
+    hbar = _positive(hbar, "hbar")
+    return np.sqrt(p) * np.exp(1j * phase / hbar)
+
+
+def schrodinger_residual(
+    density: np.ndarray,
+    grid: Grid,
+    dt: float,
+    V: Potential,
+    hbar: float,
+    mass: float,
+    phase: np.ndarray | None = None,
+    *,
+    mask: float = 1e-3,
+    free_phase_constant: bool = True,
+) -> float:
+    """Relative residual of ``i hbar dpsi/dt + (hbar^2/2m) lap psi - V psi`` over a time series.
+
+    ``psi`` is ``sqrt(density) exp(i phase / hbar)`` (or ``density`` itself when it is complex and
+    ``phase`` is None). Time derivatives are central differences between snapshots ``dt`` apart
+    (second order), the Laplacian is spectral. The residual is
+    ``||r|| / (||i hbar dpsi/dt|| + ||H psi||)`` over interior snapshots and over grid points where
+    the density exceeds ``mask`` times its maximum. A fitted phase is known only up to a
+    time-dependent constant ``c(t)``; with ``free_phase_constant`` the term ``-c'(t) psi`` that
+    best cancels the residual is removed at each time.
+
+    Parameters
+    ----------
+    density : ndarray, shape (T, *grid shape)
+        Densities (real, >= 0) or complex wave functions, ``T >= 3`` snapshots.
+    grid : ndarray or tuple of two
+    dt : float
+        Time between snapshots.
+    V : ndarray, callable, float or None
+    hbar, mass : float
+    phase : ndarray, optional
+        Phase ``S`` with the shape of ``density``.
+    mask : float
+        Relative density cut (in [0, 1)).
+    free_phase_constant : bool
+
+    Returns
+    -------
+    float
+        ~ truncation error for an exact solution; O(1) for a density that merely diffuses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(-15, 15, 256, endpoint=False)
+    >>> psi0 = np.exp(-(x - 2) ** 2 / 2) / np.pi**0.25
+    >>> snaps = split_step(psi0, x, 0.5 * x**2, 1.0, 1.0, 0.01, 30, every=1)
+    >>> schrodinger_residual(snaps, x, 0.01, 0.5 * x**2, 1.0, 1.0) < 1e-3
+    True
+    """
+    axes = _axes(grid)
+    shape = tuple(ax.size for ax in axes)
+    arr = np.asarray(density)
+    if arr.ndim != len(shape) + 1 or arr.shape[1:] != shape or arr.shape[0] < 3:
+        raise ValueError(f"density: shape {arr.shape}; expected (T >= 3, *{shape})")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("density: NaN/Inf values; expected finite snapshots")
+    hbar = _positive(hbar, "hbar")
+    mass = _positive(mass, "mass")
+    dt = _positive(dt, "dt")
+    if not 0 <= mask < 1:
+        raise ValueError(f"mask: {mask!r}; expected a number in [0, 1)")
+    if np.iscomplexobj(arr):
+        if phase is not None:
+            raise ValueError("phase: given with a complex density; pass a real density or no phase")
+        psi = arr.astype(complex)
+    else:
+        if phase is None:
+            phase = np.zeros_like(arr, dtype=float)
+        phase = np.asarray(phase, dtype=float)
+        if phase.shape != arr.shape:
+            raise ValueError(f"phase: shape {phase.shape}; expected {arr.shape}")
+        psi = wavefunction(arr, phase, hbar)
+    v = _potential(V, axes)
+    kmesh = _wavenumbers(axes)
+    k2 = sum(k**2 for k in kmesh)
+    ax_t = tuple(range(1, psi.ndim))
+    lap = np.fft.ifftn(-k2 * np.fft.fftn(psi, axes=ax_t), axes=ax_t)
+    mid = psi[1:-1]
+    dpsi = 1j * hbar * (psi[2:] - psi[:-2]) / (2 * dt)
+    hpsi = -(hbar**2) / (2 * mass) * lap[1:-1] + v * mid
+    r = dpsi - hpsi
+    rho = np.abs(mid) ** 2
+    keep = rho >= mask * rho.max(axis=ax_t, keepdims=True)
+    if free_phase_constant:
+        num = np.sum(np.real(np.conj(mid) * r) * keep, axis=ax_t, keepdims=True)
+        den = np.sum(rho * keep, axis=ax_t, keepdims=True)
+        r = r - num / np.where(den > 0, den, 1.0) * mid
+    nr = np.sqrt(np.sum(np.abs(r) ** 2 * keep))
+    scale = np.sqrt(np.sum(np.abs(dpsi) ** 2 * keep)) + np.sqrt(np.sum(np.abs(hpsi) ** 2 * keep))
+    return float(nr / scale) if scale > 0 else float("nan")
+
+
+# ----------------------------------------------------------------------------------------------
+# Fokker-Planck propagator (finite volume drift, spectral diffusion)
+# ----------------------------------------------------------------------------------------------
+
+
+def _minmod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where(a * b > 0, np.sign(a) * np.minimum(np.abs(a), np.abs(b)), 0.0)
+
+
+class _FokkerPlanck:
+    """``d rho/dt = -div(A rho) + sum_ab D_ab d_a d_b rho`` on a periodic grid.
+
+    Drift: conservative finite volumes, minmod-limited upwind reconstruction, Heun (SSP-RK2)
+    with CFL sub-cycling: positivity-preserving and mass-conserving. Diffusion (constant D):
+    exact in Fourier space, Strang-split around the drift.
+    """
+
+    def __init__(self, axes: tuple[np.ndarray, ...], drift: Callable, D: np.ndarray):
+        self.axes = axes
+        self.h = _spacing(axes)
+        self.faces = []
+        mesh = _mesh(axes)
+        pts = np.stack(mesh, axis=-1)
+        for a in range(len(axes)):
+            shifted = pts.copy()
+            shifted[..., a] += 0.5 * self.h[a]
+            self.faces.append(np.asarray(drift(shifted), dtype=float)[..., a])
+        amax = max(float(np.max(np.abs(f))) / h for f, h in zip(self.faces, self.h, strict=True))
+        self.amax = amax
+        kmesh = _wavenumbers(axes)
+        self.kDk = sum(
+            D[a, b] * kmesh[a] * kmesh[b] for a in range(len(axes)) for b in range(len(axes))
+        )
+
+    def _rhs(self, rho: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(rho)
+        for a, (A, h) in enumerate(zip(self.faces, self.h, strict=True)):
+            slope = _minmod(rho - np.roll(rho, 1, a), np.roll(rho, -1, a) - rho)
+            left = rho + 0.5 * slope
+            right = np.roll(rho - 0.5 * slope, -1, a)
+            flux = np.where(A > 0, A * left, A * right)
+            out -= (flux - np.roll(flux, 1, a)) / h
+        return out
+
+    def advance(self, rho: np.ndarray, tau: float) -> np.ndarray:
+        diff = np.exp(-0.5 * tau * self.kDk)
+        rho = np.real(np.fft.ifftn(diff * np.fft.fftn(rho)))
+        n_sub = max(1, int(np.ceil(tau * self.amax / 0.4)))
+        s = tau / n_sub
+        for _ in range(n_sub):
+            r1 = rho + s * self._rhs(rho)
+            rho = 0.5 * (rho + r1 + s * self._rhs(r1))
+        rho = np.real(np.fft.ifftn(diff * np.fft.fftn(rho)))
+        rho = np.clip(rho, 0.0, None)
+        return rho / rho.sum()
+
+
+# ----------------------------------------------------------------------------------------------
+# compare_evolution
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvolutionComparison:
+    """Result of :func:`compare_evolution`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Per evaluation time: ``step``, ``t``, ``hellinger_schrodinger``, ``floor_schrodinger``,
+        ``ratio_schrodinger``, and the same three for ``fokker_planck``.
+    schrodinger_ratio, fokker_planck_ratio : float
+        Median over evaluation times after t0 of Hellinger / floor (1 = as good as exact samples).
+    winner : str
+        ``"schrodinger"`` or ``"fokker_planck"`` (smaller median ratio).
+    hbar, mass : float
+        Constants used for the Schrödinger prediction.
+    drift_matrix : ndarray or None
+        ``[B | c]`` of the linear drift ``A(q) = B q + c`` when linear (measured or given).
+    diffusion : ndarray
+        Diffusion matrix used for the Fokker-Planck prediction.
+    """
+
+    table: pd.DataFrame
+    schrodinger_ratio: float
+    fokker_planck_ratio: float
+    winner: str
+    hbar: float
+    mass: float
+    drift_matrix: np.ndarray | None
+    diffusion: np.ndarray
+    settings: dict = field(default_factory=dict)
+
+
+def _resolve_hbar(hbar: float | None, mass: float | None, fit: Any) -> tuple[float, float]:
+    mass = 1.0 if mass is None else _positive(mass, "mass")
+    if fit is not None:
+        if hbar is not None:
+            raise ValueError("hbar: given together with fit; pass one of them")
+        if not hasattr(fit, "hbar_over_m"):
+            raise ValueError(f"fit: {type(fit).__name__} has no attribute hbar_over_m")
+        return _positive(fit.hbar_over_m, "fit.hbar_over_m") * mass, mass
+    if hbar is None:
+        raise ValueError("hbar: None; expected a positive number (or a fit with hbar_over_m)")
+    return _positive(hbar, "hbar"), mass
+
+
+def _scott(q: np.ndarray) -> np.ndarray:
+    n, d = q.shape
+    return np.std(q, axis=0) * n ** (-1.0 / (d + 4))
+
+
+def _bin_index(q: np.ndarray, lo: np.ndarray, h: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat cell index of points ``q`` (..., d) on a grid with lower edge ``lo`` and spacing ``h``."""
+    idx = np.floor((q - lo) / h).astype(np.intp)
+    idx = np.clip(idx, 0, np.array(shape) - 1)
+    return np.ravel_multi_index(tuple(np.moveaxis(idx, -1, 0)), shape)
+
+
+def _kde_grid(
+    q: np.ndarray, lo: np.ndarray, h: np.ndarray, shape: tuple[int, ...], bw: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Binned Gaussian smoothing of (weighted) point counts onto a grid (unnormalised)."""
+    flat = _bin_index(q, lo, h, shape)
+    counts = np.bincount(flat, weights=weights, minlength=int(np.prod(shape))).reshape(shape)
+    return ndimage.gaussian_filter(counts, sigma=tuple(bw / h), mode="constant")
+
+
+def _phase_from_velocity(
+    v_grid: np.ndarray, axes: tuple[np.ndarray, ...], mass: float
+) -> np.ndarray:
+    """Phase S with grad S = m v: trapezoid integral in 1-D, least-squares (FFT Poisson) in 2-D."""
+    h = _spacing(axes)
+    if len(axes) == 1:
+        v = v_grid[..., 0]
+        S = np.concatenate([[0.0], np.cumsum(0.5 * (v[1:] + v[:-1]) * h[0])])
+        return mass * S
+    kmesh = _wavenumbers(axes)
+    k2 = sum(k**2 for k in kmesh)
+    k2[(0,) * len(axes)] = 1.0
+    div = sum(1j * k * np.fft.fftn(v_grid[..., a]) for a, k in enumerate(kmesh))
+    S_hat = -div / k2
+    S_hat[(0,) * len(axes)] = 0.0
+    return mass * np.real(np.fft.ifftn(S_hat))
+
+
+def _hellinger(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.clip(1.0 - np.sum(np.sqrt(p * q), axis=-1), 0.0, None))
+
+
+def _hellinger_floor(
+    q: np.ndarray, n: int, draws: int, rng: np.random.Generator
+) -> float:
+    """Median Hellinger distance between n exact samples of q (multinomial) and q."""
+    q = np.clip(q, 0.0, None)
+    q = q / q.sum()
+    samp = rng.multinomial(n, q, size=draws) / n
+    return float(np.median(_hellinger(samp, q[None, :])))
+
+
+def _linear_drift(q: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares ``dq/tau = B q + c`` over all (t, replica); residual covariance / (2 tau)."""
+    x = q[:-1].reshape(-1, q.shape[2])
+    y = (q[1:] - q[:-1]).reshape(-1, q.shape[2])
+    X = np.hstack([x, np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(X, y / tau, rcond=None)
+    resid = y - tau * X @ coef
+    D = resid.T @ resid / (resid.shape[0] * 2 * tau)
+    return coef.T, np.atleast_2d(D)  # coef.T: (k, k+1) = [B | c]
+
+
+def compare_evolution(
+    traj: pd.DataFrame | np.ndarray,
+    coords: Sequence[str] | None = None,
+    dt: float = 1.0,
+    *,
+    hbar: float | None = None,
+    mass: float | None = None,
+    potential: Potential = None,
+    fit: Any = None,
+    drift: str | Callable | np.ndarray | tuple = "measured",
+    diffusion: str | float | np.ndarray = "measured",
+    t0: int | None = None,
+    phase0: str | float | np.ndarray = "velocity",
+    lag: int = 1,
+    bins: int | None = None,
+    refine: int | None = None,
+    bandwidth: float | Sequence[float] | None = None,
+    n_times: int = 30,
+    substeps: int = 4,
+    floor_draws: int = 50,
+    pad: float = 0.25,
+    seed: int | np.random.Generator | None = 0,
+) -> EvolutionComparison:
+    """Propagate the empirical state at t0 by Schrödinger and by Fokker-Planck; compare both.
+
+    From the ensemble at recorded step index ``t0`` a density is estimated on a grid (binned
+    Gaussian KDE) and, for the Schrödinger branch, a phase ``S0`` (``grad S0 = m v``, ``v`` the
+    kernel-regressed central-difference velocity; NUMERICS.md 1.5). Then (a) ``psi0 =
+    sqrt(rho0) exp(i S0/hbar)`` is propagated by :func:`split_step` in ``potential`` and (b)
+    ``rho0`` by a Fokker-Planck equation with the drift and (constant) diffusion given or measured
+    (global linear drift ``B q + c`` and residual diffusion from the forward increments). At
+    ``n_times`` evaluation steps the Hellinger distance between the ensemble histogram and each
+    prediction (``bins`` per axis) is divided by its sampling floor: the median Hellinger
+    distance of ``R`` exact samples from that prediction (NUMERICS.md 1.6).
+
+    Parameters
+    ----------
+    traj : DataFrame or ndarray
+        Trajectory table (1 or 2 coordinates), recorded steps equally spaced.
+    coords : sequence of str, optional
+    dt : float
+        Time per learning step.
+    hbar, mass : float, optional
+        Schrödinger constants (``mass`` default 1). Or ``fit``: any object with ``hbar_over_m``
+        (e.g. a ``MadelungFit``); then ``hbar = fit.hbar_over_m * mass``.
+    potential : ndarray, callable or float
+        ``V(x)`` or ``V(X, Y)`` (callable; the grid is built from the data), fixed in advance.
+    drift : "measured", callable, ndarray (k, k) or tuple (B, c)
+        Fokker-Planck drift ``A(q)``; a callable takes ``q`` of shape (..., k).
+    diffusion : "measured", float or ndarray (k, k)
+    t0 : int, optional
+        Index of the starting recorded step; default ``lag`` (needed for a central velocity).
+    phase0 : "velocity", float or ndarray
+        Initial phase: estimated from velocities, a constant (e.g. 0: released at rest) or an
+        array on the comparison grid (advanced use).
+    lag : int
+        Lag (in recorded steps) of the central-difference velocity.
+    bins, refine : int, optional
+        Histogram bins per axis and grid cells per bin (defaults 48 and 8 in 1-D, 20 and 4 in 2-D).
+    bandwidth : float or sequence, optional
+        KDE bandwidth per axis for the initial density (default Scott).
+    n_times : int
+        Number of evaluation times (evenly spaced from t0 to the end).
+    substeps : int
+        Split-step steps per recorded step.
+    floor_draws : int
+        Parametric-bootstrap draws for each floor.
+    pad : float
+        Fraction of the data range added on each side of the box.
+    seed : int or Generator
+
+    Returns
+    -------
+    EvolutionComparison
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.controls import ou_trajectories
+    >>> rng = np.random.default_rng(0)
+    >>> traj = ou_trajectories(rng.normal(2.0, 0.3, (400, 1)), -np.eye(1), 0.5, 0.05, 40, seed=1)
+    >>> res = compare_evolution(traj, dt=0.05, hbar=1.0, potential=lambda x: 0.5 * x**2,
+    ...                         n_times=5, floor_draws=10)
+    >>> res.winner
+    'fokker_planck'
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    hbar, mass = _resolve_hbar(hbar, mass, fit)
+    dt = _positive(dt, "dt")
+    lag = _count(lag, "lag", 1)
+    n_times = _count(n_times, "n_times", 2)
+    substeps = _count(substeps, "substeps", 1)
+    floor_draws = _count(floor_draws, "floor_draws", 5)
+    if not 0 <= pad <= 5:
+        raise ValueError(f"pad: {pad!r}; expected a fraction in [0, 5]")
+    ta = to_array(traj, coords, min_replicas=20, min_steps=3)
+    q = ta.q
+    T, R, k = q.shape
+    if k not in (1, 2):
+        raise ValueError(f"coords: {k} coordinates; compare_evolution works in 1-D or 2-D")
+    dsteps = np.diff(ta.steps)
+    if np.any(dsteps != dsteps[0]):
+        raise ValueError("traj: recorded steps are not equally spaced; resample first")
+    tau = float(dsteps[0]) * dt
+    if isinstance(phase0, str) and phase0 != "velocity":
+        raise ValueError(f"phase0: {phase0!r}; expected 'velocity', a number or an array")
+    use_vel = isinstance(phase0, str)
+    if t0 is None:
+        t0 = lag if use_vel else 0
+    t0 = _count(t0, "t0")
+    if t0 > T - 2 or (use_vel and (t0 < lag or t0 + lag > T - 1)):
+        raise ValueError(
+            f"t0: {t0}; expected lag <= t0 <= T-1-lag for a velocity phase (T = {T}, lag = {lag})"
+        )
+    d_bins = 48 if k == 1 else 20
+    d_ref = 8 if k == 1 else 4
+    bins = d_bins if bins is None else _count(bins, "bins", 4)
+    refine = d_ref if refine is None else _count(refine, "refine", 1)
+
+    seg = q[t0:]
+    lo = seg.min(axis=(0, 1))
+    hi = seg.max(axis=(0, 1))
+    span = np.maximum(hi - lo, 1e-12)
+    lo, hi = lo - pad * span, hi + pad * span
+    nf = bins * refine
+    h = (hi - lo) / nf
+    axes = tuple(lo[a] + (np.arange(nf) + 0.5) * h[a] for a in range(k))
+    shape = (nf,) * k
+    cell = float(np.prod(h))
+
+    x0 = q[t0]
+    bw = _scott(x0) if bandwidth is None else np.broadcast_to(
+        np.asarray(bandwidth, dtype=float), (k,)
+    ).copy()
+    if np.any(~np.isfinite(bw)) or np.any(bw <= 0):
+        raise ValueError(f"bandwidth: {bandwidth!r}; expected positive numbers")
+    rho0 = _kde_grid(x0, lo, h, shape, bw)
+    rho0 = rho0 / rho0.sum()
+
+    if use_vel:
+        vs = (q[t0 + lag] - q[t0 - lag]) / (2 * lag * tau)
+        den = _kde_grid(x0, lo, h, shape, 2 * bw)
+        vg = np.stack(
+            [_kde_grid(x0, lo, h, shape, 2 * bw, weights=vs[:, a]) for a in range(k)], axis=-1
+        )
+        ok = den > 1e-3 * den.max()
+        vg = np.where(ok[..., None], vg / np.where(ok, den, 1.0)[..., None], 0.0)
+        S0 = _phase_from_velocity(vg, axes, mass)
+    else:
+        S0 = np.broadcast_to(np.asarray(phase0, dtype=float), shape)
+        if not np.all(np.isfinite(S0)):
+            raise ValueError("phase0: NaN/Inf values; expected a finite phase")
+    psi = wavefunction(rho0 / cell, S0, hbar)
+    Vg = _potential(potential, axes, "potential")
+
+    # Fokker-Planck drift and diffusion
+    lin = None
+    if isinstance(drift, str):
+        if drift != "measured":
+            raise ValueError(f"drift: {drift!r}; expected 'measured', a callable, B or (B, c)")
+        lin, D_meas = _linear_drift(seg, tau)
+    elif callable(drift):
+        D_meas = None
+    else:
+        if isinstance(drift, tuple):
+            B, c = (np.atleast_2d(np.asarray(drift[0], dtype=float)),
+                    np.asarray(drift[1], dtype=float).reshape(-1))
+        else:
+            B, c = np.atleast_2d(np.asarray(drift, dtype=float)), np.zeros(k)
+        if B.shape != (k, k) or c.shape != (k,):
+            raise ValueError(f"drift: matrix shape {B.shape}; expected ({k}, {k}) and offset ({k},)")
+        lin, D_meas = np.hstack([B, c[:, None]]), None
+    if lin is not None:
+        Bm, cm = lin[:, :k], lin[:, k]
+
+        def drift_fn(x: np.ndarray) -> np.ndarray:
+            return x @ Bm.T + cm
+    else:
+        drift_fn = drift  # type: ignore[assignment]
+    if isinstance(diffusion, str):
+        if diffusion != "measured":
+            raise ValueError(f"diffusion: {diffusion!r}; expected 'measured', a number or a matrix")
+        if D_meas is None:
+            incr = (seg[1:] - seg[:-1]).reshape(-1, k)
+            resid = incr - tau * np.asarray(drift_fn(seg[:-1].reshape(-1, k)))
+            D_meas = resid.T @ resid / (resid.shape[0] * 2 * tau)
+        Dm = np.atleast_2d(D_meas)
+    else:
+        Dm = np.asarray(diffusion, dtype=float)
+        Dm = Dm * np.eye(k) if Dm.ndim == 0 else np.atleast_2d(Dm)
+        if Dm.shape != (k, k) or not np.all(np.isfinite(Dm)) or np.any(np.linalg.eigvalsh(
+            0.5 * (Dm + Dm.T)) < 0):
+            raise ValueError(f"diffusion: {diffusion!r}; expected a number >= 0 or a PSD ({k},{k})")
+    fp = _FokkerPlanck(axes, drift_fn, Dm)
+
+    # propagate and compare
+    evals = np.unique(np.round(np.linspace(t0, T - 1, n_times)).astype(int))
+    coarse = (bins,) * k
+    flat_all = _bin_index(q[evals], lo, h * refine, coarse)  # (E, R)
+    nb = bins**k
+    emp = np.stack([np.bincount(f, minlength=nb) for f in flat_all]) / R
+
+    def coarsen(p: np.ndarray) -> np.ndarray:
+        if k == 1:
+            return p.reshape(bins, refine).sum(axis=1)
+        return p.reshape(bins, refine, bins, refine).sum(axis=(1, 3)).ravel()
+
+    rows = []
+    rho = rho0.copy()
+    cur = t0
+    for e, idx in enumerate(evals):
+        gap = int(idx - cur)
+        if gap > 0:
+            psi = split_step(psi, axes, Vg, hbar, mass, tau / substeps, gap * substeps)
+            rho = fp.advance(rho, gap * tau)
+            cur = idx
+        ps = coarsen(np.abs(psi) ** 2 * cell)
+        ps = ps / ps.sum()
+        pf = coarsen(rho)
+        hs, hf = _hellinger(emp[e], ps), _hellinger(emp[e], pf)
+        fs = _hellinger_floor(ps, R, floor_draws, rng)
+        ff = _hellinger_floor(pf, R, floor_draws, rng)
+        rows.append((ta.steps[idx], (ta.steps[idx] - ta.steps[0]) * dt, hs, fs, hs / fs, hf, ff,
+                     hf / ff))
+    table = pd.DataFrame(rows, columns=[
+        "step", "t", "hellinger_schrodinger", "floor_schrodinger", "ratio_schrodinger",
+        "hellinger_fokker_planck", "floor_fokker_planck", "ratio_fokker_planck"])
+    later = table.iloc[1:]
+    rs = float(later["ratio_schrodinger"].median())
+    rf = float(later["ratio_fokker_planck"].median())
+    return EvolutionComparison(
+        table=table,
+        schrodinger_ratio=rs,
+        fokker_planck_ratio=rf,
+        winner="schrodinger" if rs < rf else "fokker_planck",
+        hbar=hbar,
+        mass=mass,
+        drift_matrix=lin,
+        diffusion=Dm,
+        settings={"t0": t0, "bins": bins, "refine": refine, "bandwidth": bw, "tau": tau,
+                  "phase0": "velocity" if use_vel else "given", "lag": lag},
+    )
