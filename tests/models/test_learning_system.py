@@ -1,0 +1,224 @@
+"""LearningSystem: learning works, independent noise, reproducibility, coherence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from mesa.discrete_space import Network
+
+from agents import NeuronAgent
+from models import LearningSystem, SystemConfig
+
+
+@pytest.mark.parametrize("replicas", [SystemConfig().replicas, 64])
+def test_learning_halves_prediction_error_and_moves_hidden_weights(replicas):
+    model = LearningSystem(SystemConfig(replicas=replicas, seed=11))
+    ens = model.ensemble
+    hid, inp = ens.slices["hidden"], ens.slices["input"]
+    w_hidden0 = ens.w[:, hid, inp].copy()
+    err0 = model.prediction_error().mean()
+    model.run(300, progress=False)
+    err1 = model.prediction_error().mean()
+    assert err1 < 0.5 * err0, (err0, err1)
+    moved = np.abs(ens.w[:, hid, inp] - w_hidden0).mean() / np.abs(w_hidden0).mean()
+    assert moved > 0.05, moved
+
+
+def test_forward_iteration_alone_leaves_hidden_weights_still():
+    model = LearningSystem(SystemConfig(replicas=16, relax_steps=0, seed=11))
+    ens = model.ensemble
+    hid, inp = ens.slices["hidden"], ens.slices["input"]
+    before = ens.w[:, hid, inp].copy()
+    model.run(20, progress=False)
+    assert np.array_equal(ens.w[:, hid, inp], before)
+
+
+def test_replicas_with_identical_weights_diverge_after_one_step():
+    model = LearningSystem(SystemConfig(replicas=2, seed=3))
+    ens = model.ensemble
+    ens.w[1] = ens.w[0]
+    ens.b[1] = ens.b[0]
+    model.step()
+    assert not np.allclose(ens.w[0], ens.w[1])
+
+
+def test_learning_off_freezes_weights_but_runs():
+    model = LearningSystem(SystemConfig(replicas=4, learning=False, record_every=1, seed=2))
+    w0 = model.ensemble.w.copy()
+    model.run(5, progress=False)
+    assert np.array_equal(model.ensemble.w, w0)
+    frame = model.model_frame()
+    assert np.isfinite(frame["loss_mean"].iloc[1:]).all()
+    assert len(model.neuron_states()) > 0
+
+
+def _tables(seed):
+    model = LearningSystem(SystemConfig(replicas=6, record_every=2, seed=seed))
+    model.run(6, progress=False)
+    return model.trajectories(), model.model_frame(), model.neuron_states(), model.neuron_frame()
+
+
+def test_same_seed_identical_frames_different_seed_differs():
+    a, b = _tables(5), _tables(5)
+    for x, y in zip(a, b, strict=True):
+        pd.testing.assert_frame_equal(x, y)
+    c = _tables(6)
+    assert not a[0][["q_0", "q_1"]].equals(c[0][["q_0", "q_1"]])
+
+
+def test_trajectory_table_shape_and_columns():
+    cfg = SystemConfig(replicas=5, observed=3, record_every=2, probe_every=2)
+    model = LearningSystem(cfg)
+    model.run(4, progress=False)
+    traj = model.trajectories()
+    assert list(traj.columns) == [
+        "step",
+        "replica",
+        "n_neurons",
+        "step_size",
+        "batch_size",
+        "loss",
+        "free_energy",
+        "q_0",
+        "q_1",
+        "q_2",
+    ]
+    assert len(traj) == 5 * 5
+    assert traj.groupby("step")["free_energy"].apply(lambda s: s.notna().all()).tolist() == [
+        True,
+        False,
+        True,
+        False,
+        True,
+    ]
+    # projections have unit-norm orthogonal columns and reproduce q
+    P = model.projection
+    assert np.allclose(P.T @ P, np.eye(3))
+    last = traj[traj.step == 4][["q_0", "q_1", "q_2"]].to_numpy()
+    assert np.allclose(last, model.ensemble.parameter_vector() @ P)
+
+
+def test_two_parameter_model_observes_its_whole_trainable_vector():
+    cfg = SystemConfig(n_input=1, n_hidden=1, n_output=1, bias=False, observed=2, replicas=3)
+    model = LearningSystem(cfg)
+    assert np.array_equal(model.projection, np.eye(2))
+    assert model.ensemble.parameter_names() == ["w[1,0]", "w[2,1]"]
+    teacher = model.task.params
+    x = np.linspace(-2, 2, 5)[:, None]
+    a, b = teacher["w2"][0, 0], teacher["w1"][0, 0]
+    y = model.task.sampler(np.random.default_rng(0), (5,))[1]
+    assert y.shape == (5, 1)
+    assert np.allclose(a * np.tanh(b * x), np.tanh(x @ teacher["w1"].T) @ teacher["w2"].T)
+
+
+def _check_coherent(model):
+    used = set(np.nonzero(model.ensemble.active.any(axis=0))[0].tolist())
+    neuron_nodes = {n for n, k in model.graph.nodes(data="kind") if k != "controller"}
+    assert neuron_nodes == used
+    assert {a.index for a in model.neurons} == used
+    assert {c.coordinate for c in model.space.all_cells if isinstance(c.coordinate, int)} == used
+    for a in model.neurons:
+        assert a.cell is model.space[a.index]
+        assert a in a.cell.agents
+        assert np.array_equal(a.active, model.ensemble.active[:, a.index])
+    adj = model.architecture.adjacency
+    for u, v in model.graph.edges():
+        if isinstance(u, int) and isinstance(v, int):
+            assert adj[v, u]
+    for v in used:
+        for u in used:
+            if adj[v, u]:
+                assert model.graph.has_edge(u, v)
+
+
+def test_graph_space_agents_and_arrays_agree_through_growth():
+    model = LearningSystem(SystemConfig(replicas=4, n_hidden=2, n_hidden_max=5, seed=1))
+    assert isinstance(model.space, Network)
+    _check_coherent(model)
+    hid0 = model.ensemble.slices["hidden"].start
+    model.activate_neurons(np.array([1, 3]), np.array([hid0 + 3, hid0 + 3]))
+    _check_coherent(model)
+    assert model.neuron(hid0 + 3).active.tolist() == [False, True, False, True]
+    model.step()
+    model.deactivate_neurons(np.array([1, 3]), np.array([hid0 + 3, hid0 + 3]))
+    _check_coherent(model)
+    assert hid0 + 3 not in model.graph
+    with pytest.raises(KeyError):
+        model.neuron(hid0 + 3)
+    model.activate_neurons(np.array([0]), np.array([hid0 + 3]))
+    _check_coherent(model)
+    model.run(2, progress=False)
+
+
+def test_writing_through_an_agent_changes_arrays_and_next_step():
+    cfg = SystemConfig(replicas=3, n_hidden=3, relax_steps=0, seed=4)
+    model = LearningSystem(cfg)
+    agent = model.neuron(2)
+    assert isinstance(agent, NeuronAgent) and agent.kind == "hidden"
+    agent.in_weights = np.zeros((3, model.ensemble.n))
+    agent.bias = np.array([0.5, -0.5, 1.0])
+    assert np.all(model.ensemble.w[:, 2, :] == 0)
+    assert np.allclose(model.ensemble.b[:, 2], [0.5, -0.5, 1.0])
+    model.step()
+    # with no incoming weights and no relaxation the state is f(bias) for every sample
+    assert np.allclose(agent.state, np.tanh([0.5, -0.5, 1.0]), atol=1e-12)
+    # writes stay on the wiring
+    agent.in_weights = np.ones((3, model.ensemble.n))
+    assert np.all(model.ensemble.w[:, 2, ~model.architecture.adjacency[2]] == 0)
+    with pytest.raises(ValueError, match="bias"):
+        model.neuron(0).bias = 1.0
+    with pytest.raises(ValueError):
+        agent.active[0] = False
+
+
+def test_datacollector_reports_scalars():
+    model = LearningSystem(SystemConfig(replicas=4, record_every=2, seed=0))
+    model.run(4, progress=False)
+    frame = model.model_frame()
+    assert frame["step"].tolist() == [0, 2, 4]
+    for col in [
+        "n_neurons",
+        "step_size",
+        "batch_size",
+        "loss_mean",
+        "loss_std",
+        "free_energy",
+        "prediction_error",
+        "trace_sigma",
+        "t_eff",
+    ]:
+        assert all(np.isscalar(v) for v in frame[col]), col
+    assert (frame["t_eff"].iloc[1:] > 0).all()
+    neurons = model.neuron_frame()
+    assert {"state_mean", "state_std", "bias_mean", "active_fraction", "kind"} <= set(neurons)
+
+
+@pytest.mark.parametrize("task", ["teacher", "linear", "gaussian_mixture", "parity"])
+@pytest.mark.parametrize("topology", ["layered", "recurrent", "small_world"])
+def test_every_task_and_topology_runs(task, topology):
+    cfg = SystemConfig(
+        replicas=3,
+        n_input=2,
+        n_hidden=6,
+        task=task,
+        topology=topology,
+        small_world_k=2,
+        data="finite",
+        n_data=32,
+        n_probe=16,
+        seed=1,
+    )
+    model = LearningSystem(cfg)
+    model.run(3, progress=False)
+    assert np.isfinite(model.trajectories()[["q_0", "q_1", "loss"]].iloc[3:]).all().all()
+
+
+def test_sine_task_and_temperature_and_momentum_run():
+    cfg = SystemConfig(
+        replicas=3, n_input=1, task="sine", neuron_temperature=0.01, momentum=0.9, dtype="float32"
+    )
+    model = LearningSystem(cfg)
+    model.run(3, progress=False)
+    assert model.ensemble.w.dtype == np.float32
+    assert np.isfinite(model.trajectories()["q_0"]).all()

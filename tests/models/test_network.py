@@ -1,0 +1,239 @@
+"""The ensemble: exact local gradients, relaxation, and the SGD noise model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models import LearningSystem, SystemConfig
+from models.architecture import build_architecture
+from models.network import Ensemble
+
+
+def _ensemble(**kw):
+    cfg = SystemConfig(**kw)
+    arch = build_architecture(cfg, np.random.default_rng(0))
+    ens = Ensemble(cfg, arch, np.random.default_rng(1))
+    ens.b[:] = np.random.default_rng(5).normal(0, 0.3, ens.b.shape) * ens.bias_mask
+    return cfg, ens
+
+
+def _total_energy(ens, st):
+    ens._evaluate(st)
+    return st.energy().sum()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(replicas=2, n_input=3, n_hidden=4, n_output=2, activation="tanh"),
+        dict(
+            replicas=2,
+            n_input=2,
+            n_hidden=5,
+            n_output=1,
+            topology="recurrent",
+            connectivity=0.6,
+            activation="sigmoid",
+            output_activation="tanh",
+        ),
+        dict(
+            replicas=2,
+            n_input=2,
+            n_hidden=6,
+            n_output=2,
+            topology="small_world",
+            small_world_k=2,
+            activation="tanh",
+        ),
+    ],
+)
+def test_weight_gradient_matches_finite_differences(kw):
+    cfg, ens = _ensemble(batch_size=5, **kw)
+    rng = np.random.default_rng(2)
+    st = ens.relax(rng.normal(size=(2, 5, cfg.n_input)), rng.normal(size=(2, 5, cfg.n_output)))
+    gw, gb = ens.dense_gradient(st)
+    gw *= st.x.shape[1]  # gradients are batch means; compare with the batch sum of H
+    gb *= st.x.shape[1]
+    eps = 1e-6
+    rows, cols = np.nonzero(ens.arch.adjacency)
+    num_w = np.zeros_like(gw)
+    for r in range(2):
+        for i, j in zip(rows, cols, strict=True):
+            old = ens.w[r, i, j]
+            ens.w[r, i, j] = old + eps
+            hp = _total_energy(ens, st)
+            ens.w[r, i, j] = old - eps
+            hm = _total_energy(ens, st)
+            ens.w[r, i, j] = old
+            num_w[r, i, j] = (hp - hm) / (2 * eps)
+    num_b = np.zeros_like(gb)
+    for r in range(2):
+        for i in np.nonzero(ens.bias_mask)[0]:
+            old = ens.b[r, i]
+            ens.b[r, i] = old + eps
+            hp = _total_energy(ens, st)
+            ens.b[r, i] = old - eps
+            hm = _total_energy(ens, st)
+            ens.b[r, i] = old
+            num_b[r, i] = (hp - hm) / (2 * eps)
+    err_w = np.linalg.norm(gw - num_w) / np.linalg.norm(num_w)
+    err_b = np.linalg.norm(gb - num_b) / np.linalg.norm(num_b)
+    assert err_w < 1e-6 and err_b < 1e-6, (err_w, err_b)
+    # off-adjacency gradient is exactly zero
+    assert np.all(gw[:, ~ens.arch.adjacency] == 0)
+
+
+def test_relaxation_descends_h_and_state_gradient_is_exact():
+    cfg, ens = _ensemble(
+        replicas=3,
+        n_input=2,
+        n_hidden=6,
+        n_output=1,
+        topology="recurrent",
+        connectivity=0.5,
+        relax_steps=0,
+    )
+    rng = np.random.default_rng(3)
+    inputs, targets = rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 4, 1))
+    energies = [ens.relax(inputs, targets, steps=s, rate=0.1).energy().sum() for s in (0, 5, 40)]
+    assert energies[0] > energies[1] > energies[2]
+    # one relaxation step equals x - rate * dH/dx computed by finite differences
+    st0 = ens.relax(inputs, targets, steps=0)
+    st1 = ens.relax(inputs, targets, steps=1, rate=0.1)
+    hid = ens.slices["hidden"]
+    eps = 1e-6
+    num = np.zeros_like(st0.x[:, :, hid])
+    for k in range(hid.start, hid.stop):
+        x = st0.x.copy()
+        x[:, :, k] += eps
+        stp = ens.relax(inputs, targets, steps=0)
+        stp.x[...] = x
+        ens._evaluate(stp)
+        hp = stp.energy()  # per (replica, sample): samples are independent
+        x[:, :, k] -= 2 * eps
+        stp.x[...] = x
+        ens._evaluate(stp)
+        hm = stp.energy()
+        num[:, :, k - hid.start] = (hp - hm) / (2 * eps)
+    expected = st0.x[:, :, hid] - 0.1 * num
+    assert np.allclose(st1.x[:, :, hid], expected, atol=1e-7)
+
+
+def test_plain_forward_iteration_leaves_hidden_errors_zero():
+    """The control for why relaxation is needed: without it hidden weights get no gradient."""
+    cfg, ens = _ensemble(replicas=2, n_input=2, n_hidden=4, n_output=1)
+    rng = np.random.default_rng(4)
+    inputs, targets = rng.normal(size=(2, 8, 2)), rng.normal(size=(2, 8, 1))
+    gw0, _ = ens.dense_gradient(ens.relax(inputs, targets, steps=0))
+    gw1, _ = ens.dense_gradient(ens.relax(inputs, targets, steps=10))
+    hid, inp = ens.slices["hidden"], ens.slices["input"]
+    assert np.all(gw0[:, hid, inp] == 0.0)
+    assert np.abs(gw1[:, hid, inp]).max() > 1e-4
+
+
+def test_gradient_noise_matches_per_sample_gradients():
+    cfg, ens = _ensemble(
+        replicas=3,
+        n_input=2,
+        n_hidden=5,
+        n_output=2,
+        topology="recurrent",
+        connectivity=0.5,
+        batch_size=6,
+    )
+    rng = np.random.default_rng(6)
+    st = ens.relax(rng.normal(size=(3, 6, 2)), rng.normal(size=(3, 6, 2)))
+    gw, gb = ens.gradients(st)
+    fast = ens.gradient_noise(st, gw, gb)
+    adj = ens.adjacency
+    per = -np.einsum("rmi,rmj->rmij", st.delta, st.x) * adj
+    per_b = -st.delta * ens.bias_mask
+    flat = np.concatenate([per.reshape(3, 6, -1), per_b], axis=2)
+    slow = np.array([np.trace(np.cov(flat[r].T)) for r in range(3)])
+    assert np.allclose(fast, slow, rtol=1e-10)
+
+
+def test_activate_and_deactivate_keep_structure():
+    cfg, ens = _ensemble(replicas=4, n_hidden=2, n_hidden_max=5)
+    hid = ens.slices["hidden"]
+    assert ens.n_active().tolist() == [5, 5, 5, 5]
+    ens.activate(
+        np.array([0, 2]), np.array([hid.start + 3, hid.start + 4]), np.random.default_rng(0)
+    )
+    assert ens.n_active().tolist() == [6, 5, 6, 5]
+    assert np.any(ens.w[0, hid.start + 3] != 0)
+    assert np.all(ens.w[1, hid.start + 3] == 0)
+    ens.deactivate(np.array([0]), np.array([hid.start + 3]))
+    assert np.all(ens.w[0, hid.start + 3] == 0) and np.all(ens.w[0, :, hid.start + 3] == 0)
+    with pytest.raises(ValueError, match="slots"):
+        ens.deactivate(np.array([0]), np.array([0]))
+
+
+def _lyapunov(gamma, m, c, s2, d):
+    """Stationary covariance of linear SGD with Gaussian inputs (cov c I) and label noise s2.
+
+    V = E[(I - g C_hat) V (I - g C_hat)] + g^2 s2 C / M, with
+    E[C_hat V C_hat] = C V C + (C V C + tr(C V) C) / M for Gaussian x. Solved as a linear
+    system in vec(V).
+    """
+    eye = np.eye(d)
+    C = c * eye
+    n = d * d
+    A = np.zeros((n, n))
+    for k in range(n):
+        V = np.zeros(n)
+        V[k] = 1.0
+        V = V.reshape(d, d)
+        out = V - gamma * (C @ V + V @ C)
+        out += gamma**2 * (C @ V @ C + (C @ V @ C + np.trace(C @ V) * C) / m)
+        A[:, k] = out.ravel()
+    rhs = (gamma**2 * s2 * C / m).ravel()
+    return np.linalg.solve(np.eye(n) - A, rhs).reshape(d, d)
+
+
+def _stationary_covariance(gamma, m, seed=0):
+    cfg = SystemConfig(
+        replicas=4000,
+        n_input=2,
+        n_hidden=0,
+        n_output=1,
+        task="linear",
+        noise=0.5,
+        bias=False,
+        output_activation="linear",
+        step_size=gamma,
+        batch_size=m,
+        observed=2,
+        record_every=10_000,
+        probe_every=10_000,
+        task_params={"input_scale": 1.0},
+        seed=seed,
+    )
+    model = LearningSystem(cfg)
+    w_star = model.task.params["w"][0]
+    model.run(150, progress=False)
+    covs = []
+    for _ in range(300):
+        model.step()
+        q = model.coordinates() - w_star
+        covs.append(np.cov(q.T))
+    return np.mean(covs, axis=0)
+
+
+def test_noise_model_matches_exact_discrete_lyapunov_answer():
+    gamma, m = 0.3, 4
+    measured = _stationary_covariance(gamma, m)
+    exact = _lyapunov(gamma, m, 1.0, 0.25, 2)
+    sde = gamma * 0.25 / (2 * m) * np.eye(2)  # continuous-time answer T_eff / k
+    rel = np.linalg.norm(measured - exact) / np.linalg.norm(exact)
+    assert rel < 0.10, (measured, exact)
+    # the discrete answer is distinguishable from the SDE one at this gamma
+    assert np.linalg.norm(sde - exact) / np.linalg.norm(exact) > 0.2
+    # scaling with step_size / batch_size
+    measured2 = _stationary_covariance(0.15, 8, seed=1)
+    exact2 = _lyapunov(0.15, 8, 1.0, 0.25, 2)
+    ratio_measured = np.trace(measured) / np.trace(measured2)
+    ratio_exact = np.trace(exact) / np.trace(exact2)
+    assert abs(ratio_measured / ratio_exact - 1) < 0.10, (ratio_measured, ratio_exact)
+    assert ratio_exact > 3.0  # the two settings differ clearly (gamma/M ratio 4)
