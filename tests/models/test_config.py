@@ -88,7 +88,7 @@ def test_defaults_and_derived_fields():
     assert cfg.replace(n_hidden=7).n_hidden_max == 7
     assert cfg.replace(n_hidden_max=9).n_hidden_max == 9
     assert cfg.replace(record_every=3).probe_every == 3
-    with pytest.raises(ConfigError, match="^replica: 3; expected a field of SystemConfig"):
+    with pytest.raises(ConfigError, match=r"^replica: 3; expected a field of SystemConfig"):
         cfg.replace(replica=3)
 
 
@@ -131,7 +131,7 @@ def test_toml_system_table_and_errors(tmp_path):
     assert "\n" not in str(info.value)
     typo = tmp_path / "typo.toml"
     typo.write_text("replicas = 5\nstepsize = 0.1\n")
-    with pytest.raises(ConfigError, match="^stepsize: 0.1; expected a field of SystemConfig"):
+    with pytest.raises(ConfigError, match=r"^stepsize: 0.1; expected a field of SystemConfig"):
         SystemConfig.from_toml(typo)
     with pytest.raises(ConfigError, match="readable TOML file"):
         SystemConfig.from_toml(tmp_path / "missing.toml")
@@ -155,7 +155,7 @@ def test_user_graph_from_python_and_files(tmp_path):
     assert SystemConfig.from_toml(toml).n_hidden == 2
     bad = nx.DiGraph()
     bad.add_node("z", kind="weird")
-    with pytest.raises(ConfigError, match="^topology node 'z' kind: 'weird'"):
+    with pytest.raises(ConfigError, match=r"^topology node 'z' kind: 'weird'"):
         SystemConfig(topology=bad)
     into_input = nx.DiGraph()
     into_input.add_node("i", kind="input")
@@ -173,7 +173,7 @@ def test_memory_guard_refuses_before_allocating():
     assert "GiB" in text
     small = SystemConfig(replicas=64, memory_limit_gb=1.0)
     assert small.estimated_bytes() < 2**30
-    with pytest.raises(ConfigError, match="limit is 0.0 GiB"):
+    with pytest.raises(ConfigError, match=r"limit is 0\.0 GiB"):
         SystemConfig(replicas=64, memory_limit_gb=1e-6)
 
 

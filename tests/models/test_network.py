@@ -85,7 +85,7 @@ def test_weight_gradient_matches_finite_differences(kw):
 
 
 def test_relaxation_descends_h_and_state_gradient_is_exact():
-    cfg, ens = _ensemble(
+    _cfg, ens = _ensemble(
         replicas=3,
         n_input=2,
         n_hidden=6,
@@ -122,7 +122,7 @@ def test_relaxation_descends_h_and_state_gradient_is_exact():
 
 def test_plain_forward_iteration_leaves_hidden_errors_zero():
     """The control for why relaxation is needed: without it hidden weights get no gradient."""
-    cfg, ens = _ensemble(replicas=2, n_input=2, n_hidden=4, n_output=1)
+    _cfg, ens = _ensemble(replicas=2, n_input=2, n_hidden=4, n_output=1)
     rng = np.random.default_rng(4)
     inputs, targets = rng.normal(size=(2, 8, 2)), rng.normal(size=(2, 8, 1))
     gw0, _ = ens.dense_gradient(ens.relax(inputs, targets, steps=0))
@@ -133,7 +133,7 @@ def test_plain_forward_iteration_leaves_hidden_errors_zero():
 
 
 def test_gradient_noise_matches_per_sample_gradients():
-    cfg, ens = _ensemble(
+    _cfg, ens = _ensemble(
         replicas=3,
         n_input=2,
         n_hidden=5,
@@ -155,7 +155,7 @@ def test_gradient_noise_matches_per_sample_gradients():
 
 
 def test_activate_and_deactivate_keep_structure():
-    cfg, ens = _ensemble(replicas=4, n_hidden=2, n_hidden_max=5)
+    _cfg, ens = _ensemble(replicas=4, n_hidden=2, n_hidden_max=5)
     hid = ens.slices["hidden"]
     assert ens.n_active().tolist() == [5, 5, 5, 5]
     ens.activate(
