@@ -58,7 +58,8 @@ def neuron_nodes(graph: nx.Graph, kinds: Sequence[str] = _NEURON_KINDS) -> list[
     --------
     >>> import networkx as nx
     >>> g = nx.DiGraph()
-    >>> g.add_nodes_from([(2, {"kind": "hidden"}), (0, {"kind": "input"}), ("c", {"kind": "controller"})])
+    >>> g.add_nodes_from([(2, {"kind": "hidden"}), (0, {"kind": "input"})])
+    >>> g.add_node("c", kind="controller")
     >>> neuron_nodes(g)
     [0, 2]
     """
@@ -141,7 +142,7 @@ def neuron_groups(
         raise ValueError(f"n_groups: {n_groups!r}; expected an integer >= 2")
     if n_groups > len(nodes):
         raise ValueError(
-            f"n_groups: {n_groups}; the graph has only {len(nodes)} neuron node(s) of kinds {tuple(kinds)}"
+            f"n_groups: {n_groups}; only {len(nodes)} neuron(s) of kinds {tuple(kinds)}"
         )
     order = {n: i for i, n in enumerate(nodes)}
     if isinstance(method, str):
@@ -153,7 +154,7 @@ def neuron_groups(
             groups = _community_groups(graph, nodes, n_groups, seed, weight)
         else:
             raise ValueError(
-                f"method: {method!r}; expected 'communities', 'random', a mapping or a list of groups"
+                f"method: {method!r}; expected 'communities', 'random', a mapping or groups"
             )
     else:
         groups = _given_groups(method, nodes, n_groups)
@@ -357,9 +358,7 @@ def _score_fitter(score: str | Callable) -> Callable[[np.ndarray], np.ndarray] |
     if score == "gaussian":
         return None
     if not isinstance(score, str):
-        raise ValueError(
-            f"score: {score!r}; expected 'gaussian', a method of analysis.score.fit_score or a callable"
-        )
+        raise ValueError(f"score: {score!r}; expected 'gaussian', a fit_score method or a callable")
 
     def fit(samples: np.ndarray) -> np.ndarray:
         try:
@@ -375,7 +374,7 @@ def _score_fitter(score: str | Callable) -> Callable[[np.ndarray], np.ndarray] |
 
 def _gaussian_scores(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian scores of each time slice xs (nt, n, d) and the unbiased E[s s^T] per slice."""
-    nt, n, d = xs.shape
+    _, n, d = xs.shape
     if n <= d + 2:
         raise ValueError(f"X: {n} replicas; the Gaussian score needs more than d + 2 = {d + 2}")
     xc = xs - xs.mean(axis=1, keepdims=True)
@@ -444,7 +443,7 @@ def _generalized_eigh(c: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.nd
         return linalg.eigh(_sym(c), _sym(ref))
     except linalg.LinAlgError as exc:
         raise ValueError(
-            "reference: not positive definite (e.g. no measured diffusion); use reference='identity'"
+            "reference: not positive definite (no measured diffusion?); use 'identity'"
         ) from exc
 
 
@@ -732,7 +731,955 @@ def signature_test(
     lor = on.lorentzian
     neg = off.signature[0]
     summary = (
-        f"learning on: signature {on.signature}, eigenvalues {np.round(on.eigenvalues, 4).tolist()}; "
-        f"learning off: signature {off.signature}, eigenvalues {np.round(off.eigenvalues, 4).tolist()}"
+        f"learning on: signature {on.signature}, eigenvalues {np.round(on.eigenvalues, 4)}; "
+        f"learning off: signature {off.signature}, eigenvalues {np.round(off.eigenvalues, 4)}"
     )
     return SignatureTest(on, off, lor, neg, bool(lor and neg == 0), summary)
+
+
+# --------------------------------------------------------------------------------------------
+# local metric
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalMetric:
+    """The production form estimated in patches of X, on a regular grid (for geometry).
+
+    Attributes
+    ----------
+    g : ndarray, shape (n_0, ..., n_{d-1}, d, d)
+        Local ``C`` (symmetric); empty patches are filled from the nearest valid one.
+    spacing, origin : ndarray, shape (d,)
+        Grid spacing and the coordinates of grid point ``(0, ..., 0)`` (a patch centre).
+    weight : ndarray, shape (n_0, ..., n_{d-1})
+        Kernel-weighted sample count of each patch.
+    valid : ndarray of bool, shape (n_0, ..., n_{d-1})
+        Patches with at least ``min_weight`` samples and a well-conditioned local regression.
+    learning, stochastic, diffusion : ndarray, shape (n_0, ..., n_{d-1}, d, d)
+        Local ``sym(grad A)``, ``sym(D E[s s^T])`` and ``D``.
+    """
+
+    g: np.ndarray
+    spacing: np.ndarray
+    origin: np.ndarray
+    weight: np.ndarray
+    valid: np.ndarray
+    learning: np.ndarray
+    stochastic: np.ndarray
+    diffusion: np.ndarray
+
+
+def _all_scores(xs: np.ndarray, fitter: Callable | None) -> np.ndarray:
+    if fitter is None:
+        return _gaussian_scores(xs)[0]
+    return np.stack([fitter(xt) for xt in xs])
+
+
+def local_metric(
+    X: pd.DataFrame | np.ndarray,
+    dt: float = 1.0,
+    *,
+    bins: int | Sequence[int] = 8,
+    smoothing: float = 1.0,
+    limits: Sequence[tuple[float, float]] | None = None,
+    window: tuple[int, int] | None = None,
+    score: str | Callable[[np.ndarray], np.ndarray] = "gaussian",
+    min_weight: float = 50.0,
+) -> LocalMetric:
+    """Production form ``C(x)`` estimated in patches of X and smoothed into a metric grid.
+
+    The samples of the window are binned on a regular grid; every statistic needed by a local
+    linear drift regression (counts, first and second moments of ``x`` and of the increments
+    ``y = dX / dt``, and ``s s^T`` with ``s`` the score of the ensemble at its step) is summed
+    per bin and smoothed with a Gaussian kernel of ``smoothing`` cells. At each grid point the
+    weighted regression gives the local drift Jacobian ``J`` and diffusion ``D`` (residual
+    covariance times ``dt / 2``), and ``C = sym(J) + sym(D E_w[s s^T])``. Patches with less
+    than ``min_weight`` weight are filled from the nearest valid patch.
+
+    Parameters
+    ----------
+    X : ndarray (T, R, d) or trajectory table
+    dt : float
+    bins : int or sequence of d ints
+        Patches per axis (>= 5 each, so that :mod:`analysis.geometry` can differentiate).
+    smoothing : float
+        Kernel width in cells (> 0).
+    limits : sequence of d (lo, hi), optional
+        Grid box; default the range of the samples. Samples outside are dropped.
+    window : (t0, t1), optional
+        Steps whose ensembles and increments are used; default all.
+    score : see :func:`entropy_production_tensor`
+    min_weight : float
+
+    Returns
+    -------
+    LocalMetric
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x0 = rng.normal(size=(20000, 2))
+    >>> x1 = x0 - 0.1 * x0 + np.sqrt(0.2) * rng.normal(size=(20000, 2))  # A = -x, D = 1
+    >>> lm = local_metric(np.stack([x0, x1]), dt=0.1, bins=6, limits=[(-2, 2), (-2, 2)])
+    >>> lm.g.shape, bool(lm.valid.all())
+    ((6, 6, 2, 2), True)
+    """
+    X = _coordinates(X)
+    dt = _check_dt(dt)
+    T, _, d = X.shape
+    t0, t1 = _window(window, T)
+    nb = np.broadcast_to(np.asarray(bins), (d,))
+    if nb.dtype.kind not in "iu" or np.any(nb < 5):
+        raise ValueError(f"bins: {np.asarray(bins).tolist()}; expected integers >= 5 (one or d)")
+    nb = nb.astype(int)
+    if not np.isfinite(smoothing) or smoothing <= 0:
+        raise ValueError(f"smoothing: {smoothing!r}; expected a kernel width in cells > 0")
+    fitter = _score_fitter(score)
+    xs = X[t0:t1]
+    s = _all_scores(xs, fitter).reshape(-1, d)
+    x = xs.reshape(-1, d)
+    y = ((X[t0 + 1 : t1 + 1] - xs) / dt).reshape(-1, d)
+    if limits is None:
+        lo, hi = x.min(axis=0), x.max(axis=0)
+    else:
+        lim = np.asarray(limits, dtype=float)
+        if lim.shape != (d, 2) or not np.all(np.isfinite(lim)) or np.any(lim[:, 1] <= lim[:, 0]):
+            raise ValueError(
+                f"limits: {np.asarray(limits).tolist()}; expected {d} pairs (lo, hi), lo < hi"
+            )
+        lo, hi = lim[:, 0], lim[:, 1]
+    if np.any(hi <= lo):
+        raise ValueError("X: a coordinate is constant over the window; no grid can be built")
+    h = (hi - lo) / nb
+    u = (x - lo) / h
+    keep = np.all((u >= 0) & (u <= nb), axis=1)
+    idx = np.minimum(np.floor(u[keep]).astype(int), nb - 1)
+    flat = np.ravel_multi_index(idx.T, tuple(nb))
+    x, y, s = x[keep], y[keep], s[keep]
+    # centre x on the grid box to keep the moment sums well conditioned
+    xc = (x - lo) / h - nb / 2
+    m = len(xc)
+    ones = np.ones((m, 1))
+    outer = lambda a, b: (a[:, :, None] * b[:, None, :]).reshape(m, -1)  # noqa: E731
+    stats = np.hstack([ones, xc, y, outer(xc, xc), outer(xc, y), outer(y, y), outer(s, s)])
+    gsize = int(np.prod(nb))
+    acc = np.zeros((gsize, stats.shape[1]))
+    for j in range(stats.shape[1]):
+        acc[:, j] = np.bincount(flat, weights=stats[:, j], minlength=gsize)
+    acc = ndimage.gaussian_filter(
+        acc.reshape((*nb, -1)), sigma=(*([smoothing] * d), 0), mode="constant", truncate=3.0
+    ).reshape(gsize, -1)
+    w = acc[:, 0]
+    safe = np.maximum(w, 1e-300)[:, None]
+    parts = np.split(acc[:, 1:] / safe, np.cumsum([d, d, d * d, d * d, d * d])[:], axis=1)
+    mx, my, mxx, mxy, myy, mss = parts[:6]
+    cxx = mxx.reshape(-1, d, d) - mx[:, :, None] * mx[:, None, :]
+    cxy = mxy.reshape(-1, d, d) - mx[:, :, None] * my[:, None, :]
+    cyy = myy.reshape(-1, d, d) - my[:, :, None] * my[:, None, :]
+    ev = np.linalg.eigvalsh(cxx)
+    valid = (w >= min_weight) & (ev[:, 0] > 1e-3 * np.maximum(ev[:, -1], 1e-300))
+    cxx_safe = np.where(valid[:, None, None], cxx, np.eye(d))
+    jt = np.linalg.solve(cxx_safe, cxy)  # J^T in cell units
+    jac = np.swapaxes(jt, 1, 2) / h[None, None, :]  # d A_i / d x_l in coordinate units
+    resid = cyy - np.einsum(
+        "gil,glk,gjk->gij", np.swapaxes(jt, 1, 2), cxx_safe, np.swapaxes(jt, 1, 2)
+    )
+    neff = np.maximum(w - d - 1, 1.0)
+    diff = _sym(resid * (w / neff)[:, None, None]) * dt / 2
+    learn = _sym(jac)
+    stoch = _sym(diff @ mss.reshape(-1, d, d))
+    fields = [learn, stoch, diff]
+    valid_grid = valid.reshape(tuple(nb))
+    if not valid_grid.any():
+        raise ValueError(
+            f"X: no patch has weight >= min_weight={min_weight}; use fewer bins or more samples"
+        )
+    if not valid_grid.all():
+        near = ndimage.distance_transform_edt(
+            ~valid_grid, return_distances=False, return_indices=True
+        )
+        src = np.ravel_multi_index(tuple(near), tuple(nb)).ravel()
+        fields = [f[src] for f in fields]
+    learn, stoch, diff = (f.reshape((*nb, d, d)) for f in fields)
+    return LocalMetric(
+        g=learn + stoch,
+        spacing=h,
+        origin=lo + h / 2,
+        weight=w.reshape(tuple(nb)),
+        valid=valid_grid,
+        learning=learn,
+        stochastic=stoch,
+        diffusion=diff,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# field dispersion over a spectral embedding
+# --------------------------------------------------------------------------------------------
+
+
+def spectral_embedding(
+    weights_or_graph: np.ndarray | nx.Graph,
+    dim: int = 2,
+    *,
+    kinds: Sequence[str] = _NEURON_KINDS,
+    weight: str = "weight",
+) -> np.ndarray:
+    """Laplacian-eigenmap embedding of the neurons from the |w| graph.
+
+    The affinity is ``A = (|W| + |W|^T) / 2``; the embedding is given by the eigenvectors 1 ..
+    ``dim`` of ``L v = lambda Deg v`` (``L = Deg - A``), normalised to ``v^T Deg v = 1`` and with
+    the sign fixed so that the largest-magnitude entry is positive. Coordinates are therefore
+    dimensionless (speeds measured over them are in embedding units per unit time).
+
+    Parameters
+    ----------
+    weights_or_graph : ndarray (N, N) or networkx graph
+        Weight matrix (``W[i, j]`` from j to i; the sign is ignored), or a graph whose neuron
+        nodes (:func:`neuron_nodes`) are embedded in that order, with edge weights ``weight``.
+    dim : int
+        Embedding dimension (1 <= dim < N).
+
+    Returns
+    -------
+    ndarray, shape (N, dim)
+
+    Examples
+    --------
+    >>> import numpy as np, networkx as nx
+    >>> y = spectral_embedding(nx.path_graph(8), dim=1)[:, 0]
+    >>> bool(np.all(np.diff(y) > 0) or np.all(np.diff(y) < 0))  # a chain is embedded in order
+    True
+    """
+    if isinstance(weights_or_graph, nx.Graph):
+        nodes = neuron_nodes(weights_or_graph, kinds)
+        a = nx.to_numpy_array(weights_or_graph, nodelist=nodes, weight=weight, dtype=float)
+    else:
+        a = np.asarray(weights_or_graph, dtype=float)
+        if a.ndim != 2 or a.shape[0] != a.shape[1]:
+            raise ValueError(f"weights_or_graph: shape {a.shape}; expected a square (N, N) matrix")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("weights_or_graph: NaN/Inf weights; expected finite values")
+    n = len(a)
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 1 <= dim < n:
+        raise ValueError(f"dim: {dim!r}; expected an integer in [1, {n - 1}]")
+    a = np.abs(a)
+    a = 0.5 * (a + a.T)
+    np.fill_diagonal(a, 0.0)
+    deg = a.sum(axis=1)
+    if np.any(deg <= 0):
+        raise ValueError(
+            f"weights_or_graph: {int(np.sum(deg <= 0))} isolated neuron(s); expected connected"
+        )
+    lam, vec = linalg.eigh(np.diag(deg) - a, np.diag(deg))
+    if lam[1] <= 1e-10 * lam[-1]:
+        ncomp = int(np.sum(lam <= 1e-10 * lam[-1]))
+        raise ValueError(
+            f"weights_or_graph: {ncomp} connected components; expected a connected graph"
+        )
+    emb = vec[:, 1 : dim + 1]
+    flip = np.sign(emb[np.argmax(np.abs(emb), axis=0), np.arange(dim)])
+    return emb * flip
+
+
+@dataclass(frozen=True)
+class DispersionResult:
+    """Power spectrum of a neuron field and its propagating versus diffusive fits.
+
+    Attributes
+    ----------
+    k : ndarray, shape (n_dir, n_k)
+        Wavenumbers per embedding direction (``2 pi j / L``, L the extent along the direction).
+    omega : ndarray, shape (n_omega,)
+        Angular frequencies >= 0.
+    power : ndarray, shape (n_dir, n_k, n_omega)
+        ``S(k, omega)`` folded onto omega >= 0, averaged over replicas and segments.
+    peak_omega : ndarray, shape (n_dir, n_k)
+        Frequency of the spectral maximum (parabolic interpolation).
+    peak_ratio : ndarray, shape (n_dir, n_k)
+        Power at the peak over the mean power in the two lowest non-zero frequency bins.
+    propagating : ndarray of bool, shape (n_dir, n_k)
+        ``peak_omega >= 3 d_omega`` and ``peak_ratio >= 2``: a peak away from zero frequency.
+    halfwidth : ndarray, shape (n_dir, n_k)
+        Half width at half maximum of the spectrum measured from omega = 0 (diffusive width).
+    c, mass2, r2_wave : ndarray, shape (n_dir,)
+        Fit ``peak_omega^2 = c^2 k^2 + mass2`` per direction and its R^2.
+    diffusion, r2_diffusive : ndarray, shape (n_dir,)
+        Fit ``halfwidth = D k^2`` (through the origin; wavenumbers whose half width is at least
+        two frequency bins) per direction and its R^2.
+    verdict : str
+        ``"propagating"`` when at least two thirds of all (direction, k) have a propagating
+        peak, else ``"diffusive"``. This is the stated criterion; the R^2 values are reported
+        alongside.
+    d_omega : float
+        Frequency resolution.
+    """
+
+    k: np.ndarray
+    omega: np.ndarray
+    power: np.ndarray
+    peak_omega: np.ndarray
+    peak_ratio: np.ndarray
+    propagating: np.ndarray
+    halfwidth: np.ndarray
+    c: np.ndarray
+    mass2: np.ndarray
+    r2_wave: np.ndarray
+    diffusion: np.ndarray
+    r2_diffusive: np.ndarray
+    verdict: str
+    d_omega: float
+
+
+def _r2(y: np.ndarray, yhat: np.ndarray) -> float:
+    ss = float(np.sum((y - y.mean()) ** 2))
+    return float(1 - np.sum((y - yhat) ** 2) / ss) if ss > 0 else np.nan
+
+
+def dispersion(
+    states: pd.DataFrame | np.ndarray,
+    embedding: np.ndarray,
+    dt: float = 1.0,
+    *,
+    n_k: int = 8,
+    segments: int = 4,
+) -> DispersionResult:
+    """Space-time power spectrum ``S(k, omega)`` of the neuron field over an embedding.
+
+    For each embedding direction ``a`` the field is projected on plane waves
+    ``exp(-i k y_a)`` with ``k = 2 pi j / L_a`` (``j = 1 .. n_k``; ``L_a = range * N / (N-1)``,
+    the period of a uniform lattice), the time mean is removed, the series is cut into
+    ``segments`` pieces, Hann-windowed and Fourier transformed; the power is averaged over
+    segments and replicas and folded onto ``omega >= 0``. Two fits are reported: the
+    Klein-Gordon ``omega_peak^2 = c^2 k^2 + m^2`` on the peak frequencies, and the diffusive
+    ``omega = -i D k^2`` as a zero-frequency peak of half width ``D k^2``. The verdict follows
+    the criterion stated in :class:`DispersionResult`.
+
+    Parameters
+    ----------
+    states : DataFrame or ndarray
+        Neuron states (``neuron_states()`` table, ``(T, R, N)`` or ``(T, N)``).
+    embedding : ndarray, shape (N, n_dir)
+        Neuron positions (e.g. :func:`spectral_embedding`), rows in the neuron order of
+        ``states``.
+    dt : float
+        Time between recorded steps.
+    n_k : int
+        Wavenumbers per direction.
+    segments : int
+        Time segments averaged (Welch); resolution ``d_omega = 2 pi segments / (T dt)``.
+
+    Returns
+    -------
+    DispersionResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t, x = np.arange(512)[:, None], np.arange(32)[None, :]
+    >>> k = 2 * np.pi * np.arange(1, 5)[:, None, None] / 32
+    >>> phi = np.cos(k * x - 0.5 * k * t).sum(axis=0)  # waves with c = 0.5
+    >>> res = dispersion(phi, x.T.astype(float), n_k=4, segments=2)
+    >>> res.verdict, round(float(res.c[0]), 2)
+    ('propagating', 0.5)
+    """
+    arr, _ = _states_array(states)
+    dt = _check_dt(dt)
+    T, R, N = arr.shape
+    y = np.asarray(embedding, dtype=float)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != N:
+        raise ValueError(
+            f"embedding: shape {np.shape(embedding)}; expected ({N}, n_dir) for {N} neurons"
+        )
+    if not np.all(np.isfinite(y)):
+        raise ValueError("embedding: NaN/Inf coordinates; expected finite positions")
+    if isinstance(n_k, bool) or not isinstance(n_k, (int, np.integer)) or n_k < 2:
+        raise ValueError(f"n_k: {n_k!r}; expected an integer >= 2")
+    if isinstance(segments, bool) or not isinstance(segments, (int, np.integer)) or segments < 1:
+        raise ValueError(f"segments: {segments!r}; expected an integer >= 1")
+    seg = T // segments
+    if seg < 32:
+        raise ValueError(f"states: {T} steps; {segments} segment(s) need at least {32 * segments}")
+    extent = np.ptp(y, axis=0) * N / max(N - 1, 1)
+    if np.any(extent <= 0):
+        raise ValueError("embedding: a direction has zero extent; expected spread-out positions")
+    ndir = y.shape[1]
+    k = 2 * np.pi * np.arange(1, n_k + 1)[None, :] / extent[:, None]  # (ndir, nk)
+    phase = np.exp(-1j * k[:, :, None] * y.T[:, None, :])  # (ndir, nk, N)
+    amp = np.einsum("trn,akn->trak", arr, phase) / N  # (T, R, ndir, nk)
+    amp = amp[: seg * segments].reshape(segments, seg, R, ndir, n_k)
+    amp = amp - amp.mean(axis=1, keepdims=True)
+    win = np.hanning(seg)[None, :, None, None, None]
+    spec = np.abs(np.fft.fft(amp * win, axis=1)) ** 2
+    spec = spec.mean(axis=(0, 2))  # (seg, ndir, nk)
+    freq = 2 * np.pi * np.fft.fftfreq(seg, dt)
+    half = seg // 2
+    folded = spec[:half].copy()
+    folded[1:] += spec[-1:-half:-1]
+    power = np.moveaxis(folded, 0, -1)  # (ndir, nk, nomega)
+    omega = freq[:half]
+    dw = float(omega[1])
+    # peak location with parabolic interpolation on log power
+    i = np.argmax(power, axis=-1)
+    ic = np.clip(i, 1, half - 2)
+    lp = np.log(np.maximum(power, 1e-300))
+    left = np.take_along_axis(lp, (ic - 1)[..., None], -1)[..., 0]
+    mid = np.take_along_axis(lp, ic[..., None], -1)[..., 0]
+    right = np.take_along_axis(lp, (ic + 1)[..., None], -1)[..., 0]
+    den = left - 2 * mid + right
+    shift = np.where((i == ic) & (den < 0), 0.5 * (left - right) / np.where(den < 0, den, -1), 0.0)
+    peak = (i + np.clip(shift, -0.5, 0.5)) * dw
+    low = power[..., 1:3].mean(axis=-1)
+    ratio = power.max(axis=-1) / np.maximum(low, 1e-300)
+    prop = (peak >= 3 * dw) & (ratio >= 2.0)
+    # half width at half maximum from omega = 0 (reference: the low-frequency level)
+    ref = power[..., 1:3].max(axis=-1)
+    below = power <= 0.5 * ref[..., None]
+    below[..., :2] = False
+    first = np.where(below.any(axis=-1), np.argmax(below, axis=-1), half - 1)
+    p_prev = np.take_along_axis(power, (first - 1)[..., None], -1)[..., 0]
+    p_at = np.take_along_axis(power, first[..., None], -1)[..., 0]
+    frac = np.clip((p_prev - 0.5 * ref) / np.maximum(p_prev - p_at, 1e-300), 0, 1)
+    hw = (first - 1 + frac) * dw
+    c = np.full(ndir, np.nan)
+    m2 = np.full(ndir, np.nan)
+    r2w = np.full(ndir, np.nan)
+    dif = np.full(ndir, np.nan)
+    r2d = np.full(ndir, np.nan)
+    for a in range(ndir):
+        k2 = k[a] ** 2
+        design = np.stack([k2, np.ones_like(k2)], axis=1)
+        coef, *_ = np.linalg.lstsq(design, peak[a] ** 2, rcond=None)
+        c[a] = np.sqrt(coef[0]) if coef[0] > 0 else np.nan
+        m2[a] = coef[1]
+        r2w[a] = _r2(peak[a] ** 2, design @ coef)
+        use = hw[a] >= 2 * dw  # widths below two bins are set by the resolution
+        if use.sum() < 2:
+            use = np.ones_like(use)
+        dif[a] = float(k2[use] @ hw[a, use] / (k2[use] @ k2[use]))
+        r2d[a] = _r2(hw[a, use], dif[a] * k2[use])
+    verdict = "propagating" if prop.mean() >= 2 / 3 else "diffusive"
+    return DispersionResult(
+        k=k,
+        omega=omega,
+        power=power,
+        peak_omega=peak,
+        peak_ratio=ratio,
+        propagating=prop,
+        halfwidth=hw,
+        c=c,
+        mass2=m2,
+        r2_wave=r2w,
+        diffusion=dif,
+        r2_diffusive=r2d,
+        verdict=verdict,
+        d_omega=dw,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# geodesic motion of localized states
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeodesicTest:
+    """Shooting fits of tracked paths by geodesics, with controls.
+
+    Attributes
+    ----------
+    chi2_dof, chi2_dof_flat, chi2_dof_shuffled : float
+        Pooled ``chi^2 / dof`` on the estimated metric, on a flat metric (straight lines) and on
+        a shuffled metric (grid points permuted, then smoothed); about 1 means the paths are
+        geodesics within the path noise. NaN when a control could not be evaluated.
+    per_path, per_path_flat, per_path_shuffled : ndarray, shape (P,)
+        ``chi^2 / dof`` of each path.
+    x0, v0 : ndarray, shape (P, d)
+        Fitted initial position and velocity ``dx/dt`` on the estimated metric.
+    dof : int
+        Total degrees of freedom (``sum (n_i d - 2 d)``).
+    """
+
+    chi2_dof: float
+    chi2_dof_flat: float
+    chi2_dof_shuffled: float
+    per_path: np.ndarray
+    per_path_flat: np.ndarray
+    per_path_shuffled: np.ndarray
+    x0: np.ndarray
+    v0: np.ndarray
+    dof: int
+
+
+_OUTSIDE = 1e4  # residual (in noise units) of a sample whose geodesic left the grid box
+
+
+def _shoot(
+    g: np.ndarray,
+    spacing: np.ndarray,
+    origin: np.ndarray,
+    path: np.ndarray,
+    sigma: float,
+    dt: float,
+    substeps: int,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares shooting of one path; returns (chi^2, x0, v0)."""
+    from analysis.geometry import geodesic
+
+    n, d = path.shape
+    steps = (n - 1) * substeps
+
+    def integrate(p: np.ndarray) -> np.ndarray:
+        """Positions at the sample times for parameter sets p (..., 2d)."""
+        try:
+            out = geodesic(g, spacing, origin, p[..., :d], p[..., d:], steps, dt / substeps).path
+        except ValueError:  # start outside the grid box
+            return np.full((n, *p.shape[:-1], d), np.nan)
+        return out[::substeps]
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        r = (integrate(p) - path) / sigma
+        return np.where(np.isfinite(r), r, _OUTSIDE).ravel()
+
+    def jac(p: np.ndarray) -> np.ndarray:
+        eps = 1e-6 * np.maximum(1.0, np.abs(p))
+        pert = np.vstack([p, p + np.diag(eps)])  # (2d + 1, 2d)
+        traj = integrate(pert)  # (n, 2d + 1, d)
+        r = (traj - path[:, None, :]) / sigma
+        r = np.where(np.isfinite(r), r, _OUTSIDE)
+        return (
+            ((r[:, 1:, :] - r[:, :1, :]) / eps[None, :, None]).transpose(0, 2, 1).reshape(n * d, -1)
+        )
+
+    k = min(n, 5)
+    tt = np.arange(k) * dt
+    slope = np.polyfit(tt, path[:k], 1)[0]
+    p0 = np.concatenate([path[0], slope])
+    fit = optimize.least_squares(resid, p0, jac=jac, method="lm", xtol=1e-10, ftol=1e-10)
+    return float(np.sum(fit.fun**2)), fit.x[:d], fit.x[d:]
+
+
+def geodesic_test(
+    paths: np.ndarray | Sequence[np.ndarray],
+    g: np.ndarray,
+    spacing: float | Sequence[float],
+    origin: float | Sequence[float],
+    path_noise: float | Sequence[float],
+    dt: float = 1.0,
+    *,
+    substeps: int = 4,
+    shuffle_smoothing: float = 1.0,
+    seed: int = 0,
+) -> GeodesicTest:
+    """Do tracked localized states move on geodesics of the estimated metric?
+
+    Each path (positions sampled every ``dt``) is fitted by shooting (NUMERICS.md 4.7): the
+    initial position and velocity of a geodesic of ``g`` (RK4 of :func:`analysis.geometry.geodesic`
+    with ``substeps`` steps per sample, affine parameter = time) are optimised by
+    Levenberg-Marquardt on the position residuals divided by ``path_noise``. The same fit is
+    done on a flat metric (a straight line) and on a shuffled metric (grid points randomly
+    permuted, then smoothed with ``shuffle_smoothing`` cells, so that it stays differentiable).
+
+    Parameters
+    ----------
+    paths : ndarray (P, n, d) or sequence of (n_i, d) arrays
+        Tracked positions (replica-cluster centres or packet centroids), n_i >= 3.
+    g : ndarray, shape (n_0, ..., n_{d-1}, d, d)
+        Estimated metric (e.g. :func:`local_metric` ``.g``).
+    spacing, origin : float or sequence of d floats
+    path_noise : float or sequence of P floats
+        Standard deviation of the position noise per coordinate.
+    dt : float
+        Time between path samples.
+    substeps : int
+        RK4 steps per sample interval.
+    shuffle_smoothing : float
+        Smoothing (cells) of the shuffled-metric control.
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    GeodesicTest
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = np.broadcast_to(np.eye(2), (9, 9, 2, 2))
+    >>> t = np.arange(10)[:, None] * 0.5
+    >>> path = np.array([1.0, 2.0]) + t * np.array([0.5, 0.3])
+    >>> path = path + 1e-3 * np.random.default_rng(0).normal(size=path.shape)
+    >>> res = geodesic_test([path], g, 1.0, 0.0, 1e-3, dt=0.5)
+    >>> bool(0.3 < res.chi2_dof < 3)
+    True
+    """
+    from analysis.geometry import smooth_metric
+
+    dt = _check_dt(dt)
+    g = np.asarray(g, dtype=float)
+    if g.ndim < 4 or g.shape[-1] != g.shape[-2] or g.ndim != g.shape[-1] + 2:
+        raise ValueError(f"g: shape {g.shape}; expected (n_0, ..., n_{{d-1}}, d, d)")
+    d = g.shape[-1]
+    h = np.broadcast_to(np.asarray(spacing, dtype=float), (d,)).copy()
+    o = np.broadcast_to(np.asarray(origin, dtype=float), (d,)).copy()
+    plist = [np.asarray(p, dtype=float) for p in paths]
+    if not plist:
+        raise ValueError("paths: empty; expected at least one path")
+    for i, p in enumerate(plist):
+        if p.ndim != 2 or p.shape[1] != d or p.shape[0] < 3:
+            raise ValueError(f"paths: path {i} has shape {p.shape}; expected (n >= 3, {d})")
+        if not np.all(np.isfinite(p)):
+            raise ValueError(f"paths: path {i} contains NaN/Inf; expected finite positions")
+    sig = np.broadcast_to(np.asarray(path_noise, dtype=float), (len(plist),))
+    if not np.all(np.isfinite(sig)) or np.any(sig <= 0):
+        raise ValueError(f"path_noise: {np.asarray(path_noise).tolist()}; expected numbers > 0")
+    if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
+        raise ValueError(f"substeps: {substeps!r}; expected an integer >= 1")
+    dofs = np.array([p.size - 2 * d for p in plist])
+    chi = np.empty(len(plist))
+    x0 = np.empty((len(plist), d))
+    v0 = np.empty((len(plist), d))
+    for i, p in enumerate(plist):
+        chi[i], x0[i], v0[i] = _shoot(g, h, o, p, sig[i], dt, substeps)
+    chi_flat = np.empty(len(plist))
+    for i, p in enumerate(plist):
+        tt = np.arange(len(p)) * dt
+        design = np.stack([np.ones_like(tt), tt], axis=1)
+        coef, *_ = np.linalg.lstsq(design, p, rcond=None)
+        chi_flat[i] = np.sum(((p - design @ coef) / sig[i]) ** 2)
+    rng = np.random.default_rng(seed)
+    flat_g = g.reshape(-1, d, d)
+    shuffled = flat_g[rng.permutation(len(flat_g))].reshape(g.shape)
+    chi_shuf = np.full(len(plist), np.nan)
+    try:
+        shuffled = smooth_metric(shuffled, shuffle_smoothing)
+        for i, p in enumerate(plist):
+            chi_shuf[i] = _shoot(shuffled, h, o, p, sig[i], dt, substeps)[0]
+    except ValueError:  # the shuffled control is degenerate somewhere
+        chi_shuf[:] = np.nan
+    total = float(dofs.sum())
+    return GeodesicTest(
+        chi2_dof=float(chi.sum() / total),
+        chi2_dof_flat=float(chi_flat.sum() / total),
+        chi2_dof_shuffled=float(np.sum(chi_shuf) / total),
+        per_path=chi / dofs,
+        per_path_flat=chi_flat / dofs,
+        per_path_shuffled=chi_shuf / dofs,
+        x0=x0,
+        v0=v0,
+        dof=int(total),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Einstein equations
+# --------------------------------------------------------------------------------------------
+
+
+def _derivative(f: np.ndarray, axis: int, h: float) -> np.ndarray:
+    """First derivative: 4th-order central inside, np.gradient (2nd order) in two edge layers."""
+    out = np.gradient(f, h, axis=axis, edge_order=2)
+    f = np.moveaxis(f, axis, 0)
+    o = np.moveaxis(out, axis, 0)
+    o[2:-2] = (f[:-4] - 8.0 * f[1:-3] + 8.0 * f[3:-1] - f[4:]) / (12.0 * h)
+    return out
+
+
+def stress_energy_dust(rho: np.ndarray, u: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
+    """Dust stress-energy ``T_{ab} = rho u_a u_b``.
+
+    Parameters
+    ----------
+    rho : ndarray, shape (n_0, ..., n_{d-1})
+        Rest-frame density (e.g. the ensemble density of replicas over the grid).
+    u : ndarray, shape (n_0, ..., n_{d-1}, d)
+        Four-velocity: lower components ``u_a``, or upper ``u^a`` when ``g`` is given (it is
+        then lowered with ``g``; only ``g`` itself is used, never its curvature).
+    g : ndarray, optional
+        Metric on the grid.
+
+    Returns
+    -------
+    ndarray, shape (n_0, ..., n_{d-1}, d, d)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> T = stress_energy_dust(np.full((5, 5), 2.0), np.broadcast_to([-1.0, 0.0], (5, 5, 2)))
+    >>> T[0, 0].tolist()  # energy density rho for dust at rest
+    [[2.0, -0.0], [-0.0, 0.0]]
+    """
+    rho = np.asarray(rho, dtype=float)
+    u = np.asarray(u, dtype=float)
+    if u.shape != (*rho.shape, u.shape[-1]) or u.ndim < 2:
+        raise ValueError(f"u: shape {u.shape}; expected rho's shape {rho.shape} + (d,)")
+    if not (np.all(np.isfinite(rho)) and np.all(np.isfinite(u))):
+        raise ValueError("rho, u: NaN/Inf values; expected finite fields")
+    if g is not None:
+        g = np.asarray(g, dtype=float)
+        if g.shape != (*u.shape, u.shape[-1]):
+            raise ValueError(f"g: shape {g.shape}; expected {(*u.shape, u.shape[-1])}")
+        u = np.einsum("...ab,...b->...a", g, u)
+    return rho[..., None, None] * u[..., :, None] * u[..., None, :]
+
+
+def stress_energy_scalar(
+    phi: np.ndarray,
+    g: np.ndarray,
+    spacing: float | Sequence[float],
+    potential: Callable[[np.ndarray], np.ndarray] | float = 0.0,
+) -> np.ndarray:
+    """Scalar-field stress-energy ``T_ab = d_a phi d_b phi - g_ab (g^cd d_c phi d_d phi / 2 + V)``.
+
+    Derivatives are fourth-order central differences (second order in the two edge layers).
+    Only ``g`` and its inverse enter, never its derivatives, so an Einstein-equation test with
+    this ``T`` is not circular.
+
+    Parameters
+    ----------
+    phi : ndarray, shape (n_0, ..., n_{d-1})
+        The field (e.g. a neuron-state field resampled on the grid).
+    g : ndarray, shape (n_0, ..., n_{d-1}, d, d)
+    spacing : float or sequence of d floats
+    potential : callable or float
+        ``V(phi)``; a float ``m2`` means ``V = m2 phi^2 / 2``.
+
+    Returns
+    -------
+    ndarray, shape (n_0, ..., n_{d-1}, d, d)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(6.0)[:, None] * np.ones((6, 6))
+    >>> g = np.broadcast_to(np.diag([-1.0, 1.0]), (6, 6, 2, 2))
+    >>> T = stress_energy_scalar(0.5 * t, g, 1.0)  # phi = t / 2: energy density phi_t^2 / 2
+    >>> round(float(T[3, 3, 0, 0]), 6)
+    0.125
+    """
+    phi = np.asarray(phi, dtype=float)
+    g = np.asarray(g, dtype=float)
+    d = phi.ndim
+    if g.shape != (*phi.shape, d, d):
+        raise ValueError(f"g: shape {g.shape}; expected phi's shape {phi.shape} + ({d}, {d})")
+    if min(phi.shape) < 3:
+        raise ValueError(f"phi: grid shape {phi.shape}; expected at least 3 points per axis")
+    if not (np.all(np.isfinite(phi)) and np.all(np.isfinite(g))):
+        raise ValueError("phi, g: NaN/Inf values; expected finite fields")
+    h = np.broadcast_to(np.asarray(spacing, dtype=float), (d,))
+    if np.any(h <= 0) or not np.all(np.isfinite(h)):
+        raise ValueError(f"spacing: {np.asarray(spacing).tolist()}; expected positive numbers")
+    dphi = np.stack([_derivative(phi, a, h[a]) for a in range(d)], axis=-1)
+    try:
+        ginv = np.linalg.inv(g)
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(
+            "g: singular somewhere on the grid; expected a non-degenerate metric"
+        ) from exc
+    if callable(potential):
+        v = np.asarray(potential(phi), dtype=float)
+    else:
+        v = 0.5 * float(potential) * phi**2
+    kin = 0.5 * np.einsum("...ab,...a,...b->...", ginv, dphi, dphi)
+    return dphi[..., :, None] * dphi[..., None, :] - g * (kin + v)[..., None, None]
+
+
+@dataclass(frozen=True)
+class EinsteinFit:
+    """Least-squares fit of ``G + Lambda g = kappa T`` over interior grid points.
+
+    Attributes
+    ----------
+    Lambda, kappa : float
+        Fitted constants (``kappa`` is NaN when T is identically zero: then the claim is an
+        Einstein space ``G = -Lambda g``).
+    residual : float
+        ``|G + Lambda g - kappa T| / |G|`` (Frobenius norms over interior points and
+        components).
+    trace_residual : float
+        rms of the trace equation ``g^ab G_ab + d Lambda - kappa g^ab T_ab`` over the rms of
+        ``g^ab G_ab`` (``g^ab G_ab = (1 - d/2) R``).
+    Lambda_control, kappa_control, residual_control, trace_residual_control : float
+        The same fit with ``g`` and ``T`` paired with ``G`` at randomly permuted grid points
+        (breaks the pointwise relation; the claim needs ``residual << residual_control``).
+    n_points : int
+        Interior grid points used.
+    metric : ndarray
+        The metric that was differentiated (the global model when one was fitted).
+    """
+
+    Lambda: float
+    kappa: float
+    residual: float
+    trace_residual: float
+    Lambda_control: float
+    kappa_control: float
+    residual_control: float
+    trace_residual_control: float
+    n_points: int
+    metric: np.ndarray = field(repr=False)
+
+
+def polynomial_metric(g: np.ndarray, degree: int = 4) -> np.ndarray:
+    """Global smooth model of a noisy gridded metric: each component a polynomial.
+
+    Every component ``g_ab`` is fitted by least squares with a Legendre polynomial of total
+    degree ``<= degree`` in the grid coordinates (mapped to [-1, 1]) and evaluated on the grid
+    (NUMERICS.md 4.8: differentiate a global fit, not the noisy samples).
+
+    Parameters
+    ----------
+    g : ndarray, shape (n_0, ..., n_{d-1}, d, d)
+    degree : int
+
+    Returns
+    -------
+    ndarray, shape (n_0, ..., n_{d-1}, d, d)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(0, 1, 9)
+    >>> g = np.zeros((9, 9, 2, 2)); g[..., 0, 0] = 1 + x[:, None] ** 2; g[..., 1, 1] = 1.0
+    >>> bool(np.allclose(polynomial_metric(g, 2), g))
+    True
+    """
+    g = np.asarray(g, dtype=float)
+    if g.ndim < 4 or g.shape[-1] != g.shape[-2] or g.ndim != g.shape[-1] + 2:
+        raise ValueError(f"g: shape {g.shape}; expected (n_0, ..., n_{{d-1}}, d, d)")
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 0:
+        raise ValueError(f"degree: {degree!r}; expected an integer >= 0")
+    d = g.shape[-1]
+    shape = g.shape[:d]
+    vander = [np.polynomial.legendre.legvander(np.linspace(-1, 1, n), degree) for n in shape]
+    exps = [e for e in np.ndindex(*([degree + 1] * d)) if sum(e) <= degree]
+    if len(exps) >= np.prod(shape):
+        raise ValueError(
+            f"degree: {degree}; {len(exps)} terms for {int(np.prod(shape))} grid points"
+        )
+    cols = []
+    for e in exps:
+        term = vander[0][:, e[0]]
+        for a in range(1, d):
+            term = np.multiply.outer(term, vander[a][:, e[a]])
+        cols.append(term.ravel())
+    design = np.stack(cols, axis=1)
+    coef, *_ = np.linalg.lstsq(design, g.reshape(-1, d * d), rcond=None)
+    out = (design @ coef).reshape(g.shape)
+    return _sym(out)
+
+
+def _einstein_lstsq(
+    G: np.ndarray, g: np.ndarray, T: np.ndarray, ginv: np.ndarray, matter: bool
+) -> tuple[float, float, float, float]:
+    d = g.shape[-1]
+    if matter:
+        design = np.stack([g.ravel(), -T.ravel()], axis=1)
+        (lam, kap), *_ = np.linalg.lstsq(design, -G.ravel(), rcond=None)
+    else:
+        lam = -float(np.vdot(G, g) / np.vdot(g, g))
+        kap = np.nan
+    k = 0.0 if not matter else kap
+    res = float(np.linalg.norm(G + lam * g - k * T) / max(np.linalg.norm(G), 1e-300))
+    tr_g = np.einsum("...ab,...ab->...", ginv, G)
+    tr_t = np.einsum("...ab,...ab->...", ginv, T)
+    tres = tr_g + d * lam - k * tr_t
+    trace_res = float(np.sqrt(np.mean(tres**2)) / max(np.sqrt(np.mean(tr_g**2)), 1e-300))
+    return float(lam), float(kap), res, trace_res
+
+
+def fit_einstein(
+    g: np.ndarray,
+    T: np.ndarray | None,
+    spacing: float | Sequence[float],
+    *,
+    model: str | None = None,
+    degree: int = 4,
+    width: int = 2,
+    seed: int = 0,
+) -> EinsteinFit:
+    """Fit ``Lambda`` and ``kappa`` in ``G_ab + Lambda g_ab = kappa T_ab`` (needs d >= 4 to test
+    anything: in 2-D G vanishes identically, in 3-D there are no local degrees of freedom).
+
+    Parameters
+    ----------
+    g : ndarray, shape (n_0, ..., n_{d-1}, d, d)
+        Metric on a regular grid.
+    T : ndarray of g's shape, or None
+        Stress-energy, defined independently of g's curvature (:func:`stress_energy_dust`,
+        :func:`stress_energy_scalar`); None or all zeros fits ``Lambda`` only.
+    spacing : float or sequence of d floats
+    model : {None, "polynomial"}
+        Fit a global polynomial model of g (:func:`polynomial_metric`, total degree
+        ``degree``) before differentiating; use it for noisy metrics.
+    degree : int
+    width : int
+        Edge layers excluded (>= 2: curvature is fourth-order accurate there).
+    seed : int
+        Seed of the permuted-pairing control.
+
+    Returns
+    -------
+    EinsteinFit
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.geometry import grid_coordinates
+    >>> H = 0.5
+    >>> x = grid_coordinates((9, 7, 7, 7), 0.1, 0.0)
+    >>> g = np.zeros(x.shape[:-1] + (4, 4)); g[..., 0, 0] = -1.0
+    >>> for k in (1, 2, 3):
+    ...     g[..., k, k] = np.exp(2 * H * x[..., 0])
+    >>> fit = fit_einstein(g, None, 0.1)
+    >>> round(fit.Lambda, 4), bool(fit.residual < 1e-4 < fit.residual_control)
+    (0.75, True)
+    """
+    from analysis.geometry import einstein_tensor, interior
+
+    g = np.asarray(g, dtype=float)
+    if g.ndim < 4 or g.shape[-1] != g.shape[-2] or g.ndim != g.shape[-1] + 2:
+        raise ValueError(f"g: shape {g.shape}; expected (n_0, ..., n_{{d-1}}, d, d)")
+    d = g.shape[-1]
+    matter = T is not None
+    if matter:
+        T = np.asarray(T, dtype=float)
+        if T.shape != g.shape:
+            raise ValueError(f"T: shape {T.shape}; expected the metric's shape {g.shape}")
+        if not np.all(np.isfinite(T)):
+            raise ValueError("T: NaN/Inf values; expected a finite stress-energy field")
+        if not np.allclose(T, np.swapaxes(T, -1, -2)):
+            raise ValueError("T: not symmetric; expected a symmetric stress-energy tensor")
+        matter = bool(np.any(T != 0))
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 2:
+        raise ValueError(f"width: {width!r}; expected an integer >= 2")
+    if min(g.shape[:d]) <= 2 * width:
+        raise ValueError(f"g: grid shape {g.shape[:d]}; width={width} leaves no interior point")
+    if model == "polynomial":
+        g = polynomial_metric(g, degree)
+    elif model is not None:
+        raise ValueError(f"model: {model!r}; expected None or 'polynomial'")
+    G = einstein_tensor(g, spacing)
+    gi = interior(g, width, d=d).reshape(-1, d, d)
+    Gi = interior(G, width, d=d).reshape(-1, d, d)
+    Ti = np.zeros_like(gi) if T is None else interior(T, width, d=d).reshape(-1, d, d)
+    ginv = np.linalg.inv(gi)
+    lam, kap, res, tres = _einstein_lstsq(Gi, gi, Ti, ginv, matter)
+    perm = np.random.default_rng(seed).permutation(len(gi))
+    lam_c, kap_c, res_c, tres_c = _einstein_lstsq(Gi, gi[perm], Ti[perm], ginv[perm], matter)
+    return EinsteinFit(
+        Lambda=lam,
+        kappa=kap,
+        residual=res,
+        trace_residual=tres,
+        Lambda_control=lam_c,
+        kappa_control=kap_c,
+        residual_control=res_c,
+        trace_residual_control=tres_c,
+        n_points=len(gi),
+        metric=g,
+    )
