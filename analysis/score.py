@@ -143,11 +143,16 @@ class ScoreModel:
             zc = z[lo : lo + step]
             d2 = np.einsum("md,md->m", zc, zc)[:, None] - 2.0 * zc @ zs.T + zs_sq[None, :]
             d2 = np.maximum(d2, 0.0)
-            logw = -0.5 * d2 / h2
-            logw[d2 <= 1e-18 * h2 * max(1.0, np.max(d2))] = -np.inf  # leave one out
+            self_pair = d2 <= 1e-18 * h2 * max(1.0, float(np.max(d2)))  # leave one out
+            logw = d2
+            logw *= -0.5 / h2
+            logw[self_pair] = -np.inf
             top = np.max(logw, axis=1, keepdims=True)
             top[~np.isfinite(top)] = 0.0
-            w = np.exp(logw - top)
+            logw -= top
+            np.maximum(logw, -60.0, out=logw)  # no denormals; e^-60 is negligible
+            w = np.exp(logw, out=logw)
+            w[self_pair] = 0.0
             wsum = w.sum(axis=1)
             wsum[wsum == 0] = np.nan
             mean_z = (w @ zs) / wsum[:, None]
