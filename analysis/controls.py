@@ -73,8 +73,17 @@ def _setup(psi0, grid, V, hbar, mass, dt, steps, replicas, substeps):
     def advance(p: np.ndarray) -> np.ndarray:
         return half * np.fft.ifftn(kin * np.fft.fftn(half * p))
 
-    return axes, psi.astype(complex) / np.sqrt(norm), hbar, mass, h, steps, replicas, substeps, (
-        advance, kmesh)
+    return (
+        axes,
+        psi.astype(complex) / np.sqrt(norm),
+        hbar,
+        mass,
+        h,
+        steps,
+        replicas,
+        substeps,
+        (advance, kmesh),
+    )
 
 
 def _guidance(psi, kmesh, axes, x, hbar_m, osmotic: bool) -> np.ndarray:
