@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import linalg, special, stats
 from scipy.spatial import cKDTree
 
+from analysis.score import fit_score
 from analysis.trajectory import TrajectoryArray, to_array
 
 __all__ = [
@@ -968,6 +969,8 @@ class EntropyBudget:
         ``closure_vs_dS`` = (dS_dt - predicted) / |dS_dt|, and ``D_trace``.
     score_method : str
     drift_degree : int
+    notes : list of str
+        Caveats attached to the numbers.
     """
 
     windows: pd.DataFrame
@@ -996,12 +999,6 @@ class EntropyBudget:
         return self.windows.copy()
 
 
-def _fit_score_default(samples: np.ndarray, method: str, **kwargs: Any):
-    from analysis.score import fit_score
-
-    return fit_score(samples, method=method, **kwargs)
-
-
 def entropy_budget(
     traj: pd.DataFrame | np.ndarray,
     coords: Sequence[str] | None = None,
@@ -1014,7 +1011,7 @@ def entropy_budget(
     score_steps: int = 5,
     diffusion: np.ndarray | None = None,
     score_kwargs: dict[str, Any] | None = None,
-    fit_score: Callable[..., Any] | None = None,
+    score_fitter: Callable[..., Any] | None = None,
 ) -> EntropyBudget:
     """Close the entropy budget of the ensemble per time window.
 
@@ -1039,8 +1036,9 @@ def entropy_budget(
         Time per learning step.
     windows : int or sequence of (start_row, end_row)
         Number of equal windows over the recorded rows, or explicit half-open row ranges.
-    score : {"gaussian", "sm2", "sm4", "kde"}
-        Score estimator passed to ``fit_score``.
+    score : {"gaussian", "sm2", "sm3", "sm4", "kde"}
+        Score estimator passed to ``fit_score`` (exact for Gaussian ensembles: "gaussian";
+        non-Gaussian ensembles: "sm4", or "kde" which is biased low by smoothing).
     k : int
         Neighbour order of the entropy estimator.
     drift_degree : int
@@ -1052,8 +1050,9 @@ def entropy_budget(
         Use this diffusion tensor instead of the measured one.
     score_kwargs : dict, optional
         Extra arguments to ``fit_score``.
-    fit_score : callable, optional
-        Replacement for ``analysis.score.fit_score`` (same signature).
+    score_fitter : callable, optional
+        Replacement for :func:`analysis.score.fit_score` (same call signature
+        ``f(samples, method=..., **score_kwargs)`` returning an object with ``.score(points)``).
 
     Returns
     -------
@@ -1082,8 +1081,8 @@ def entropy_budget(
     k_nn = _check_int("k", k, 1)
     drift_degree = _check_int("drift_degree", drift_degree, 1)
     score_steps = _check_int("score_steps", score_steps, 1)
-    if score not in ("gaussian", "sm2", "sm4", "kde"):
-        raise ValueError(f"score: {score!r}; expected 'gaussian', 'sm2', 'sm4' or 'kde'")
+    if score not in ("gaussian", "sm2", "sm3", "sm4", "kde"):
+        raise ValueError(f"score: {score!r}; expected 'gaussian', 'sm2', 'sm3', 'sm4' or 'kde'")
     ta = _load(traj, coords, min_steps=4)
     T, R, d = ta.q.shape
     if R < max(k_nn + 2, 10):
@@ -1116,7 +1115,7 @@ def entropy_budget(
             dfix = dfix * np.eye(d)
         if dfix.shape != (d, d) or not np.all(np.isfinite(dfix)):
             raise ValueError(f"diffusion: shape {dfix.shape}; expected a finite ({d}, {d}) array")
-    fitter = fit_score if fit_score is not None else _fit_score_default
+    fitter = score_fitter if score_fitter is not None else fit_score
     skw = dict(score_kwargs or {})
 
     ent = entropy_trajectory(ta.q, k=k_nn)["entropy"].to_numpy()
