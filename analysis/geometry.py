@@ -168,34 +168,119 @@ def _d2(f: np.ndarray, axis: int, h: float) -> np.ndarray:
     return np.moveaxis(out, 0, axis)
 
 
-def _grad(f: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """``out[..., c, <tensor>] = d_c f[..., <tensor>]`` for a field with ``len(h)`` grid axes."""
-    d = len(h)
-    return np.stack([_d1(f, k, h[k]) for k in range(d)], axis=d)
+def _first(a: np.ndarray, r: int) -> np.ndarray:
+    """Move the last ``r`` (tensor) axes to the front: components-first layout."""
+    n = a.ndim
+    return np.moveaxis(a, tuple(range(n - r, n)), tuple(range(r)))
 
 
-def _dd(f: np.ndarray, h: np.ndarray, p: int, q: int) -> np.ndarray:
-    if p == q:
-        return _d2(f, p, h[p])
-    return _d1(_d1(f, p, h[p]), q, h[q])
+def _last(a: np.ndarray, r: int) -> np.ndarray:
+    """Inverse of :func:`_first`, as a contiguous array (grid axes first again)."""
+    return np.ascontiguousarray(np.moveaxis(a, tuple(range(r)), tuple(range(-r, 0))))
+
+
+def _grad(f: np.ndarray, h: np.ndarray, r: int) -> np.ndarray:
+    """Components-first gradient: ``out[c, <r tensor axes>, <grid>] = d_c f[<tensor>, <grid>]``."""
+    return np.stack([_d1(f, r + k, h[k]) for k in range(len(h))], axis=0)
+
+
+class _Metric:
+    """A validated metric in components-first layout with its packed unique components.
+
+    Hot-path arithmetic runs on arrays shaped ``(<tensor axes>, *grid)`` whose innermost axes
+    are the long contiguous grid axes; ``einsum`` over them is several times faster than over
+    ``(*grid, <tensor axes>)``. Only the ``d (d + 1) / 2`` independent components are
+    differentiated.
+    """
+
+    def __init__(self, g: np.ndarray, h: np.ndarray) -> None:
+        d = g.shape[-1]
+        self.d, self.h = d, h
+        iu = np.triu_indices(d)
+        self.unpack = np.empty((d, d), dtype=int)
+        self.unpack[iu] = np.arange(len(iu[0]))
+        self.unpack[iu[1], iu[0]] = np.arange(len(iu[0]))
+        self.g = np.ascontiguousarray(_first(g, 2))
+        self.packed = np.ascontiguousarray(self.g[iu])  # (K, *grid)
+        ginv = np.linalg.inv(g)
+        self.ginv = np.ascontiguousarray(_first(0.5 * (ginv + np.swapaxes(ginv, -1, -2)), 2))
+        self.dpacked = [_d1(self.packed, 1 + k, h[k]) for k in range(d)]
+        dg = np.empty((d, *self.g.shape))  # [c, a, b, *grid] = d_c g_ab
+        for c, dp in enumerate(self.dpacked):
+            dg[c] = dp[self.unpack]
+        # Gamma_{abc} = (d_b g_ac + d_c g_ab - d_a g_bc) / 2
+        self.low = 0.5 * (np.swapaxes(dg, 0, 1) + np.moveaxis(dg, 0, 2) - dg)
+        self.gam = np.einsum("ae...,ebc...->abc...", self.ginv, self.low)
+
+    def second(self, p: int, q: int) -> np.ndarray:
+        """``[a, b, *grid] = d_p d_q g_ab``."""
+        if p == q:
+            hp = _d2(self.packed, 1 + p, self.h[p])
+        else:
+            hp = _d1(self.dpacked[min(p, q)], 1 + max(p, q), self.h[max(p, q)])
+        return hp[self.unpack]
+
+    def ricci(self) -> np.ndarray:
+        """``R_{ab}`` as ``[a, b, *grid]``, without forming the Riemann tensor."""
+        d, ginv, gam, low = self.d, self.ginv, self.gam, self.low
+        # quadratic part: g^{ac} Gamma_{f bc} Gamma^f_{ad} - Gamma_{f bd} g^{ac} Gamma^f_{ac}
+        tmp = np.einsum("ac...,fad...->cfd...", ginv, gam)
+        ric = np.einsum("fbc...,cfd...->bd...", low, tmp)
+        del tmp
+        trace_gam = np.einsum("ac...,fac...->f...", ginv, gam)
+        ric -= np.einsum("fbd...,f...->bd...", low, trace_gam)
+        # linear part: (g^ac g_ad,bc + g^ac g_bc,ad - g^ac g_ac,bd - g^ac g_bd,ac) / 2,
+        # one derivative pair (p, q) at a time to keep memory at d**2 per point.
+        for p in range(d):
+            for q in range(p, d):
+                hpq = self.second(p, q)  # [a, b, *grid]
+                trace = np.einsum("ac...,ac...->...", ginv, hpq)
+                for b, c in [(p, q)] if p == q else [(p, q), (q, p)]:
+                    # (b, c) = derivative pair in g^ac g_ad,bc -> R_{b d} += g^{a c} H_{a d} / 2
+                    ric[b] += 0.5 * np.einsum("a...,ad...->d...", ginv[:, c], hpq)
+                    # (a, d) = derivative pair in g^ac g_bc,ad -> R_{x c} += g^{b y} H_{x y} / 2
+                    ric[:, c] += 0.5 * np.einsum("y...,xy...->x...", ginv[b], hpq)
+                    # (b, d) = derivative pair in g^ac g_ac,bd -> R_{b c} -= tr(g^-1 H) / 2
+                    ric[b, c] -= 0.5 * trace
+                # (a, c) = derivative pair in g^ac g_bd,ac -> R_{x y} -= g^{p q} H_{x y} / 2
+                ric -= (0.5 if p == q else 1.0) * ginv[p, q] * hpq
+        return 0.5 * (ric + np.swapaxes(ric, 0, 1))
+
+    def riemann(self) -> np.ndarray:
+        """``R^a_{bcd}`` as ``[a, b, c, d, *grid]`` (memory d**4 per point)."""
+        d = self.d
+        ddg = np.empty((d, d, d, d, *self.g.shape[2:]))  # [p, q, a, b] = d_p d_q g_ab
+        for p in range(d):
+            for q in range(p, d):
+                ddg[p, q] = self.second(p, q)
+                ddg[q, p] = ddg[p, q]
+        # R_{abcd} = (g_ad,bc + g_bc,ad - g_ac,bd - g_bd,ac) / 2
+        #            + g_ef (Gamma^e_bc Gamma^f_ad - Gamma^e_bd Gamma^f_ac)
+        lower = 0.5 * (
+            np.einsum("bcad...->abcd...", ddg)
+            + np.einsum("adbc...->abcd...", ddg)
+            - np.einsum("bdac...->abcd...", ddg)
+            - np.einsum("acbd...->abcd...", ddg)
+        )
+        del ddg
+        quad = np.einsum("fbc...,fad...->abcd...", self.low, self.gam)
+        lower += quad
+        lower -= np.swapaxes(quad, 2, 3)
+        del quad
+        return np.einsum("ae...,ebcd...->abcd...", self.ginv, lower)
+
+    def divergence(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``nabla^a T_{ab}`` and the sum of its terms' absolute values, ``[b, *grid]``."""
+        dt = _grad(t, self.h, 2)  # [c, a, b, *grid]
+        term1 = np.einsum("ac...,cab...->b...", self.ginv, dt)
+        tmp = np.einsum("ac...,eca...->e...", self.ginv, self.gam)
+        term2 = np.einsum("e...,eb...->b...", tmp, t)
+        tmp = np.einsum("ac...,ecb...->aeb...", self.ginv, self.gam)
+        term3 = np.einsum("aeb...,ae...->b...", tmp, t)
+        return term1 - term2 - term3, np.abs(term1) + np.abs(term2) + np.abs(term3)
 
 
 # --------------------------------------------------------------------------- curvature
-
-
-def _christoffel_parts(g: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return ``(g^{ab}, Gamma_{abc} (first kind), Gamma^a_{bc})``."""
-    ginv = np.linalg.inv(g)
-    ginv = 0.5 * (ginv + np.swapaxes(ginv, -1, -2))
-    dg = _grad(g, h)  # [..., c, a, b] = d_c g_ab
-    # Gamma_{abc} = (d_b g_ac + d_c g_ab - d_a g_bc) / 2
-    low = 0.5 * (
-        np.swapaxes(dg, -3, -2)  # [..., a, b, c] <- d_b g_ac  (dg[..., b, a, c])
-        + np.moveaxis(dg, -3, -1)  # d_c g_ab  (dg[..., c, a, b] -> [..., a, b, c])
-        - dg  # d_a g_bc
-    )
-    gam = np.einsum("...ae,...ebc->...abc", ginv, low, optimize=True)
-    return ginv, low, gam
 
 
 def christoffel(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
@@ -228,19 +313,7 @@ def christoffel(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
     """
     g = _check_metric(g)
     h = _as_spacing(spacing, g.shape[-1])
-    return _christoffel_parts(g, h)[2]
-
-
-def _second_derivatives(g: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """``out[..., p, q, a, b] = d_p d_q g_ab`` (memory d**4 per point)."""
-    d = len(h)
-    out = np.empty((*g.shape[:d], d, d, d, d))
-    for p in range(d):
-        for q in range(p, d):
-            out[..., p, q, :, :] = _dd(g, h, p, q)
-            if q != p:
-                out[..., q, p, :, :] = out[..., p, q, :, :]
-    return out
+    return _last(_Metric(g, h).gam, 3)
 
 
 def riemann(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
@@ -273,53 +346,8 @@ def riemann(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
     True
     """
     g = _check_metric(g)
-    d = g.shape[-1]
-    h = _as_spacing(spacing, d)
-    ginv, low, gam = _christoffel_parts(g, h)
-    ddg = _second_derivatives(g, h)  # [..., p, q, a, b]
-    # R_{abcd} = (g_ad,bc + g_bc,ad - g_ac,bd - g_bd,ac)/2
-    #            + g_ef (Gamma^e_bc Gamma^f_ad - Gamma^e_bd Gamma^f_ac)
-    lin = 0.5 * (
-        np.einsum("...bcad->...abcd", ddg)
-        + np.einsum("...adbc->...abcd", ddg)
-        - np.einsum("...bdac->...abcd", ddg)
-        - np.einsum("...acbd->...abcd", ddg)
-    )
-    del ddg
-    quad = np.einsum("...fbc,...fad->...abcd", low, gam, optimize=True)
-    lower = lin + quad - np.swapaxes(quad, -1, -2)
-    return np.einsum("...ae,...ebcd->...abcd", ginv, lower, optimize=True)
-
-
-def _ricci_parts(g: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return ``(g^{ab}, Gamma^a_{bc}, R_{ab})`` without forming the Riemann tensor."""
-    d = len(h)
-    ginv, low, gam = _christoffel_parts(g, h)
-    # quadratic part: g^{ac} Gamma_{f bc} Gamma^f_{ad} - Gamma_{f bd} g^{ac} Gamma^f_{ac}
-    tmp = np.einsum("...ac,...fad->...cfd", ginv, gam, optimize=True)
-    ric = np.einsum("...fbc,...cfd->...bd", low, tmp, optimize=True)
-    del tmp
-    trace_gam = np.einsum("...ac,...fac->...f", ginv, gam, optimize=True)
-    ric -= np.einsum("...fbd,...f->...bd", low, trace_gam, optimize=True)
-    # linear part: (g^ac g_ad,bc + g^ac g_bc,ad - g^ac g_ac,bd - g^ac g_bd,ac) / 2,
-    # accumulated one derivative pair (p, q) at a time to keep memory at d**2 per point.
-    for p in range(d):
-        for q in range(p, d):
-            hpq = _dd(g, h, p, q)  # [..., a, b] = d_p d_q g_ab
-            pairs = [(p, q)] if p == q else [(p, q), (q, p)]
-            trace = np.einsum("...ac,...ac->...", ginv, hpq)
-            for b, c in pairs:
-                # term A: (b, c) = derivative pair -> R_{b d} += g^{a c} H_{a d} / 2
-                ric[..., b, :] += 0.5 * np.einsum("...a,...ad->...d", ginv[..., :, c], hpq)
-                # term B: (a, d) = derivative pair -> R_{x d} += g^{a y} H_{x y} / 2 with
-                # a = b (first derivative index) and d = c here
-                ric[..., :, c] += 0.5 * np.einsum("...y,...xy->...x", ginv[..., b, :], hpq)
-                # term C: (b, d) = derivative pair -> R_{b d} -= tr(g^{-1} H) / 2
-                ric[..., b, c] -= 0.5 * trace
-                # term D: (a, c) = derivative pair -> R_{x y} -= g^{a c} H_{x y} / 2
-                ric -= 0.5 * ginv[..., b, c, None, None] * hpq
-    ric = 0.5 * (ric + np.swapaxes(ric, -1, -2))
-    return ginv, gam, ric
+    h = _as_spacing(spacing, g.shape[-1])
+    return _last(_Metric(g, h).riemann(), 4)
 
 
 def ricci(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
@@ -347,7 +375,7 @@ def ricci(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
     """
     g = _check_metric(g)
     h = _as_spacing(spacing, g.shape[-1])
-    return _ricci_parts(g, h)[2]
+    return _last(_Metric(g, h).ricci(), 2)
 
 
 def ricci_scalar(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
@@ -375,8 +403,8 @@ def ricci_scalar(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
     """
     g = _check_metric(g)
     h = _as_spacing(spacing, g.shape[-1])
-    ginv, _, ric = _ricci_parts(g, h)
-    return np.einsum("...ab,...ab->...", ginv, ric)
+    m = _Metric(g, h)
+    return np.einsum("ab...,ab...->...", m.ginv, m.ricci())
 
 
 def einstein_tensor(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
@@ -411,9 +439,11 @@ def einstein_tensor(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarr
     """
     g = _check_metric(g)
     h = _as_spacing(spacing, g.shape[-1])
-    ginv, _, ric = _ricci_parts(g, h)
-    scalar = np.einsum("...ab,...ab->...", ginv, ric)
-    return ric - 0.5 * scalar[..., None, None] * g
+    m = _Metric(g, h)
+    ric = m.ricci()
+    scalar = np.einsum("ab...,ab...->...", m.ginv, ric)
+    ric -= 0.5 * scalar * m.g
+    return _last(ric, 2)
 
 
 def covariant_divergence(
@@ -455,18 +485,8 @@ def covariant_divergence(
     t = _check_field(t, g, "t")
     d = g.shape[-1]
     h = _as_spacing(spacing, d)
-    ginv, _, gam = _christoffel_parts(g, h)
-    return _divergence(t, ginv, gam, h)
-
-
-def _divergence(
-    t: np.ndarray, ginv: np.ndarray, gam: np.ndarray, h: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    dt = _grad(t, h)  # [..., c, a, b]
-    term1 = np.einsum("...ac,...cab->...b", ginv, dt, optimize=True)
-    term2 = np.einsum("...ac,...eca,...eb->...b", ginv, gam, t, optimize=True)
-    term3 = np.einsum("...ac,...ecb,...ae->...b", ginv, gam, t, optimize=True)
-    return term1 - term2 - term3, np.abs(term1) + np.abs(term2) + np.abs(term3)
+    div, scale = _Metric(g, h).divergence(np.ascontiguousarray(_first(t, 2)))
+    return _last(div, 1), _last(scale, 1)
 
 
 def bianchi_residual(g: np.ndarray, spacing: float | Sequence[float], width: int = 4) -> float:
@@ -515,12 +535,14 @@ def bianchi_residual(g: np.ndarray, spacing: float | Sequence[float], width: int
             f"g: grid shape {g.shape[:d]}; bianchi_residual with width={width} needs more than "
             f"{2 * width} points per axis"
         )
-    ginv, gam, ric = _ricci_parts(g, h)
-    scalar = np.einsum("...ab,...ab->...", ginv, ric)
-    div, scale = _divergence(ric, ginv, gam, h)
-    half_grad = 0.5 * _grad(scalar, h)
-    num = float(np.linalg.norm(interior(div - half_grad, width, d)))
-    den = float(np.linalg.norm(interior(scale + np.abs(half_grad), width, d)))
+    m = _Metric(g, h)
+    ric = m.ricci()
+    scalar = np.einsum("ab...,ab...->...", m.ginv, ric)
+    div, scale = m.divergence(ric)
+    half_grad = 0.5 * _grad(scalar, h, 0)
+    inner = (slice(None),) + (slice(width, -width) if width else slice(None),) * d
+    num = float(np.linalg.norm((div - half_grad)[inner]))
+    den = float(np.linalg.norm((scale + np.abs(half_grad))[inner]))
     if den == 0.0:
         return 0.0
     return num / den
