@@ -168,17 +168,18 @@ def check_schedule(
         )
     out_steps = []
     for i, s in enumerate(steps):
-        s = check_int({"s": s}, "s", where, None, 0)
+        s = check_int({f"steps[{i}]": s}, f"steps[{i}]", where, None, 0)
         if out_steps and s <= out_steps[-1]:
             raise ConfigError(f"{where}.steps[{i}]", s, f"a step > {out_steps[-1]} (increasing)")
         out_steps.append(s)
     interp = check_choice(spec, "interpolation", where, "linear", INTERPOLATIONS)
-    lo_eff = max(lo, 0.0) if interp == "exponential" else lo
+    positive = interp == "exponential"
     out_values = []
     for i, v in enumerate(values):
-        v = check_float({"v": v}, "v", where, None, lo_eff, hi, lo_open=interp == "exponential")
-        if v is None or (interp == "exponential" and v <= 0):
-            raise ConfigError(f"{where}.values[{i}]", values[i], "a positive number")
+        key = f"values[{i}]"
+        v = check_float(
+            {key: v}, key, where, None, max(lo, 0.0) if positive else lo, hi, lo_open=positive
+        )
         out_values.append(v)
     return {"steps": out_steps, "values": out_values, "interpolation": interp}
 
@@ -441,7 +442,8 @@ class HbarMeter:
         if len(self._g2m) < self.window:
             return math.nan
         _, diff = model.observables.drift_diffusion(self.window)
-        d = float(np.nanmean(diff))
+        diff = np.asarray(diff, dtype=float)
+        d = float(diff[np.isfinite(diff)].mean()) if np.isfinite(diff).any() else math.nan
         self.diffusion = d
         g2m = float(np.mean(self._g2m[-self.window :]))
         self.constant = d / g2m if g2m > 0 and math.isfinite(d) else math.nan
