@@ -27,9 +27,10 @@ score ``s = grad log p`` from :mod:`analysis.score`:
 * phase ``S = a F`` (when a ``free_energy`` column is present): ``v = grad S / m`` gives
   ``E[v . grad phi] = -(a / m) E[F (lap phi + s . grad phi)]``; ``a`` is fitted with its sign.
 
-Confidence intervals come from a bootstrap over replicas (the score model and the velocity
-smoother are held at their full-sample fits, so the intervals do not include the score-model
-variance; the bandwidth plateau reports that part).
+Confidence intervals come from a bootstrap over replicas. With a score-matching estimator the
+score is refitted for every resample (weighted normal equations, cheap); with ``"kde"`` or
+``"gaussian"`` it, the velocity smoother and the phase term's score are held at their
+full-sample fits, so those intervals leave out that part of the variance.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.score import METHODS, fit_score
+from analysis.score import METHODS, fit_score, weighted_scores
 from analysis.trajectory import to_array
 
 GradV = Callable[[np.ndarray], np.ndarray]
@@ -276,13 +277,12 @@ def fit(
         test_span,
         velocity_degree,
     )
-    terms = [setup.terms(idx, score, bandwidth) for idx in win_idx]
-
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     weights = np.full((1, R), 1.0 / R)
     if bootstrap > 0:
         counts = rng.multinomial(R, np.full(R, 1.0 / R), size=bootstrap) / R
         weights = np.vstack([weights, counts])
+    terms = [setup.terms(idx, score, bandwidth, weights) for idx in win_idx]
     eqs = [_equations(t, weights) for t in terms]
     pooled = _solve(_stack(eqs))
     per_window = [_solve(e) for e in eqs]
@@ -630,7 +630,9 @@ class _Setup:
                 f"traj: {R} replicas; velocity_degree={vdeg} in d={d} needs at least {need}"
             )
 
-    def terms(self, idx: np.ndarray, score: str, bandwidth: float | None) -> dict:
+    def terms(
+        self, idx: np.ndarray, score: str, bandwidth: float | None, weights: np.ndarray
+    ) -> dict:
         q, lag = self.q, self.lag
         x = q[idx]  # (J, R, d)
         J, R, d = x.shape
@@ -664,8 +666,14 @@ class _Setup:
         d_lap_phi = (2.0 * (y @ prec) - y * (y2 - tr_p)[..., None]) * phi[..., None]
 
         s = np.empty_like(x)
-        for j in range(J):
-            s[j] = fit_score(x[j], score, bandwidth).score(x[j])
+        s_boot = None
+        if score.startswith("sm") and weights.shape[0] > 1:
+            # refit the score under every bootstrap weight row (row 0: the full sample)
+            s_boot = np.stack([weighted_scores(x[j], score, weights) for j in range(J)], axis=1)
+            s[:] = s_boot[0]
+        else:
+            for j in range(J):
+                s[j] = fit_score(x[j], score, bandwidth).score(x[j])
 
         s_dphi = np.einsum("jrd,jrkd->jrk", s, grad_phi)
         v_dphi = np.einsum("jrd,jrkd->jrk", v, grad_phi)
@@ -679,6 +687,8 @@ class _Setup:
             * (v[:, :, None, :] * vs_dphi[..., None] + vs[:, :, None, :] * v_dphi[..., None]),
             "quantum": d_lap_phi - s[:, :, None, :] * s_dphi[..., None],
         }
+        if s_boot is not None:
+            out["s_boot"], out["grad_phi"], out["d_lap_phi"] = s_boot, grad_phi, d_lap_phi
         if len(self.exps):
             gb = _monomial_grads(x, self.exps)  # (J, R, d, nb)
             out["basis"] = phi[..., None, None] * gb[:, :, None, :, :]
@@ -750,7 +760,15 @@ def _equations(t: dict, w: np.ndarray) -> dict:
     def delta(a: np.ndarray) -> np.ndarray:
         return a[:, step:] - a[:, : a.shape[1] - step]
 
-    p1, p2, qu = _avg(w, t["p1"]), _avg(w, t["p2"]), _avg(w, t["quantum"])
+    p1, p2 = _avg(w, t["p1"]), _avg(w, t["p2"])
+    if "s_boot" in t and t["s_boot"].shape[0] == w.shape[0]:
+        qu = _avg(w, t["d_lap_phi"])  # minus E_w[s_i s_j d_j phi] with each row's own score
+        for j in range(qu.shape[1]):
+            sb = t["s_boot"][:, j]  # (B, R, d)
+            sd = np.einsum("brl,rkl->brk", sb, t["grad_phi"][j])
+            qu[:, j] -= np.einsum("br,bri,brk->bki", w, sb, sd)
+    else:
+        qu = _avg(w, t["quantum"])
     basis = _avg(w, t["basis"])
     kin = delta(p1) - integ(p2)  # (B, E, K, d)
     known = integ(_avg(w, t["known"])) if "known" in t else np.zeros_like(kin)
@@ -855,6 +873,6 @@ def _plateau(
         if method == score and same_bw:
             out[label] = main
             continue
-        eqs = [_equations(setup.terms(idx, method, bw), w) for idx in win_idx]
+        eqs = [_equations(setup.terms(idx, method, bw, w), w) for idx in win_idx]
         out[label] = _sqrt_pos(_solve(_stack(eqs))["theta"][0])
     return out
