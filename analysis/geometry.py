@@ -49,6 +49,7 @@ __all__ = [
     "covariant_divergence",
     "einstein_tensor",
     "geodesic",
+    "geodesic_equation",
     "geodesic_residual",
     "grid_coordinates",
     "interior",
@@ -782,6 +783,75 @@ def _check_order(order: int) -> int:
 # --------------------------------------------------------------------------- geodesics
 
 
+def _gamma_or_compute(gamma: np.ndarray | None, g: np.ndarray, h: np.ndarray) -> np.ndarray:
+    if gamma is None:
+        return _last(_Metric(g, h).gam, 3)
+    gamma = np.asarray(gamma, dtype=float)
+    d = g.shape[-1]
+    if gamma.shape != (*g.shape, d):
+        raise ValueError(
+            f"gamma: shape {gamma.shape}; expected christoffel(g, spacing) of shape {(*g.shape, d)}"
+        )
+    if not np.all(np.isfinite(gamma)):
+        raise ValueError("gamma: contains NaN or inf; expected finite Christoffel symbols")
+    return gamma
+
+
+def geodesic_equation(
+    g: np.ndarray,
+    spacing: float | Sequence[float],
+    origin: float | Sequence[float],
+    *,
+    order: int = 3,
+    gamma: np.ndarray | None = None,
+) -> Callable[[float, np.ndarray], np.ndarray]:
+    """Right-hand side ``f(l, y)`` of the geodesic equation for ``scipy.integrate.solve_ivp``.
+
+    ``y = [x^0 .. x^{d-1}, v^0 .. v^{d-1}]`` (or any array whose last axis has ``2 d`` entries)
+    and ``f`` returns ``[v, -Gamma^a_{bc}(x) v^b v^c]`` with the Christoffels interpolated as
+    in :func:`geodesic`. Outside the grid box ``f`` is NaN; stop there with an event.
+
+    Parameters
+    ----------
+    g : ndarray, shape (n_0, ..., n_{d-1}, d, d)
+        Metric on a regular grid.
+    spacing, origin : float or sequence of d floats
+        Grid spacing and the coordinates of grid point ``(0, ..., 0)``.
+    order : {3, 1}
+        Interpolation order of the Christoffel symbols.
+    gamma : ndarray, shape (n_0, ..., n_{d-1}, d, d, d), optional
+        Precomputed ``christoffel(g, spacing)``.
+
+    Returns
+    -------
+    callable
+        ``f(l, y) -> dy/dl`` with the shape of ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.integrate import solve_ivp
+    >>> g = np.broadcast_to(np.eye(2), (6, 6, 2, 2))
+    >>> f = geodesic_equation(g, 1.0, 0.0)
+    >>> sol = solve_ivp(f, (0.0, 2.0), [1.0, 1.0, 1.0, 0.5], rtol=1e-8)
+    >>> np.round(sol.y[:2, -1], 6).tolist()
+    [3.0, 2.0]
+    """
+    g = _check_metric(g)
+    d = g.shape[-1]
+    h = _as_spacing(spacing, d)
+    o = _as_origin(origin, d)
+    interp = _GridInterpolator(_gamma_or_compute(gamma, g, h), h, o, _check_order(order))
+
+    def rhs(_l: float, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, dtype=float)
+        x, v = y[..., :d], y[..., d:]
+        acc = -np.einsum("...abc,...b,...c->...a", interp(x), v, v)
+        return np.concatenate([v, acc], axis=-1)
+
+    return rhs
+
+
 class GeodesicPath(NamedTuple):
     """Result of :func:`geodesic`: ``path, velocity = geodesic(...)``.
 
@@ -807,6 +877,7 @@ def geodesic(
     dl: float,
     *,
     order: int = 3,
+    gamma: np.ndarray | None = None,
 ) -> GeodesicPath:
     """Integrate the geodesic equation ``x'' = -Gamma^a_{bc} x'^b x'^c`` with classical RK4.
 
@@ -829,6 +900,9 @@ def geodesic(
         Affine-parameter step (non-zero; negative integrates backwards).
     order : {3, 1}
         Interpolation order of the Christoffel symbols.
+    gamma : ndarray, shape (n_0, ..., n_{d-1}, d, d, d), optional
+        Precomputed ``christoffel(g, spacing)``, to skip recomputing it in repeated calls
+        (shooting fits).
 
     Returns
     -------
@@ -860,7 +934,7 @@ def geodesic(
         raise ValueError(f"steps: {steps!r}; expected an integer >= 1")
     if not np.isfinite(dl) or dl == 0:
         raise ValueError(f"dl: {dl!r}; expected a finite non-zero float")
-    interp = _GridInterpolator(christoffel(g, h), h, o, order)
+    interp = _GridInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)
     if not np.all(interp.inside(x)):
         raise ValueError(
             f"x0: {x.tolist()}; expected points inside the grid box "
@@ -919,7 +993,8 @@ def geodesic_residual(
     *,
     window: int | None = None,
     order: int = 3,
-    null_tol: float = 1e-6,
+    null_tol: float = 1e-3,
+    gamma: np.ndarray | None = None,
 ) -> np.ndarray:
     """Geodesic curvature of a sampled path: ``|a_perp| / |v|**2`` at every sample.
 
@@ -934,8 +1009,10 @@ def geodesic_residual(
     their absolute values): for a Riemannian metric this is exactly ``|a_perp|_g / |v|_g**2``,
     the geodesic curvature; for a Lorentzian one it is a chart-dependent but non-negative
     measure that vanishes only on geodesics and has no zeros on null vectors. Near-null
-    velocities (``|g(v, v)| < null_tol |g|(v, v)``) are projected with ``|g|`` instead of ``g``.
-    A zero velocity gives 0 when ``a_perp`` is 0 and a huge value otherwise (never 0/0).
+    velocities (``|g(v, v)| < null_tol |g|(v, v)``) are projected with ``|g|`` instead of ``g``:
+    the ``g`` projection divides by ``g(v, v)`` and would amplify derivative errors by
+    ``|g|(v, v) / |g(v, v)|``. A zero velocity gives 0 when ``a_perp`` is 0 and a huge value
+    otherwise (never 0/0).
 
     Parameters
     ----------
@@ -950,7 +1027,10 @@ def geodesic_residual(
     order : {3, 1}
         Interpolation order of ``g`` and the Christoffel symbols.
     null_tol : float
-        Relative threshold below which ``v`` counts as null.
+        Relative threshold below which ``v`` counts as null (bounds the error amplification
+        of the ``g`` projection by ``1 / null_tol``).
+    gamma : ndarray, shape (n_0, ..., n_{d-1}, d, d, d), optional
+        Precomputed ``christoffel(g, spacing)``.
 
     Returns
     -------
@@ -992,7 +1072,7 @@ def geodesic_residual(
     interp_g = _GridInterpolator(g, h, o, order)
     if not np.all(interp_g.inside(p)):
         raise ValueError("path: has points outside the metric's grid box; expected points inside")
-    gam = _GridInterpolator(christoffel(g, h), h, o, order)(p)
+    gam = _GridInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)(p)
     gp = interp_g(p)
     gp = 0.5 * (gp + np.swapaxes(gp, -1, -2))
     gabs = _abs_metric(gp)
