@@ -426,7 +426,7 @@ class _FokkerPlanck:
     def advance(self, rho: np.ndarray, tau: float) -> np.ndarray:
         diff = np.exp(-0.5 * tau * self.kDk)
         rho = np.real(np.fft.ifftn(diff * np.fft.fftn(rho)))
-        n_sub = max(1, int(np.ceil(tau * self.amax / 0.4)))
+        n_sub = max(1, int(np.ceil(tau * self.amax / 0.5)))
         s = tau / n_sub
         for _ in range(n_sub):
             r1 = rho + s * self._rhs(rho)
@@ -1220,7 +1220,8 @@ def _circulation_quantum(G: np.ndarray, iters: int = 50) -> float:
     a = np.abs(G)
     if a.max() <= 0:
         return float("nan")
-    sigma0 = 1.4826 * np.median(a[a <= np.quantile(a, 0.25)]) if a.size >= 8 else 0.0
+    low = a[a <= np.quantile(a, 0.25)]
+    sigma0 = 1.4826 * float(np.median(low)) if a.size >= 8 and low.size else 0.0
     big = a[a > max(5 * sigma0, 0.05 * a.max())]
     kappa = float(np.median(big))
 
