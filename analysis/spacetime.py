@@ -35,7 +35,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import pandas as pd
-from scipy import linalg, ndimage, optimize
+from scipy import linalg, ndimage
 
 from analysis.trajectory import to_array
 
@@ -401,25 +401,68 @@ def _sym(a: np.ndarray) -> np.ndarray:
     return 0.5 * (a + np.swapaxes(a, -1, -2))
 
 
-def _production_parts(
-    X: np.ndarray, dt: float, t0: int, t1: int, order: int, fitter: Callable | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drift Jacobian E[grad A] (J[i, l] = E[d A_i / d x_l]), diffusion D and E[s s^T]."""
-    d = X.shape[2]
+def _replica_stats(X: np.ndarray, dt: float, t0: int, t1: int, order: int) -> dict[str, np.ndarray]:
+    """Per-replica sufficient statistics of the drift regression and of the ensemble moments."""
     xs = X[t0:t1]
-    x = xs.reshape(-1, d)
-    y = ((X[t0 + 1 : t1 + 1] - xs) / dt).reshape(-1, d)
-    feats, dmean = _drift_features(x, order)
-    if len(x) <= 2 * feats.shape[1]:
+    nt, R, d = xs.shape
+    y = (X[t0 + 1 : t1 + 1] - xs) / dt
+    feats, _ = _drift_features(xs.reshape(-1, d), order)
+    p = feats.shape[1]
+    if nt * R <= 2 * p:
         raise ValueError(
-            f"X: {len(x)} increments in the window; the {('linear', 'quadratic')[order - 1]} drift "
-            f"needs more than {2 * feats.shape[1]}"
+            f"X: {nt * R} increments in the window; the {('linear', 'quadratic')[order - 1]} "
+            f"drift needs more than {2 * p}"
         )
-    coef, *_ = np.linalg.lstsq(feats, y, rcond=None)
-    resid = y - feats @ coef
-    diff = resid.T @ resid / (len(x) - feats.shape[1]) * dt / 2
-    jac = coef.T @ dmean
-    return jac, _sym(diff), _score_moment(xs, fitter)
+    f = feats.reshape(nt, R, p)
+    return {
+        "nt": np.array(nt),
+        "ftf": np.einsum("trp,trq->rpq", f, f).reshape(R, -1),
+        "fty": np.einsum("trp,tri->rpi", f, y).reshape(R, -1),
+        "yty": np.einsum("tri,trj->rij", y, y).reshape(R, -1),
+        "x": np.moveaxis(xs, 1, 0).reshape(R, -1),
+        "xx": np.moveaxis(np.einsum("tri,trj->trij", xs, xs), 1, 0).reshape(R, -1),
+    }
+
+
+def _production_batch(
+    st: dict[str, np.ndarray], w: np.ndarray, d: int, dt: float, order: int, gaussian: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """E[grad A] (J[b, i, l] = E[d A_i / d x_l]), D and (Gaussian) E[s s^T] for replica
+    weights w (B, R): row b is the ensemble in which replica r appears w[b, r] times."""
+    B = len(w)
+    nt = int(st["nt"])
+    nrep = w.sum(axis=1)
+    n = nrep * nt
+    a = (w @ st["ftf"]).reshape(B, -1, int(np.sqrt(st["ftf"].shape[1])))
+    p = a.shape[1]
+    fy = (w @ st["fty"]).reshape(B, p, d)
+    yy = (w @ st["yty"]).reshape(B, d, d)
+    coef = np.linalg.solve(a, fy)
+    rss = yy - np.einsum("bpi,bpj->bij", fy, coef)
+    diff = _sym(rss / (n - p)[:, None, None]) * dt / 2
+    xt = (w @ st["x"]).reshape(B, nt, d) / nrep[:, None, None]
+    dmean = np.zeros((B, p, d))
+    dmean[:, 1 : d + 1] = np.eye(d)
+    if order == 2:
+        mean = xt.mean(axis=1)
+        iu, ju = np.triu_indices(d)
+        rows = np.arange(len(iu)) + d + 1
+        dmean[:, rows, iu] += mean[:, ju]
+        dmean[:, rows, ju] += mean[:, iu]
+    jac = np.einsum("bpi,bpl->bil", coef, dmean)
+    if not gaussian:
+        return jac, diff, None
+    if np.any(nrep <= d + 2):
+        raise ValueError(f"X: {int(nrep.min())} replicas; the Gaussian score needs more than d + 2")
+    xxt = (w @ st["xx"]).reshape(B, nt, d, d) / nrep[:, None, None, None]
+    r = nrep[:, None, None, None]
+    cov = (xxt - xt[..., :, None] * xt[..., None, :]) * r / (r - 1)
+    try:
+        prec = np.linalg.inv(cov)
+    except np.linalg.LinAlgError as exc:
+        raise ValueError("X: the ensemble covariance is singular at some step") from exc
+    mom = (prec * (r - d - 2) / (r - 1)).mean(axis=1)
+    return jac, diff, mom
 
 
 def _reference_matrix(reference: str | np.ndarray, diff: np.ndarray) -> np.ndarray:
@@ -510,11 +553,13 @@ class ProductionTensor:
     entropy_production, learning_rate, stochastic_rate : float
         Traces of C and of its parts (dS/dt and its budget, nats per unit time).
     entropy_production_ci : ndarray, shape (2,)
-        Bootstrap interval of the trace (NaN without bootstrap).
+        Basic bootstrap interval of the trace (NaN without bootstrap).
     eigenvalues : ndarray, shape (d,)
         Ascending eigenvalues of ``C v = lambda P v`` (``P`` = the reference).
     eigenvalue_ci : ndarray, shape (d, 2)
-        Bootstrap percentile intervals of the sorted eigenvalues (NaN without bootstrap).
+        Basic (pivotal) bootstrap intervals ``[2 lambda - q_hi, 2 lambda - q_lo]`` of the sorted
+        eigenvalues, which correct the spreading bias of sorted eigenvalues of a noisy matrix
+        (NaN without bootstrap).
     eigenvectors : ndarray, shape (d, d)
         Columns are the eigenvectors; column 0 is the most negative (time-like) direction.
     signature : tuple of int
@@ -590,7 +635,8 @@ def entropy_production_tensor(
     reference : {"diffusion", "identity"} or ndarray
         Positive-definite ``P`` of the eigenproblem ``C v = lambda P v``.
     bootstrap : int
-        Resamples of the replicas (0 disables the intervals).
+        Resamples of the replicas (0 disables the intervals). With the Gaussian score all
+        resamples are evaluated at once from per-replica sufficient statistics.
     level : float
         Confidence level of the intervals.
     seed : int
@@ -624,34 +670,44 @@ def entropy_production_tensor(
         raise ValueError(f"level: {level!r}; expected a number in (0, 1)")
     ref_name = reference if isinstance(reference, str) else "given"
 
-    def evaluate(idx: np.ndarray | slice) -> tuple[np.ndarray, ...]:
-        jac, diff, mom = _production_parts(X[:, idx], dt, t0, t1, order, fitter)
+    stats = _replica_stats(X, dt, t0, t1, order)
+    gaussian = fitter is None
+
+    def evaluate(w: np.ndarray, idx: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        jac, diff, mom = _production_batch(stats, w, d, dt, order, gaussian)
+        if mom is None:
+            mom = np.stack([_score_moment(X[t0:t1, i], fitter) for i in idx])
         learn, stoch = _sym(jac), _sym(diff @ mom)
         c = learn + stoch
-        lam, vec = _generalized_eigh(c, _reference_matrix(reference, diff))
+        ref = [_reference_matrix(reference, db) for db in diff]
+        eig = [_generalized_eigh(cb, rb) for cb, rb in zip(c, ref, strict=True)]
+        lam = np.stack([e[0] for e in eig])
+        vec = np.stack([e[1] for e in eig])
         return jac, diff, mom, learn, stoch, c, lam, vec
 
-    jac, diff, mom, learn, stoch, c, lam, vec = evaluate(slice(None))
-    nan2 = np.full(2, np.nan)
+    out = evaluate(np.ones((1, R)), [np.arange(R)])
+    jac, diff, mom, learn, stoch, c, lam, vec = (a[0] for a in out)
     lam_ci = np.full((d, 2), np.nan)
+    ep_ci = np.full(2, np.nan)
     stability = np.nan
     if bootstrap:
         rng = np.random.default_rng(seed)
-        lams = np.empty((bootstrap, d))
-        traces = np.empty(bootstrap)
-        cosines = np.empty(bootstrap)
-        for b in range(bootstrap):
-            out = evaluate(rng.integers(0, R, R))
-            lams[b], traces[b] = out[6], np.trace(out[5])
-            v = out[7][:, 0]
-            cosines[b] = abs(v @ vec[:, 0]) / (np.linalg.norm(v) * np.linalg.norm(vec[:, 0]))
+        idx = [rng.integers(0, R, R) for _ in range(bootstrap)]
+        w = np.stack([np.bincount(i, minlength=R) for i in idx]).astype(float)
+        bout = evaluate(w, idx)
+        lams, traces, vecs = bout[6], np.trace(bout[5], axis1=1, axis2=2), bout[7][:, :, 0]
+        cosines = np.abs(vecs @ vec[:, 0]) / (
+            np.linalg.norm(vecs, axis=1) * np.linalg.norm(vec[:, 0])
+        )
         q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-        lam_ci = np.percentile(lams, q, axis=0).T
-        ep_ci = np.percentile(traces, q)
+        lo, hi = np.percentile(lams, q, axis=0)
+        # basic (pivotal) interval: corrects the spread bias of sorted eigenvalues
+        lam_ci = np.stack([2 * lam - hi, 2 * lam - lo], axis=1)
+        tlo, thi = np.percentile(traces, q)
+        ep_ci = np.array([2 * np.trace(c) - thi, 2 * np.trace(c) - tlo])
         stability = float(np.median(cosines))
         sig = signature_from_intervals(lam_ci)
     else:
-        ep_ci = nan2
         scale = np.abs(lam).max()
         zero = np.abs(lam) <= 1e-8 * scale
         sig = (int(np.sum((lam < 0) & ~zero)), int(np.sum(zero)), int(np.sum((lam > 0) & ~zero)))
@@ -1218,49 +1274,84 @@ class GeodesicTest:
 _OUTSIDE = 1e4  # residual (in noise units) of a sample whose geodesic left the grid box
 
 
-def _shoot(
+def _shoot_all(
     g: np.ndarray,
     spacing: np.ndarray,
     origin: np.ndarray,
-    path: np.ndarray,
-    sigma: float,
+    paths: list[np.ndarray],
+    sigma: np.ndarray,
     dt: float,
     substeps: int,
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares shooting of one path; returns (chi^2, x0, v0)."""
+    max_iter: int = 60,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batched Levenberg-Marquardt shooting of all paths; returns (chi^2, x0, v0) per path.
+
+    Every iteration integrates the geodesics of all paths and their finite-difference
+    perturbations in one call of :func:`analysis.geometry.geodesic`.
+    """
     from analysis.geometry import geodesic
 
-    n, d = path.shape
-    steps = (n - 1) * substeps
+    P = len(paths)
+    d = paths[0].shape[1]
+    nmax = max(len(p) for p in paths)
+    target = np.zeros((nmax, P, d))
+    mask = np.zeros((nmax, P, 1), bool)
+    for i, p in enumerate(paths):
+        target[: len(p), i] = p
+        mask[: len(p), i] = True
+    steps = (nmax - 1) * substeps
+    lo = origin
+    hi = origin + spacing * (np.array(g.shape[:d]) - 1)
 
-    def integrate(p: np.ndarray) -> np.ndarray:
-        """Positions at the sample times for parameter sets p (..., 2d)."""
-        try:
-            out = geodesic(g, spacing, origin, p[..., :d], p[..., d:], steps, dt / substeps).path
-        except ValueError:  # start outside the grid box
-            return np.full((n, *p.shape[:-1], d), np.nan)
-        return out[::substeps]
+    def integrate(par: np.ndarray) -> np.ndarray:
+        """Positions (nmax, *par.shape[:-1], d) for parameter sets par (..., 2d)."""
+        x0 = par[..., :d]
+        inside = np.all((x0 >= lo) & (x0 <= hi), axis=-1)
+        x0 = np.clip(x0, lo, hi)
+        out = geodesic(g, spacing, origin, x0, par[..., d:], steps, dt / substeps).path
+        out = out[::substeps]
+        out[:, ~inside] = np.nan
+        return out
 
-    def resid(p: np.ndarray) -> np.ndarray:
-        r = (integrate(p) - path) / sigma
-        return np.where(np.isfinite(r), r, _OUTSIDE).ravel()
-
-    def jac(p: np.ndarray) -> np.ndarray:
-        eps = 1e-6 * np.maximum(1.0, np.abs(p))
-        pert = np.vstack([p, p + np.diag(eps)])  # (2d + 1, 2d)
-        traj = integrate(pert)  # (n, 2d + 1, d)
-        r = (traj - path[:, None, :]) / sigma
+    def residuals(traj: np.ndarray) -> np.ndarray:
+        """Scaled residuals (P, ..., nmax * d) of trajectories (nmax, P, ..., d)."""
+        extra = traj.ndim - 3
+        tgt = target.reshape(nmax, P, *([1] * extra), d)
+        msk = mask.reshape(nmax, P, *([1] * extra), 1)
+        sg = sigma.reshape(1, P, *([1] * extra), 1)
+        r = np.where(msk, (traj - tgt) / sg, 0.0)
         r = np.where(np.isfinite(r), r, _OUTSIDE)
-        return (
-            ((r[:, 1:, :] - r[:, :1, :]) / eps[None, :, None]).transpose(0, 2, 1).reshape(n * d, -1)
-        )
+        return np.moveaxis(r, 0, -2).reshape(*traj.shape[1:-1], nmax * d)
 
-    k = min(n, 5)
-    tt = np.arange(k) * dt
-    slope = np.polyfit(tt, path[:k], 1)[0]
-    p0 = np.concatenate([path[0], slope])
-    fit = optimize.least_squares(resid, p0, jac=jac, method="lm", xtol=1e-10, ftol=1e-10)
-    return float(np.sum(fit.fun**2)), fit.x[:d], fit.x[d:]
+    par = np.empty((P, 2 * d))
+    for i, p in enumerate(paths):
+        k = min(len(p), 5)
+        par[i, :d] = p[0]
+        par[i, d:] = np.polyfit(np.arange(k) * dt, p[:k], 1)[0]
+    lam = np.full(P, 1e-3)
+    eye = np.eye(2 * d)
+    cost = np.sum(residuals(integrate(par)) ** 2, axis=-1)
+    for _ in range(max_iter):
+        eps = 1e-6 * np.maximum(1.0, np.abs(par))  # (P, 2d)
+        pert = par[:, None, :] + eps[:, :, None] * eye[None]  # (P, 2d, 2d)
+        r_all = residuals(integrate(np.concatenate([par[:, None, :], pert], axis=1)))
+        r0 = r_all[:, 0]
+        jac = (r_all[:, 1:] - r0[:, None]) / eps[:, :, None]  # (P, 2d, m)
+        a = np.einsum("pkm,plm->pkl", jac, jac)
+        grad = np.einsum("pkm,pm->pk", jac, r0)
+        damp = lam[:, None, None] * (a * eye + 1e-12 * eye)
+        step = -np.linalg.solve(a + damp, grad[..., None])[..., 0]
+        trial = par + step
+        new_cost = np.sum(residuals(integrate(trial)) ** 2, axis=-1)
+        better = new_cost < cost
+        change = np.abs(cost - new_cost) <= 1e-9 * np.maximum(cost, 1e-300)
+        par = np.where(better[:, None], trial, par)
+        cost = np.where(better, new_cost, cost)
+        lam = np.where(better, lam / 3, lam * 4)
+        small_step = np.max(np.abs(step) / np.maximum(1.0, np.abs(par)), axis=1) < 1e-10
+        if np.all(change | small_step | (lam > 1e8)):
+            break
+    return cost, par[:, :d], par[:, d:]
 
 
 def geodesic_test(
@@ -1271,7 +1362,7 @@ def geodesic_test(
     path_noise: float | Sequence[float],
     dt: float = 1.0,
     *,
-    substeps: int = 4,
+    substeps: int = 2,
     shuffle_smoothing: float = 1.0,
     seed: int = 0,
 ) -> GeodesicTest:
@@ -1340,11 +1431,7 @@ def geodesic_test(
     if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
         raise ValueError(f"substeps: {substeps!r}; expected an integer >= 1")
     dofs = np.array([p.size - 2 * d for p in plist])
-    chi = np.empty(len(plist))
-    x0 = np.empty((len(plist), d))
-    v0 = np.empty((len(plist), d))
-    for i, p in enumerate(plist):
-        chi[i], x0[i], v0[i] = _shoot(g, h, o, p, sig[i], dt, substeps)
+    chi, x0, v0 = _shoot_all(g, h, o, plist, sig, dt, substeps)
     chi_flat = np.empty(len(plist))
     for i, p in enumerate(plist):
         tt = np.arange(len(p)) * dt
@@ -1357,8 +1444,7 @@ def geodesic_test(
     chi_shuf = np.full(len(plist), np.nan)
     try:
         shuffled = smooth_metric(shuffled, shuffle_smoothing)
-        for i, p in enumerate(plist):
-            chi_shuf[i] = _shoot(shuffled, h, o, p, sig[i], dt, substeps)[0]
+        chi_shuf = _shoot_all(shuffled, h, o, plist, sig, dt, substeps)[0]
     except ValueError:  # the shuffled control is degenerate somewhere
         chi_shuf[:] = np.nan
     total = float(dofs.sum())
