@@ -125,7 +125,7 @@ def to_array(
             f"traj: {len(traj)} rows for {T} steps x {R} replicas; every replica must appear once at every step"
         )
     flat = s_idx * R + r_idx
-    if np.unique(flat).size != len(flat):
+    if np.bincount(flat, minlength=T * R).max() > 1:
         raise ValueError("traj: duplicate (step, replica) rows")
     q = np.empty((T * R, len(cols)))
     q[flat] = traj[cols].to_numpy(dtype=float)
