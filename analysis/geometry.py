@@ -302,12 +302,11 @@ def christoffel(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
 
     Examples
     --------
+    Sphere of radius 2 in (theta, phi): ``Gamma^theta_{phi phi} = -sin(theta) cos(theta)``.
+
     >>> import numpy as np
-    >>> r, th = 2.0, np.linspace(0.8, 1.2, 9)
-    >>> g = metric_from_function(
-    ...     lambda x: np.stack([np.stack([r**2 + 0 * x[..., 0], 0 * x[..., 0]], -1),
-    ...                         np.stack([0 * x[..., 0], (r * np.sin(x[..., 0]))**2], -1)], -2),
-    ...     (9, 5), (0.05, 0.1), (0.8, 0.0))
+    >>> x = grid_coordinates((9, 5), (0.05, 0.1), (0.8, 0.0))  # x[4, 2] = (1.0, 0.2)
+    >>> g = np.zeros((9, 5, 2, 2)); g[..., 0, 0] = 4.0; g[..., 1, 1] = 4 * np.sin(x[..., 0])**2
     >>> gam = christoffel(g, (0.05, 0.1))
     >>> bool(np.isclose(gam[4, 2, 0, 1, 1], -np.sin(1.0) * np.cos(1.0), rtol=1e-5))
     True
@@ -338,10 +337,8 @@ def riemann(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> g = metric_from_function(
-    ...     lambda x: np.stack([np.stack([np.ones_like(x[..., 0]), 0 * x[..., 0]], -1),
-    ...                         np.stack([0 * x[..., 0], np.sin(x[..., 0])**2], -1)], -2),
-    ...     (9, 5), (0.05, 0.1), (0.8, 0.0))
+    >>> x = grid_coordinates((9, 5), (0.05, 0.1), (0.8, 0.0))  # x[4, 2] = (1.0, 0.2)
+    >>> g = np.zeros((9, 5, 2, 2)); g[..., 0, 0] = 1.0; g[..., 1, 1] = np.sin(x[..., 0])**2
     >>> rie = riemann(g, (0.05, 0.1))
     >>> bool(np.isclose(rie[4, 2, 0, 1, 0, 1], np.sin(1.0) ** 2, rtol=1e-5))
     True
@@ -562,8 +559,10 @@ def interior(a: np.ndarray, width: int = 2, d: int | None = None) -> np.ndarray:
     width : int
         Layers to drop; 2 keeps the points where first derivatives are fourth order.
     d : int, optional
-        Number of grid axes. Default: inferred as ``a.ndim`` minus the trailing tensor axes
-        when ``a`` is a metric-like ``(..., d, d)`` field, else ``a.ndim``.
+        Number of grid axes. Default: inferred from the shape ``(n_0, ..., n_{k-1}, k, ..., k)``
+        with 1 to 4 trailing tensor axes of length ``k`` (vectors, metrics, Christoffels,
+        Riemann), else all axes are grid axes (scalars). Unambiguous because grid axes have
+        at least 5 points; pass ``d`` to be explicit.
 
     Returns
     -------
