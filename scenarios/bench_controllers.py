@@ -1,0 +1,130 @@
+"""Benchmark: the learning step with controllers on, against the controller-free step.
+
+Setting: the default system (R = 64, layered 2-8-1 with 16 hidden slots, M = 16, probe set 256,
+20 relaxation steps), the recorders' probe pass switched off so that the step is the step.
+Arms, all controllers at interval 1 unless stated:
+
+- ``none``: no controllers;
+- ``gamma+M``: step size (temperature) and batch size (noise_scale, M pinned to 16 by its
+  bounds, so the step's own cost does not change);
+- ``all three``: plus the grand-canonical neuron-count move with Delta F on the whole probe set
+  (two probe relaxations per step);
+- ``all three, probe_samples=16``: Delta F on the first 16 probe samples;
+- ``all three, N every 10``: the neuron-count move at interval 10 (whole probe set).
+
+Time per step is the median over repeats of the mean over ``steps`` timed steps (after two
+warm-up steps; the whole-probe arm at interval 1 times ``steps // 4``). Use ``steps`` a multiple
+of 10 so the interval-10 arms act the right number of times. The goal is a ratio <= 1.5 to ``none``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from models import LearningSystem, SystemConfig
+
+GAMMA = {"type": "step_size", "policy": "temperature", "target": 1e-4, "gamma_max": 1.0}
+BATCH = {"type": "batch_size", "policy": "noise_scale", "m_min": 16, "m_max": 16}
+
+
+def _neuron(interval: int = 1, probe_samples: int | None = None) -> dict:
+    spec = {"type": "neuron_count", "mu_c": 0.0, "beta_c": 100.0, "interval": interval}
+    if probe_samples is not None:
+        spec["probe_samples"] = probe_samples
+    return spec
+
+
+ARMS = {
+    "none": [],
+    "gamma+M": [GAMMA, BATCH],
+    "all three": [_neuron(), GAMMA, BATCH],
+    "all three, probe_samples=16": [_neuron(probe_samples=16), GAMMA, BATCH],
+    "all three, N every 10": [_neuron(interval=10), GAMMA, BATCH],
+    "all three, P=16, N every 10": [_neuron(interval=10, probe_samples=16), GAMMA, BATCH],
+}
+
+
+def _timed(controller, clock: list[float]) -> None:
+    """Wrap ``controller.step`` so that its wall time accumulates in ``clock[0]``."""
+    inner = controller.step
+
+    def step() -> None:
+        t0 = time.perf_counter()
+        inner()
+        clock[0] += time.perf_counter() - t0
+
+    controller.step = step
+
+
+def time_step(
+    controllers: list[dict], steps: int = 10, repeats: int = 3, seed: int = 0
+) -> tuple[float, float]:
+    """Median over ``repeats`` of the wall time of one step and of its controllers (seconds).
+
+    The controllers' share is timed inside the same steps, so ``total / (total - share)`` is a
+    ratio that machine-load drift between runs does not affect.
+
+    Examples
+    --------
+    >>> total, share = time_step([], steps=1, repeats=1)
+    >>> total > 0 and share == 0
+    True
+    """
+    cfg = SystemConfig(
+        replicas=64,
+        n_hidden=8,
+        n_hidden_max=16,
+        record_every=10**6,
+        probe_every=10**6,
+        controllers=controllers,
+        seed=seed,
+    )
+    totals, shares = [], []
+    for r in range(repeats):
+        model = LearningSystem(cfg.replace(seed=seed + r))
+        clock = [0.0]
+        for c in model.controllers:
+            _timed(c, clock)
+        model.run(2, progress=False)
+        clock[0] = 0.0
+        t0 = time.perf_counter()
+        model.run(steps, progress=False)
+        totals.append((time.perf_counter() - t0) / steps)
+        shares.append(clock[0] / steps)
+    return float(np.median(totals)), float(np.median(shares))
+
+
+def run(steps: int = 20, repeats: int = 5) -> list[str]:
+    """Time every arm; return printable lines.
+
+    Columns: ms per step, ms of it spent in the controllers, ratio to the controller-free arm
+    (separate runs), and the in-run ratio total / (total - controllers).
+
+    Examples
+    --------
+    >>> lines = run(steps=1, repeats=1)  # doctest: +SKIP
+    """
+    base, _ = time_step(ARMS["none"], steps, repeats)
+    lines = [
+        "controllers (interval 1 unless stated), R=64, 2-8(16)-1, M=16, probe 256; goal <= 1.5x",
+        f"{'arm':<30} {'ms/step':>9} {'ctrl ms':>8} {'vs none':>8} {'in-run':>7}",
+    ]
+    for name, specs in ARMS.items():
+        heavy = any(
+            s.get("type") == "neuron_count" and "probe_samples" not in s and s["interval"] == 1
+            for s in specs
+        )
+        n = max(2, steps // 4) if heavy else steps
+        t, share = (
+            (base, 0.0) if name == "none" else time_step(specs, n, repeats if not heavy else 3)
+        )
+        lines.append(
+            f"{name:<30} {1e3 * t:9.2f} {1e3 * share:8.2f} {t / base:7.2f}x {t / (t - share):6.2f}x"
+        )
+    return lines
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print("\n".join(run()))
