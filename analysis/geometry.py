@@ -723,7 +723,8 @@ class _GridInterpolator:
         self.d = len(spacing)
         self.shape = np.array(values.shape[: self.d])
         self.tail = values.shape[self.d :]
-        self.flat = values.reshape((*values.shape[: self.d], -1))
+        self.flat = values.reshape(int(np.prod(self.shape)), -1)
+        self.strides = np.array([int(np.prod(self.shape[k + 1 :])) for k in range(self.d)])
         self.h = spacing
         self.o = origin
         self.order = order
@@ -744,15 +745,15 @@ class _GridInterpolator:
         s = self.s
         offsets = np.arange(s)
         weights = np.ones((m,) + (1,) * self.d)
-        index = []
+        linear = np.zeros((m,) + (1,) * self.d, dtype=np.intp)
         for k in range(self.d):
             n = self.shape[k]
             if self.order == 1:
-                base = np.clip(np.floor(u[:, k]).astype(int), 0, n - 2)
+                base = np.clip(np.floor(u[:, k]).astype(np.intp), 0, n - 2)
                 t = u[:, k] - base
                 w = np.stack([1.0 - t, t], axis=-1)
             else:
-                base = np.clip(np.floor(u[:, k]).astype(int) - 1, 0, n - 4)
+                base = np.clip(np.floor(u[:, k]).astype(np.intp) - 1, 0, n - 4)
                 t = u[:, k] - base
                 w = np.stack(
                     [
@@ -766,11 +767,27 @@ class _GridInterpolator:
             shape = [m] + [1] * self.d
             shape[k + 1] = s
             weights = weights * w.reshape(shape)
-            index.append((base[:, None] + offsets).reshape(shape))
-        vals = self.flat[tuple(index)]  # (m, s, ..., s, K)
-        out = np.einsum("mj,mjk->mk", weights.reshape(m, -1), vals.reshape(m, s**self.d, -1))
+            linear = linear + ((base[:, None] + offsets) * self.strides[k]).reshape(shape)
+        vals = self.flat[linear.reshape(-1)].reshape(m, s**self.d, -1)  # stencil values
+        out = np.matmul(weights.reshape(m, 1, -1), vals)[:, 0]
         out[~ok] = np.nan
         return out.reshape(batch + self.tail)
+
+
+class _ChristoffelInterpolator:
+    """Interpolates ``Gamma^a_{bc}`` using only the ``b <= c`` components (symmetric pair)."""
+
+    def __init__(self, gamma: np.ndarray, spacing: np.ndarray, origin: np.ndarray, order: int):
+        d = gamma.shape[-1]
+        iu = np.triu_indices(d)
+        self.unpack = np.empty((d, d), dtype=int)
+        self.unpack[iu] = np.arange(len(iu[0]))
+        self.unpack[iu[1], iu[0]] = np.arange(len(iu[0]))
+        self.interp = _GridInterpolator(gamma[..., iu[0], iu[1]], spacing, origin, order)
+        self.inside = self.interp.inside
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.interp(x)[..., self.unpack]
 
 
 def _check_order(order: int) -> int:
@@ -840,7 +857,7 @@ def geodesic_equation(
     d = g.shape[-1]
     h = _as_spacing(spacing, d)
     o = _as_origin(origin, d)
-    interp = _GridInterpolator(_gamma_or_compute(gamma, g, h), h, o, _check_order(order))
+    interp = _ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, _check_order(order))
 
     def rhs(_l: float, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=float)
@@ -933,7 +950,7 @@ def geodesic(
         raise ValueError(f"steps: {steps!r}; expected an integer >= 1")
     if not np.isfinite(dl) or dl == 0:
         raise ValueError(f"dl: {dl!r}; expected a finite non-zero float")
-    interp = _GridInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)
+    interp = _ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)
     if not np.all(interp.inside(x)):
         raise ValueError(
             f"x0: {x.tolist()}; expected points inside the grid box "
@@ -1071,7 +1088,7 @@ def geodesic_residual(
     interp_g = _GridInterpolator(g, h, o, order)
     if not np.all(interp_g.inside(p)):
         raise ValueError("path: has points outside the metric's grid box; expected points inside")
-    gam = _GridInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)(p)
+    gam = _ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)(p)
     gp = interp_g(p)
     gp = 0.5 * (gp + np.swapaxes(gp, -1, -2))
     gabs = _abs_metric(gp)
