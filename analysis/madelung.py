@@ -765,8 +765,9 @@ def _equations(t: dict, w: np.ndarray) -> dict:
         qu = _avg(w, t["d_lap_phi"])  # minus E_w[s_i s_j d_j phi] with each row's own score
         for j in range(qu.shape[1]):
             sb = t["s_boot"][:, j]  # (B, R, d)
-            sd = np.einsum("brl,rkl->brk", sb, t["grad_phi"][j])
-            qu[:, j] -= np.einsum("br,bri,brk->bki", w, sb, sd)
+            sd = np.matmul(t["grad_phi"][j][None], sb[..., None])[..., 0]  # (B, R, K)
+            wsb = w[:, :, None] * sb
+            qu[:, j] -= np.matmul(wsb.transpose(0, 2, 1), sd).transpose(0, 2, 1)
     else:
         qu = _avg(w, t["quantum"])
     basis = _avg(w, t["basis"])

@@ -386,5 +386,5 @@ def weighted_scores(samples: np.ndarray, method: str, weights: np.ndarray, *, ri
     diag = np.trace(gram, axis1=1, axis2=2) / p
     gram[:, np.arange(p), np.arange(p)] += ridge * diag[:, None]
     coef = -np.linalg.solve(gram, lin[..., None])[..., 0]  # (B, P)
-    s_z = np.einsum("npd,bp->bnd", grad, coef)
+    s_z = np.tensordot(coef, grad, axes=([1], [1]))  # (B, n, d)
     return s_z @ base.whiten.T
