@@ -506,3 +506,15 @@ def test_fourth_order_convergence_interior_second_order_edges() -> None:
     # measured 5.4e-5 -> 3.4e-6 (ratio 15.9); edges 4.2e-2 -> 8.9e-3 (ratio 4.8)
     assert 12 < interior_err[0] / interior_err[1] < 20
     assert 3 < edge_err[0] / edge_err[1] < 6
+
+
+def test_helper_validation_and_finite_edges() -> None:
+    with pytest.raises(ValueError, match="width"):
+        interior(np.zeros((9, 9)), -1)
+    with pytest.raises(ValueError, match="shape"):
+        grid_coordinates((0, 5), 1.0, 0.0)
+    with pytest.raises(ValueError, match="origin"):
+        grid_coordinates((5, 5), 1.0, (0.0, np.nan))
+    g = de_sitter(3, 7, 0.1, 0.7)
+    for out in (christoffel(g, 0.1), riemann(g, 0.1), einstein_tensor(g, 0.1)):
+        assert np.all(np.isfinite(out))  # edge layers: lower-order values, never NaN
