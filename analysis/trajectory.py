@@ -110,15 +110,20 @@ def to_array(
         raise ValueError(f"traj: got {type(traj).__name__}; expected a DataFrame or an ndarray")
     missing = [c for c in ("step", "replica") if c not in traj.columns]
     if missing:
-        raise ValueError(f"traj: missing column(s) {missing}; a trajectory table needs step, replica, q_i")
+        raise ValueError(
+            f"traj: missing column(s) {missing}; a trajectory table needs step, replica, q_i"
+        )
     cols = list(coords) if coords is not None else coordinate_columns(traj)
     if not cols:
         raise ValueError("traj: no coordinate columns q_0 ... q_{k-1} found")
     absent = [c for c in cols if c not in traj.columns]
     if absent:
-        raise ValueError(f"coords: column(s) {absent} not in the table; it has {coordinate_columns(traj)}")
-    steps, s_idx = np.unique(traj["step"].to_numpy(), return_inverse=True)
-    reps, r_idx = np.unique(traj["replica"].to_numpy(), return_inverse=True)
+        raise ValueError(
+            f"coords: column(s) {absent} not in the table; it has {coordinate_columns(traj)}"
+        )
+    s_idx, steps = pd.factorize(traj["step"], sort=True)
+    r_idx, reps = pd.factorize(traj["replica"], sort=True)
+    steps, reps = np.asarray(steps), np.asarray(reps)
     T, R = len(steps), len(reps)
     if len(traj) != T * R:
         raise ValueError(
