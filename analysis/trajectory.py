@@ -127,7 +127,8 @@ def to_array(
     T, R = len(steps), len(reps)
     if len(traj) != T * R:
         raise ValueError(
-            f"traj: {len(traj)} rows for {T} steps x {R} replicas; every replica must appear once at every step"
+            f"traj: {len(traj)} rows for {T} steps x {R} replicas; "
+            "every replica must appear once at every step"
         )
     flat = s_idx * R + r_idx
     if np.bincount(flat, minlength=T * R).max() > 1:
