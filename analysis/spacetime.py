@@ -769,6 +769,14 @@ def signature_test(
     off (``SystemConfig(learning=False)``). Both ensembles go through
     :func:`entropy_production_tensor` with the same keyword arguments.
 
+    Caveat (measured in the tests): a *stationary* ensemble with probability currents (a
+    non-normal drift, e.g. data-driven neuron states with learning off) has a traceless but
+    non-zero C, hence an indefinite one: ``dX = -K X dt + sqrt(2) dW`` with
+    ``K = [[1, 2], [0, 1]]`` gives eigenvalues ``-0.71, +0.71``, i.e. a "Lorentzian" signature
+    without any learning. Read the signature together with the entropy-production traces
+    (``on.entropy_production``, ``off.entropy_production`` and their intervals), which are
+    reported in ``summary``.
+
     Examples
     --------
     >>> import numpy as np
@@ -787,8 +795,10 @@ def signature_test(
     lor = on.lorentzian
     neg = off.signature[0]
     summary = (
-        f"learning on: signature {on.signature}, eigenvalues {np.round(on.eigenvalues, 4)}; "
-        f"learning off: signature {off.signature}, eigenvalues {np.round(off.eigenvalues, 4)}"
+        f"learning on: signature {on.signature}, eigenvalues {np.round(on.eigenvalues, 4)}, "
+        f"dS/dt {on.entropy_production:.4g} CI {np.round(on.entropy_production_ci, 4)}; "
+        f"learning off: signature {off.signature}, eigenvalues {np.round(off.eigenvalues, 4)}, "
+        f"dS/dt {off.entropy_production:.4g} CI {np.round(off.entropy_production_ci, 4)}"
     )
     return SignatureTest(on, off, lor, neg, bool(lor and neg == 0), summary)
 
