@@ -220,6 +220,16 @@ class Controller(FixedAgent):
         Act when ``model.steps % interval == 0``.
     name : str, optional
         Node name suffix; defaults to ``kind`` (made unique with ``_1``, ``_2`` ...).
+
+    Examples
+    --------
+    >>> from models import LearningSystem
+    >>> model = LearningSystem(replicas=2, n_hidden=2, controllers=[{"type": "step_size"}])
+    >>> c = model.controllers[0]
+    >>> c.node, model.graph.nodes[c.node]["kind"], sorted(c.controlled)
+    ('controller:step_size', 'controller', [2, 3, 4])
+    >>> c.cell.coordinate == c.node
+    True
     """
 
     kind: ClassVar[str] = "controller"
@@ -343,7 +353,14 @@ class Controller(FixedAgent):
 
 
 def trainable_targets(model: LearningSystem) -> list[int]:
-    """Present non-input neuron nodes (the slots whose weights gamma and M act on)."""
+    """Present non-input neuron nodes (the slots whose weights gamma and M act on).
+
+    Examples
+    --------
+    >>> from models import LearningSystem
+    >>> trainable_targets(LearningSystem(replicas=2, n_hidden=2))
+    [2, 3, 4]
+    """
     return [
         int(i)
         for i, kind in model.graph.nodes(data="kind")
@@ -357,6 +374,15 @@ class ScalarController(Controller):
     Subclasses set ``attribute`` and ``integer`` and implement :meth:`proposal`, returning the
     wanted value (before clipping to ``[lower, upper]``). Every act logs one row
     (``replica = -1``, ``action = "set"``).
+
+    Examples
+    --------
+    >>> from models import LearningSystem
+    >>> spec = {"type": "batch_size", "value": 5}
+    >>> model = LearningSystem(replicas=2, n_hidden=2, controllers=[spec])
+    >>> model.step()
+    >>> model.controller_events()[["controller", "replica", "action", "after"]].values.tolist()
+    [['batch_size', -1, 'set', 5.0]]
     """
 
     attribute: ClassVar[str] = ""
@@ -418,6 +444,14 @@ class HbarMeter:
         Increments used for D (and for the gamma^2 / M average).
     exponent : float
         p above.
+
+    Examples
+    --------
+    >>> meter = HbarMeter(window=2, exponent=1.0)
+    >>> meter.record(0.1, 10); meter.record(0.1, 10)
+    >>> meter.constant = 0.5  # normally set by measure(model)
+    >>> round(meter.hbar(0.1, 10), 6), round(meter.ratio_for(0.005), 6)
+    (0.005, 0.01)
     """
 
     def __init__(self, window: int, exponent: float) -> None:
@@ -465,7 +499,16 @@ class HbarMeter:
 
 
 def chemical_potential(model: LearningSystem, given: float | None) -> float:
-    """|mu_c|: ``given`` or, when None, the current mu_c of the model's neuron-count controller."""
+    """|mu_c|: ``given`` or, when None, the current mu_c of the model's neuron-count controller.
+
+    Examples
+    --------
+    >>> from models import LearningSystem
+    >>> spec = {"type": "neuron_count", "mu_c": -0.02}
+    >>> model = LearningSystem(replicas=2, n_hidden=2, n_hidden_max=3, controllers=[spec])
+    >>> chemical_potential(model, None), chemical_potential(model, 0.5)
+    (0.02, 0.5)
+    """
     if given is not None:
         return abs(given)
     for c in model.controllers:

@@ -71,6 +71,16 @@ def structure_changed(model: LearningSystem, free_energy: np.ndarray | None) -> 
     Refreshes graph, Mesa space and agents, rewires every controller, drops the step's cached
     probe quantities (or replaces the cached F with ``free_energy`` when it is exact for the new
     network), and drops the structure-dependent observables so the recorders see the new N.
+
+    Examples
+    --------
+    >>> from models import LearningSystem
+    >>> model = LearningSystem(replicas=2, n_hidden=1, n_hidden_max=2)
+    >>> model.step()
+    >>> model.ensemble.activate(np.array([0]), np.array([3]), np.random.default_rng(0))
+    >>> structure_changed(model, None)
+    >>> model.observables.n_neurons.tolist(), 3 in model.graph
+    ([5, 4], True)
     """
     model.sync_graph()
     for c in model.controllers:

@@ -57,7 +57,13 @@ POLICY_KEYS = {
 
 
 def validate_consistency(spec: dict, where: str) -> dict[str, Any]:
-    """Parameters of a ``consistency`` policy: mu_c (optional), gain, window, exponent."""
+    """Parameters of a ``consistency`` policy: mu_c (optional), gain, window, exponent.
+
+    Examples
+    --------
+    >>> validate_consistency({"mu_c": -0.01}, "controllers[0]")
+    {'gain': 0.5, 'window': 20, 'exponent': 1.0, 'mu_c': -0.01}
+    """
     out: dict[str, Any] = {
         "gain": check_float(spec, "gain", where, 0.5, 0.0, 1.0, lo_open=True),
         "window": check_int(spec, "window", where, 20, 2),
@@ -72,7 +78,17 @@ def validate_consistency(spec: dict, where: str) -> dict[str, Any]:
 
 
 def needs_mu_c(model: LearningSystem, mu_c: float | None, where: str) -> None:
-    """Refuse a consistency policy without mu_c when no neuron-count controller provides one."""
+    """Refuse a consistency policy without mu_c when no neuron-count controller provides one.
+
+    Examples
+    --------
+    >>> from models import LearningSystem
+    >>> try:
+    ...     needs_mu_c(LearningSystem(replicas=2, n_hidden=1), None, "controllers[0]")
+    ... except ConfigError as err:
+    ...     print(err)
+    controllers[0].mu_c: None; expected a number (no neuron_count controller gives one)
+    """
     if mu_c is None and not any(s.get("type") == "neuron_count" for s in model.config.controllers):
         raise ConfigError(f"{where}.mu_c", None, "a number (no neuron_count controller gives one)")
 

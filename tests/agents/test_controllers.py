@@ -84,9 +84,19 @@ def zero_outgoing(model: LearningSystem) -> None:
     ens.w[:, :, hid] = 0.0
 
 
-def stationary_counts(always_accept: bool, bm: float = 0.7, replicas: int = 1000, steps: int = 300):
-    spec = {"type": "neuron_count", "mu_c": bm, "beta_c": 1.0, "n_min": 3, "n_max": 7}
+def stationary_counts(
+    always_accept: bool,
+    bm: float = 0.7,
+    replicas: int = 1000,
+    steps: int = 300,
+    beta: float = 1.0,
+    topology: str = "layered",
+):
+    """Final N of every replica on [3, 7] (F independent of N) and the chi-square p-value
+    against exp(beta_c mu_c N); ``bm`` = beta_c mu_c."""
+    spec = {"type": "neuron_count", "mu_c": bm / beta, "beta_c": beta, "n_min": 3, "n_max": 7}
     model = LearningSystem(
+        topology=topology,
         replicas=replicas,
         n_input=1,
         n_hidden=2,
@@ -307,6 +317,23 @@ def test_grand_canonical_stationary_distribution_is_exp_beta_mu_n():
     assert p > 0.01, (counts, p)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("bm", "beta", "topology"),
+    [(-0.5, 4.0, "layered"), (0.0, 1.0, "recurrent"), (1.0, 50.0, "recurrent")],
+)
+def test_stationary_distribution_other_chemical_potentials(bm, beta, topology):
+    counts, p, _ = stationary_counts(
+        False, bm=bm, replicas=2000, steps=400, beta=beta, topology=topology
+    )
+    assert p > 0.01, (counts, p)
+    if bm != 0.0:
+        _, p_control, _ = stationary_counts(
+            True, bm=bm, replicas=2000, steps=400, beta=beta, topology=topology
+        )
+        assert p_control < 1e-6
+
+
 def test_always_accept_control_fails_the_chi_square():
     counts, p, _ = stationary_counts(always_accept=True)
     assert p < 1e-6, (counts, p)
@@ -339,13 +366,11 @@ def test_step_size_constant_and_bounds():
     assert list(ev["after"]) == [0.02, 0.02] and set(ev["replica"]) == {-1}
 
 
-def _teff_run(policy: str, value: float | None = None, steps: int = 400):
+def _teff_run(freeze_at: int | None = None, steps: int = 400):
+    """Relative T_eff error per step under the temperature policy; with ``freeze_at``, gamma is
+    frozen at its value of that step (the policy becomes constant) for the rest of the run."""
     target = 4e-5
-    spec = {"type": "step_size", "policy": policy, "gamma_max": 1.0}
-    if policy == "temperature":
-        spec["target"] = target
-    else:
-        spec["value"] = value
+    spec = {"type": "step_size", "policy": "temperature", "gamma_max": 1.0, "target": target}
     model = LearningSystem(
         replicas=64,
         n_hidden=4,
@@ -358,8 +383,11 @@ def _teff_run(policy: str, value: float | None = None, steps: int = 400):
         seed=2,
         **QUIET,
     )
+    ctrl = model.controllers[0]
     t_eff, gamma = [], []
-    for _ in range(steps):
+    for s in range(steps):
+        if s == freeze_at:
+            ctrl.policy, ctrl.value = "constant", model.step_size
         model.step()
         t_eff.append(float(np.mean(model.observables.t_eff)))
         gamma.append(model.step_size)
@@ -367,15 +395,16 @@ def _teff_run(policy: str, value: float | None = None, steps: int = 400):
 
 
 def test_temperature_policy_holds_t_eff_within_ten_percent():
-    err, gamma = _teff_run("temperature")
+    err, gamma = _teff_run()
     late = err[150:]
     blocks = late.reshape(-1, 25).mean(axis=1)
     assert abs(late.mean()) < 0.05, late.mean()
     assert np.abs(blocks).max() < 0.10, blocks
     assert np.mean(np.abs(late) < 0.10) > 0.8
     assert gamma[150:].max() / gamma[150:].min() > 2  # gamma really had to follow the noise
-    # control: gamma frozen at the value the controller had after warm-up drifts off target
-    err_c, _ = _teff_run("constant", value=float(gamma[150]))
+    # control: the same run with gamma frozen after warm-up drifts off target
+    err_c, gamma_c = _teff_run(freeze_at=150)
+    assert np.all(gamma_c[150:] == gamma_c[150])
     blocks_c = err_c[150:].reshape(-1, 25).mean(axis=1)
     assert np.abs(blocks_c).max() > 0.10, blocks_c
 
