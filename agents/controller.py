@@ -18,6 +18,7 @@ held constant before the first and after the last point.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,6 +43,26 @@ EVENT_COLUMNS = (
 )
 COMMON_KEYS = ("type", "name", "policy", "interval")
 INTERPOLATIONS = ("linear", "exponential")
+# drift/diffusion of one step's observables, shared by every controller that asks (per window)
+_DRIFT_DIFFUSION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def shared_drift_diffusion(observables: Any, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """``observables.drift_diffusion(window)``, computed once per step and window.
+
+    Examples
+    --------
+    >>> from models import LearningSystem
+    >>> model = LearningSystem(replicas=4, n_hidden=2)
+    >>> model.run(3, progress=False)
+    >>> a = shared_drift_diffusion(model.observables, 2)
+    >>> a is shared_drift_diffusion(model.observables, 2)
+    True
+    """
+    memo = _DRIFT_DIFFUSION.setdefault(observables, {})
+    if window not in memo:
+        memo[window] = observables.drift_diffusion(window)
+    return memo[window]
 
 
 # ---------------------------------------------------------------------- validation helpers
@@ -475,7 +496,7 @@ class HbarMeter:
         """
         if len(self._g2m) < self.window:
             return math.nan
-        _, diff = model.observables.drift_diffusion(self.window)
+        _, diff = shared_drift_diffusion(model.observables, self.window)
         diff = np.asarray(diff, dtype=float)
         d = float(diff[np.isfinite(diff)].mean()) if np.isfinite(diff).any() else math.nan
         self.diffusion = d

@@ -190,7 +190,8 @@ class StepSizeController(ScalarController):
             return schedule_value(model.steps, p["steps"], p["values"], p["interpolation"])
         if self.policy == "temperature":
             obs = model.observables
-            s = float(np.nanmean(obs.trace_sigma / obs.n_parameters))
+            per = np.asarray(obs.trace_sigma / obs.n_parameters, dtype=float)
+            s = float(per[np.isfinite(per)].mean()) if np.isfinite(per).any() else math.nan
             if math.isfinite(s) and s > 0:
                 a = self.smoothing
                 self.sigma2 = s if not math.isfinite(self.sigma2) else (1 - a) * self.sigma2 + a * s

@@ -614,3 +614,29 @@ def test_reporters_reach_the_datacollector():
     traj = model.trajectories()
     last = traj[traj["step"] == 3]
     assert np.array_equal(last["n_neurons"], model.ensemble.n_active())
+
+
+def test_interval_and_toml_round_trip(tmp_path):
+    controllers = [
+        {"type": "neuron_count", "mu_c": 0.01, "beta_c": 50.0, "interval": 3, "probe_samples": 2},
+        {
+            "type": "step_size",
+            "policy": "schedule",
+            "steps": [0, 6],
+            "values": [0.1, 0.01],
+            "interpolation": "exponential",
+            "interval": 2,
+        },
+    ]
+    cfg = SystemConfig(
+        replicas=4, n_hidden=2, n_hidden_max=4, n_probe=4, controllers=controllers, **QUIET
+    )
+    path = tmp_path / "c.toml"
+    path.write_text(cfg.to_toml())
+    assert SystemConfig.from_toml(path) == cfg
+    model = LearningSystem(cfg)
+    model.run(7, progress=False)
+    ev = model.controller_events()
+    steps = ev.groupby("controller")["step"].unique()
+    assert steps["neuron_count"].tolist() == [3, 6]
+    assert steps["step_size"].tolist() == [2, 4, 6]
