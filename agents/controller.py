@@ -255,6 +255,7 @@ class Controller(FixedAgent):
 
     kind: ClassVar[str] = "controller"
     POLICIES: ClassVar[tuple[str, ...]] = ()
+    ACTIONS: ClassVar[tuple[str, ...]] = ("set",)
 
     def __init__(
         self, model: LearningSystem, policy: str, interval: int = 1, name: str | None = None
@@ -279,7 +280,7 @@ class Controller(FixedAgent):
             kind="controller", controller=self.kind, policy=policy, label=node
         )
         self.cell = cell
-        self._log: dict[str, list[np.ndarray]] = {c: [] for c in EVENT_COLUMNS}
+        self._log: dict[str, list[np.ndarray]] = {c: [] for c in EVENT_COLUMNS if c != "controller"}
         self.rewire()
 
     # ------------------------------------------------------------------ configuration
@@ -346,26 +347,38 @@ class Controller(FixedAgent):
         delta_F: np.ndarray | float = np.nan,
         accepted: np.ndarray | bool = True,
     ) -> None:
-        """Append event rows (arrays broadcast together) at the current step."""
-        replica = np.atleast_1d(np.asarray(replica, dtype=np.int64))
+        """Append event rows (arrays broadcast together) at the current step.
+
+        ``action`` is a name from ``ACTIONS`` or an integer array of indices into it. Rows are
+        stored compactly (codes, int32 replicas) and expanded by :meth:`events`.
+        """
+        replica = np.atleast_1d(np.asarray(replica, dtype=np.int32))
         k = replica.size
-        self._log["step"].append(np.full(k, self.model.steps, dtype=np.int64))
-        self._log["controller"].append(np.full(k, self.name, dtype=object))
+        if isinstance(action, str):
+            action = self.ACTIONS.index(action)
+        self._log["step"].append(np.array([self.model.steps, k], dtype=np.int64))
         self._log["replica"].append(replica)
-        self._log["action"].append(np.broadcast_to(np.asarray(action, dtype=object), (k,)))
+        self._log["action"].append(np.broadcast_to(np.asarray(action, dtype=np.int8), (k,)))
         self._log["before"].append(np.broadcast_to(np.asarray(before, dtype=float), (k,)))
         self._log["after"].append(np.broadcast_to(np.asarray(after, dtype=float), (k,)))
         self._log["delta_F"].append(np.broadcast_to(np.asarray(delta_F, dtype=float), (k,)))
         self._log["accepted"].append(np.broadcast_to(np.asarray(accepted, dtype=bool), (k,)))
 
     def events(self) -> pd.DataFrame:
-        """This controller's events: step, controller, replica, action, before, after, delta_F,
-        accepted (one row per proposal or setting)."""
+        """This controller's events, one row per proposal or setting.
+
+        Columns: step, controller, replica (-1 for ensemble-wide settings), action, before,
+        after, delta_F (NaN where no free-energy difference was computed), accepted.
+        """
         if not self._log["step"]:
             return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
-        data = {c: np.concatenate(v) for c, v in self._log.items()}
-        data["controller"] = data["controller"].astype(str)
-        data["action"] = data["action"].astype(str)
+        chunks = np.stack(self._log["step"])
+        data: dict[str, Any] = {"step": np.repeat(chunks[:, 0], chunks[:, 1])}
+        data["controller"] = np.full(data["step"].size, self.name)
+        for c in ("replica", "action", "before", "after", "delta_F", "accepted"):
+            data[c] = np.concatenate(self._log[c])
+        data["replica"] = data["replica"].astype(np.int64)
+        data["action"] = np.asarray(self.ACTIONS)[data["action"]]
         return pd.DataFrame(data, columns=list(EVENT_COLUMNS))
 
     def reporters(self) -> dict[str, Any]:

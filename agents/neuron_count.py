@@ -129,6 +129,7 @@ class NeuronCountController(Controller):
 
     kind: ClassVar[str] = "neuron_count"
     POLICIES: ClassVar[tuple[str, ...]] = tuple(POLICY_KEYS)
+    ACTIONS: ClassVar[tuple[str, ...]] = ("add", "remove")
 
     def __init__(
         self,
@@ -301,7 +302,7 @@ class NeuronCountController(Controller):
         replicas = np.arange(R)
         self.log(
             replicas,
-            np.where(add, "add", "remove"),
+            (~add).astype(np.int8),
             n,
             np.where(accept, n + dn, n),
             delta_f,
@@ -331,7 +332,7 @@ class NeuronCountController(Controller):
             ens.activate(ra, slot_add[ra], model.streams["growth"])
             ens.deactivate(rr, slot_rem[rr])
             r = np.concatenate([ra, rr])
-            action = np.array(["add"] * ra.size + ["remove"] * rr.size, dtype=object)
+            action = np.repeat(np.array([0, 1], dtype=np.int8), [ra.size, rr.size])
             after = np.concatenate([n[ra] + 1, n[rr] - 1])
             self.log(r, action, n[r], after, np.nan, True)
             self.proposed += r.size
