@@ -30,6 +30,47 @@ _TABLE: dict[str, tuple[Fn, DFn]] = {
 }
 
 
+def _tanh_into(y: np.ndarray, fy: np.ndarray, dfy: np.ndarray) -> None:
+    np.tanh(y, out=fy)
+    np.multiply(fy, fy, out=dfy)
+    np.subtract(1.0, dfy, out=dfy)
+
+
+def _sigmoid_into(y: np.ndarray, fy: np.ndarray, dfy: np.ndarray) -> None:
+    np.multiply(y, 0.5, out=fy)
+    np.tanh(fy, out=fy)
+    fy += 1.0
+    fy *= 0.5
+    np.subtract(1.0, fy, out=dfy)
+    dfy *= fy
+
+
+def _relu_into(y: np.ndarray, fy: np.ndarray, dfy: np.ndarray) -> None:
+    np.maximum(y, 0.0, out=fy)
+    np.greater(y, 0.0, out=dfy, casting="unsafe")
+
+
+def _linear_into(y: np.ndarray, fy: np.ndarray, dfy: np.ndarray) -> None:
+    fy[...] = y
+    dfy[...] = 1.0
+
+
+_INTO = {"tanh": _tanh_into, "sigmoid": _sigmoid_into, "relu": _relu_into, "linear": _linear_into}
+
+
+def activation_into(name: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+    """In-place form: ``g(y, fy, dfy)`` writes f(y) into ``fy`` and f'(y) into ``dfy``.
+
+    Examples
+    --------
+    >>> y = np.array([0.0, 1.0]); fy = np.empty(2); dfy = np.empty(2)
+    >>> activation_into("relu")(y, fy, dfy); dfy.tolist()
+    [0.0, 1.0]
+    """
+    activation(name)
+    return _INTO[name]
+
+
 def activation(name: str) -> tuple[Fn, DFn]:
     """Return ``(f, df)`` for an activation name.
 

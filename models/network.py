@@ -22,32 +22,49 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.activations import activation
+from models.activations import activation, activation_into
 from models.architecture import Architecture
 from models.config import SystemConfig
 
 
-@dataclass
 class State:
     """Relaxed states of one batch and the quantities derived from them.
+
+    Storage is neuron-major, ``(R, n, M)``, so that a group of neurons is one contiguous chunk
+    per replica; the attributes ``x, y, fy, dfy, e, delta`` are ``(R, M, n)`` views of it.
 
     Attributes
     ----------
     x, y, fy, dfy, e, delta : ndarray, shape (R, M, n)
         States, pre-activations w x + b, f(y), f'(y), errors e = (x - f(y)) on active non-input
         neurons (0 elsewhere), and delta = e f'(y).
+    X, Y, FY, DFY, E, D : ndarray, shape (R, n, M)
+        The same arrays in storage order.
     """
 
-    x: np.ndarray
-    y: np.ndarray
-    fy: np.ndarray
-    dfy: np.ndarray
-    e: np.ndarray
-    delta: np.ndarray
+    def __init__(self, replicas: int, n: int, batch: int, dtype: np.dtype, n_input: int = 0) -> None:
+        shape = (replicas, n, batch)
+        # every entry is written before it is read, except the input rows of the derived
+        # arrays, which are zero (inputs carry no error)
+        self.X = np.empty(shape, dtype=dtype)
+        self.Y = np.empty(shape, dtype=dtype)
+        self.FY = np.empty(shape, dtype=dtype)
+        self.DFY = np.empty(shape, dtype=dtype)
+        self.E = np.empty(shape, dtype=dtype)
+        self.D = np.empty(shape, dtype=dtype)
+        for arr in (self.Y, self.FY, self.DFY, self.E, self.D):
+            arr[:, :n_input, :] = 0.0
+
+    x = property(lambda self: self.X.transpose(0, 2, 1))
+    y = property(lambda self: self.Y.transpose(0, 2, 1))
+    fy = property(lambda self: self.FY.transpose(0, 2, 1))
+    dfy = property(lambda self: self.DFY.transpose(0, 2, 1))
+    e = property(lambda self: self.E.transpose(0, 2, 1))
+    delta = property(lambda self: self.D.transpose(0, 2, 1))
 
     def energy(self) -> np.ndarray:
         """H per (replica, sample): 1/2 sum_i e_i^2, shape (R, M)."""
-        return 0.5 * np.einsum("rmi,rmi->rm", self.e, self.e)
+        return 0.5 * np.einsum("rim,rim->rm", self.E, self.E)
 
 
 class Ensemble:
@@ -79,8 +96,8 @@ class Ensemble:
         self.n = n
         self.slices = {g: arch.group(g) for g in ("input", "hidden", "output")}
         self.fns = {
-            "hidden": activation(config.activation),
-            "output": activation(config.output_activation),
+            "hidden": activation_into(config.activation),
+            "output": activation_into(config.output_activation),
         }
         self.adjacency = arch.adjacency.astype(self.dtype)
         self.bias_mask = np.zeros(n, dtype=self.dtype)
@@ -116,6 +133,7 @@ class Ensemble:
     def _refresh_mask(self) -> None:
         self.act = self.active.astype(self.dtype)
         self._act_b = self.act[:, None, :]
+        self.all_active = bool(self.active.all())
 
     def n_active(self) -> np.ndarray:
         """Active neurons per replica (boundary included), shape (R,)."""
@@ -143,33 +161,40 @@ class Ensemble:
         return names + [f"b[{i}]" for i in self.bias_index]
 
     # ------------------------------------------------------------------ states
-    def _preactivation(self, x: np.ndarray, group: str, out: np.ndarray) -> None:
-        """out[..., group] = b + sum over blocks into group of x_src @ w_block^T."""
+    def _preactivation(self, X: np.ndarray, group: str, Y: np.ndarray) -> None:
+        """Y[:, group] = b + sum over blocks into group of w_block @ X[:, src]."""
         rows = self.slices[group]
-        target = out[:, :, rows]
-        target[...] = self.b[:, None, rows]
+        target = Y[:, rows, :]
+        first = True
         for blk in self.arch.blocks:
             if blk.dst != group:
                 continue
-            target += np.matmul(x[:, :, blk.cols], self.w[:, blk.rows, blk.cols].transpose(0, 2, 1))
+            if first:
+                np.matmul(self.w[:, blk.rows, blk.cols], X[:, blk.cols, :], out=target)
+                first = False
+            else:
+                target += np.matmul(self.w[:, blk.rows, blk.cols], X[:, blk.cols, :])
+        if first:
+            target[...] = 0.0
+        if self.config.bias:
+            target += self.b[:, rows, None]
 
     def _activate_group(self, st: State, group: str) -> None:
         rows = self.slices[group]
-        f, df = self.fns[group]
-        fy = f(st.y[:, :, rows])
-        st.fy[:, :, rows] = fy
-        st.dfy[:, :, rows] = df(st.y[:, :, rows], fy)
+        self.fns[group](st.Y[:, rows, :], st.FY[:, rows, :], st.DFY[:, rows, :])
 
     def _errors(self, st: State) -> None:
         nb = self.arch.n_input
-        np.subtract(st.x[:, :, nb:], st.fy[:, :, nb:], out=st.e[:, :, nb:])
-        st.e[:, :, nb:] *= self._act_b[:, :, nb:]
-        np.multiply(st.e, st.dfy, out=st.delta)
+        E = st.E[:, nb:, :]
+        np.subtract(st.X[:, nb:, :], st.FY[:, nb:, :], out=E)
+        if not self.all_active:
+            E *= self.act[:, nb:, None]
+        np.multiply(E, st.DFY[:, nb:, :], out=st.D[:, nb:, :])
 
     def _evaluate(self, st: State) -> None:
         for g in ("hidden", "output"):
             if self.slices[g].stop > self.slices[g].start:
-                self._preactivation(st.x, g, st.y)
+                self._preactivation(st.X, g, st.Y)
                 self._activate_group(st, g)
         self._errors(st)
 
@@ -190,8 +215,8 @@ class Ensemble:
 
         Parameters
         ----------
-        inputs : ndarray, shape (R, M, n_input) or (M, n_input)
-        targets : ndarray, shape (R, M, n_output) or (M, n_output), or None
+        inputs : ndarray, shape (R, M, n_input)
+        targets : ndarray, shape (R, M, n_output), or None
         steps, rate, temperature : optional
             Default to the config's ``relax_steps``, ``relax_rate``, ``neuron_temperature``.
         rng : numpy.random.Generator, optional
@@ -205,55 +230,55 @@ class Ensemble:
         steps = cfg.relax_steps if steps is None else steps
         rate = cfg.relax_rate if rate is None else rate
         temperature = cfg.neuron_temperature if temperature is None else temperature
-        R, n = self.replicas, self.n
         M = inputs.shape[-2]
-        x = np.zeros((R, M, n), dtype=self.dtype)
-        x[:, :, self.slices["input"]] = inputs
-        st = State(
-            x=x,
-            y=np.zeros_like(x),
-            fy=np.zeros_like(x),
-            dfy=np.zeros_like(x),
-            e=np.zeros_like(x),
-            delta=np.zeros_like(x),
-        )
+        st = State(self.replicas, self.n, M, self.dtype, self.arch.n_input)
+        X = st.X
+        X[:, self.slices["input"], :] = np.swapaxes(inputs, -1, -2)
         clamp_out = targets is not None
-        if clamp_out:
-            x[:, :, self.slices["output"]] = targets
         hid, out = self.slices["hidden"], self.slices["output"]
+        X[:, hid, :] = 0.0
+        if clamp_out:
+            X[:, out, :] = np.swapaxes(targets, -1, -2)
+        else:
+            X[:, out, :] = 0.0
+        act = self.act[:, :, None]
         sweeps = cfg.forward_sweeps if self.arch.recurrent else 1
         for _ in range(sweeps):
             if hid.stop > hid.start:
-                self._preactivation(x, "hidden", st.y)
+                self._preactivation(X, "hidden", st.Y)
                 self._activate_group(st, "hidden")
-                x[:, :, hid] = st.fy[:, :, hid] * self._act_b[:, :, hid]
+                np.multiply(st.FY[:, hid, :], act[:, hid], out=X[:, hid, :])
             if not clamp_out:
-                self._preactivation(x, "output", st.y)
+                self._preactivation(X, "output", st.Y)
                 self._activate_group(st, "output")
-                x[:, :, out] = st.fy[:, :, out]
+                X[:, out, :] = st.FY[:, out, :]
         self._evaluate(st)
         bulk = slice(self.arch.n_input, self.n if not clamp_out else out.start)
-        if bulk.stop <= bulk.start:
+        if bulk.stop <= bulk.start or steps == 0:
             return st
         noise_scale = np.sqrt(2.0 * rate * temperature) if temperature > 0 else 0.0
         if noise_scale and rng is None:
             raise ValueError("rng: None; a generator is needed when neuron_temperature > 0")
-        grad = np.empty_like(x[:, :, bulk])
+        # contiguous transposed weight blocks feeding back into the bulk, once per relaxation
+        back = []
+        for blk in self.arch.blocks:
+            lo, hi = max(blk.cols.start, bulk.start), min(blk.cols.stop, bulk.stop)
+            if hi > lo:
+                wt = np.ascontiguousarray(self.w[:, blk.rows, lo:hi].transpose(0, 2, 1))
+                back.append((blk.rows, slice(lo - bulk.start, hi - bulk.start), wt))
+        grad = np.empty_like(X[:, bulk, :])
+        Xb = X[:, bulk, :]
+        actb = act[:, bulk]
         for _ in range(steps):
-            grad[...] = st.e[:, :, bulk]
-            for blk in self.arch.blocks:
-                lo = max(blk.cols.start, bulk.start)
-                hi = min(blk.cols.stop, bulk.stop)
-                if hi <= lo:
-                    continue
-                wsub = self.w[:, blk.rows, lo:hi]
-                grad[:, :, lo - bulk.start : hi - bulk.start] -= np.matmul(
-                    st.delta[:, :, blk.rows], wsub
-                )
-            x[:, :, bulk] -= rate * grad
+            grad[...] = st.E[:, bulk, :]
+            for rows, sub, wt in back:
+                grad[:, sub, :] -= np.matmul(wt, st.D[:, rows, :])
+            grad *= rate
+            Xb -= grad
             if noise_scale:
-                x[:, :, bulk] += noise_scale * rng.standard_normal(grad.shape).astype(self.dtype)
-            x[:, :, bulk] *= self._act_b[:, :, bulk]
+                Xb += noise_scale * rng.standard_normal(grad.shape).astype(self.dtype)
+            if not self.all_active:
+                Xb *= actb
             self._evaluate(st)
         return st
 
@@ -267,15 +292,15 @@ class Ensemble:
             ``gw[k]`` has shape ``(R, rows, cols)`` of ``arch.blocks[k]``.
         gb : ndarray, shape (R, n)
         """
-        M = st.x.shape[1]
+        M = st.X.shape[2]
         gw = []
         for blk in self.arch.blocks:
-            g = np.matmul(st.delta[:, :, blk.rows].transpose(0, 2, 1), st.x[:, :, blk.cols])
+            g = np.matmul(st.D[:, blk.rows, :], st.X[:, blk.cols, :].transpose(0, 2, 1))
             g *= -1.0 / M
             if blk.mask is not None:
                 g *= blk.mask
             gw.append(g)
-        gb = -st.delta.mean(axis=1) * self.bias_mask
+        gb = -st.D.mean(axis=2) * self.bias_mask
         return gw, gb
 
     def dense_gradient(self, st: State) -> tuple[np.ndarray, np.ndarray]:
@@ -292,20 +317,20 @@ class Ensemble:
         Computed without forming per-sample gradients: for a block,
         |g_m|^2 = sum_ij mask_ij delta_mi^2 x_mj^2. Unbiased (divides by M - 1); NaN for M = 1.
         """
-        M = st.x.shape[1]
+        M = st.X.shape[2]
         if M < 2:
             return np.full(self.replicas, np.nan)
-        d2 = st.delta * st.delta
-        x2 = st.x * st.x
+        d2 = st.D * st.D
+        x2 = st.X * st.X
         per_sample = np.zeros((self.replicas, M), dtype=self.dtype)
         for blk in self.arch.blocks:
             if blk.mask is None:
-                per_sample += d2[:, :, blk.rows].sum(-1) * x2[:, :, blk.cols].sum(-1)
+                per_sample += d2[:, blk.rows, :].sum(1) * x2[:, blk.cols, :].sum(1)
             else:
                 per_sample += np.einsum(
-                    "rmi,ij,rmj->rm", d2[:, :, blk.rows], blk.mask, x2[:, :, blk.cols]
+                    "rim,ij,rjm->rm", d2[:, blk.rows, :], blk.mask, x2[:, blk.cols, :]
                 )
-        per_sample += d2 @ self.bias_mask
+        per_sample += np.einsum("rim,i->rm", d2, self.bias_mask)
         mean_sq = sum(np.einsum("rij,rij->r", g, g) for g in gw) + np.einsum("ri,ri->r", gb, gb)
         return (per_sample.mean(axis=1) - mean_sq) * (M / (M - 1))
 
