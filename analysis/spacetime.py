@@ -1069,7 +1069,8 @@ class DispersionResult:
     propagating : ndarray of bool, shape (n_dir, n_k)
         ``peak_omega >= 3 d_omega`` and ``peak_ratio >= 2``: a peak away from zero frequency.
     halfwidth : ndarray, shape (n_dir, n_k)
-        Half width at half maximum of the spectrum measured from omega = 0 (diffusive width).
+        Half width ``G`` of a zero-frequency Lorentzian ``A / (G^2 + omega^2)`` fitted to
+        ``log S`` over ``0 < omega <= omega_Nyquist / 2`` (the diffusive width).
     c, mass2, r2_wave : ndarray, shape (n_dir,)
         Fit ``peak_omega^2 = c^2 k^2 + mass2`` per direction and its R^2.
     diffusion, r2_diffusive : ndarray, shape (n_dir,)
@@ -1202,15 +1203,15 @@ def dispersion(
     low = power[..., 1:3].mean(axis=-1)
     ratio = power.max(axis=-1) / np.maximum(low, 1e-300)
     prop = (peak >= 3 * dw) & (ratio >= 2.0)
-    # half width at half maximum from omega = 0 (reference: the low-frequency level)
-    ref = power[..., 1:3].max(axis=-1)
-    below = power <= 0.5 * ref[..., None]
-    below[..., :2] = False
-    first = np.where(below.any(axis=-1), np.argmax(below, axis=-1), half - 1)
-    p_prev = np.take_along_axis(power, (first - 1)[..., None], -1)[..., 0]
-    p_at = np.take_along_axis(power, first[..., None], -1)[..., 0]
-    frac = np.clip((p_prev - 0.5 * ref) / np.maximum(p_prev - p_at, 1e-300), 0, 1)
-    hw = (first - 1 + frac) * dw
+    # diffusive width: least-squares fit of a zero-frequency Lorentzian A / (G^2 + omega^2) to
+    # log S over 0 < omega <= omega_Nyquist / 2 (log: periodogram noise is multiplicative);
+    # G is found on a logarithmic grid, A in closed form
+    top = max(half // 2, 4)
+    w_fit = omega[1:top]
+    logp = np.log(np.maximum(power[..., 1:top], 1e-300))
+    cand = dw * np.logspace(-1, np.log10(top), 240)
+    z = logp[..., None, :] + np.log(cand[:, None] ** 2 + w_fit[None, :] ** 2)
+    hw = cand[np.argmin(z.var(axis=-1), axis=-1)]
     c = np.full(ndir, np.nan)
     m2 = np.full(ndir, np.nan)
     r2w = np.full(ndir, np.nan)
@@ -1268,6 +1269,8 @@ class GeodesicTest:
         Fitted initial position and velocity ``dx/dt`` on the estimated metric.
     dof : int
         Total degrees of freedom (``sum (n_i d - 2 d)``).
+    n_samples : ndarray of int, shape (P,)
+        Samples of each path used: a path is cut at its first sample outside the grid box.
     """
 
     chi2_dof: float
@@ -1279,6 +1282,7 @@ class GeodesicTest:
     x0: np.ndarray
     v0: np.ndarray
     dof: int
+    n_samples: np.ndarray
 
 
 _OUTSIDE = 1e4  # residual (in noise units) of a sample whose geodesic left the grid box
@@ -1442,6 +1446,18 @@ def geodesic_test(
         raise ValueError(f"path_noise: {np.asarray(path_noise).tolist()}; expected numbers > 0")
     if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
         raise ValueError(f"substeps: {substeps!r}; expected an integer >= 1")
+    lo = o
+    hi = o + h * (np.array(g.shape[:d]) - 1)
+    used = np.empty(len(plist), dtype=int)
+    for i, p in enumerate(plist):
+        out = ~np.all((p >= lo) & (p <= hi), axis=1)
+        used[i] = int(np.argmax(out)) if out.any() else len(p)
+        if used[i] < 3:
+            raise ValueError(
+                f"paths: path {i} has {used[i]} sample(s) inside the metric grid box "
+                f"[{lo.tolist()}, {hi.tolist()}]; expected at least 3 before it leaves"
+            )
+        plist[i] = p[: used[i]]
     dofs = np.array([p.size - 2 * d for p in plist])
     chi, x0, v0 = _shoot_all(g, h, o, plist, sig, dt, substeps)
     chi_flat = np.empty(len(plist))
@@ -1470,6 +1486,7 @@ def geodesic_test(
         x0=x0,
         v0=v0,
         dof=int(total),
+        n_samples=used,
     )
 
 
