@@ -43,26 +43,52 @@ EVENT_COLUMNS = (
 )
 COMMON_KEYS = ("type", "name", "policy", "interval")
 INTERPOLATIONS = ("linear", "exponential")
-# drift/diffusion of one step's observables, shared by every controller that asks (per window)
-_DRIFT_DIFFUSION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# per-step diffusion of the SGD displacement, shared by every controller that asks
+_SGD_DIFFUSION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def shared_drift_diffusion(observables: Any, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """``observables.drift_diffusion(window)``, computed once per step and window.
+def sgd_diffusion(model: LearningSystem) -> float:
+    """Diffusion of this step's SGD displacement of the observed coordinates, per step.
+
+    D_t = 1/2 x (across-replica variance of dq), averaged over the k coordinates, where dq is the
+    displacement of q made by this step's update only (-gamma g projected, or the heavy-ball
+    velocity), so neuron moves made by controllers do not enter. Computed once per step (shared
+    by every controller). NaN when learning is off.
 
     Examples
     --------
     >>> from models import LearningSystem
-    >>> model = LearningSystem(replicas=4, n_hidden=2)
-    >>> model.run(3, progress=False)
-    >>> a = shared_drift_diffusion(model.observables, 2)
-    >>> a is shared_drift_diffusion(model.observables, 2)
+    >>> model = LearningSystem(replicas=8, n_hidden=2, seed=0)
+    >>> model.step()
+    >>> q0 = model.recent_coordinates(1)[0]
+    >>> d = sgd_diffusion(model)
+    >>> model.step()  # compare with the recorded coordinates (no neuron moves here)
+    >>> dq = model.coordinates() - model.recent_coordinates(2)[0]
+    >>> bool(np.isclose(sgd_diffusion(model), 0.5 * dq.var(axis=0, ddof=1).mean()))
     True
     """
-    memo = _DRIFT_DIFFUSION.setdefault(observables, {})
-    if window not in memo:
-        memo[window] = observables.drift_diffusion(window)
-    return memo[window]
+    obs = model.observables
+    if obs in _SGD_DIFFUSION:
+        return _SGD_DIFFUSION[obs]
+    ens = model.ensemble
+    if obs.gw is None:
+        value = math.nan
+    else:
+        if ens.momentum:
+            full_w, full_b = ens.vw, ens.vb
+            scale = 1.0
+        else:
+            full_w = np.zeros_like(ens.w)
+            for blk, g in zip(ens.arch.blocks, obs.gw, strict=True):
+                full_w[:, blk.rows, blk.cols] = g
+            full_b, scale = obs.gb, -obs.step_size
+        vec = full_w[:, ens.param_rows, ens.param_cols]
+        if ens.bias_index.size:
+            vec = np.concatenate([vec, full_b[:, ens.bias_index]], axis=1)
+        dq = scale * (vec @ model.projection)
+        value = float(0.5 * dq.var(axis=0, ddof=1).mean()) if dq.shape[0] > 1 else math.nan
+    _SGD_DIFFUSION[obs] = value
+    return value
 
 
 # ---------------------------------------------------------------------- validation helpers
@@ -463,27 +489,26 @@ class HbarMeter:
     """The Madelung hbar set by (gamma, M) through the measured diffusion of the coordinates.
 
     Reading (PHYSICS.md section 3, reconstructed): hbar = (D / gamma)^p, with m = 1/(2 gamma);
-    p = 1 is Nelson's hbar = 2 m D, p = 1/2 the reading hbar^2 ~ D / gamma. D is measured from
-    the recorded coordinates (``Observables.drift_diffusion(window)``, averaged over the k
-    coordinates), and the constant c of D = c gamma^2 / M is measured as D divided by the mean of
-    gamma^2 / M over the same window of steps (never assumed). Then hbar(gamma, M) =
-    (c gamma / M)^p, and the (gamma, M) giving a target hbar follow in closed form.
-
-    Note: D includes the parameter-vector jumps of neuron moves, when a neuron-count controller
-    runs; the measured constant then absorbs them.
+    p = 1 is Nelson's hbar = 2 m D, p = 1/2 the reading hbar^2 ~ D / gamma. D is measured every
+    step from the SGD displacement of the observed coordinates (:func:`sgd_diffusion`; neuron
+    moves excluded), and the constant c of D = c gamma^2 / M is measured as the mean of D over the
+    last ``window`` steps divided by the mean of gamma^2 / M over the same steps (never assumed).
+    Then hbar(gamma, M) = (c gamma / M)^p, and the (gamma, M) giving a target hbar follow in
+    closed form.
 
     Parameters
     ----------
     window : int
-        Increments used for D (and for the gamma^2 / M average).
+        Steps averaged.
     exponent : float
         p above.
 
     Examples
     --------
     >>> meter = HbarMeter(window=2, exponent=1.0)
-    >>> meter.record(0.1, 10); meter.record(0.1, 10)
-    >>> meter.constant = 0.5  # normally set by measure(model)
+    >>> meter.add(0.5 * 0.1**2 / 10, 0.1, 10); meter.add(0.5 * 0.1**2 / 10, 0.1, 10)
+    >>> meter.measure()
+    0.5
     >>> round(meter.hbar(0.1, 10), 6), round(meter.ratio_for(0.005), 6)
     (0.005, 0.01)
     """
@@ -491,30 +516,33 @@ class HbarMeter:
     def __init__(self, window: int, exponent: float) -> None:
         self.window = int(window)
         self.exponent = float(exponent)
+        self._d: list[float] = []
         self._g2m: list[float] = []
         self.constant = math.nan
         self.diffusion = math.nan
 
-    def record(self, step_size: float, batch_size: int) -> None:
-        """Remember gamma^2 / M of the step just taken (call once per step, after measuring)."""
+    def add(self, diffusion: float, step_size: float, batch_size: int) -> None:
+        """Remember one step's measured D and its gamma^2 / M (keeps the last ``window``)."""
+        self._d.append(float(diffusion))
         self._g2m.append(step_size * step_size / batch_size)
-        if len(self._g2m) > self.window + 1:
-            del self._g2m[0]
+        if len(self._d) > self.window:
+            del self._d[0], self._g2m[0]
 
-    def measure(self, model: LearningSystem) -> float:
-        """Update the measured constant c from the model's recent coordinates; return c.
+    def observe(self, model: LearningSystem) -> None:
+        """Add this step's D (:func:`sgd_diffusion`) with the gamma and M the step used."""
+        obs = model.observables
+        self.add(sgd_diffusion(model), obs.step_size, obs.batch_size)
 
-        Returns NaN until ``window`` increments have been recorded. Call before :meth:`record`
-        of the current step (the current step's coordinates are not recorded yet).
-        """
-        if len(self._g2m) < self.window:
-            return math.nan
-        _, diff = shared_drift_diffusion(model.observables, self.window)
-        diff = np.asarray(diff, dtype=float)
-        d = float(diff[np.isfinite(diff)].mean()) if np.isfinite(diff).any() else math.nan
-        self.diffusion = d
-        g2m = float(np.mean(self._g2m[-self.window :]))
-        self.constant = d / g2m if g2m > 0 and math.isfinite(d) else math.nan
+    def measure(self) -> float:
+        """The constant c = mean D / mean(gamma^2 / M) over the window (NaN until it is full)."""
+        d = np.asarray(self._d)
+        if d.size < self.window or not np.isfinite(d).any():
+            self.constant = math.nan
+            return self.constant
+        ok = np.isfinite(d)
+        self.diffusion = float(d[ok].mean())
+        g2m = float(np.asarray(self._g2m)[ok].mean())
+        self.constant = self.diffusion / g2m if g2m > 0 else math.nan
         return self.constant
 
     def hbar(self, step_size: float, batch_size: float) -> float:

@@ -171,13 +171,10 @@ class StepSizeController(ScalarController):
 
     # ------------------------------------------------------------------ policies
     def step(self) -> None:
-        obs = self.model.observables
         if self.meter is not None:
+            self.meter.observe(self.model)
             if self.model.steps % self.interval == 0:
-                self.meter.measure(self.model)
-                self.act()
-            self.meter.record(obs.step_size, obs.batch_size)
-            return
+                self.meter.measure()
         super().step()
 
     def proposal(self) -> float:

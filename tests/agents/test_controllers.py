@@ -18,7 +18,7 @@ from agents import (
     NeuronCountController,
     StepSizeController,
 )
-from agents.controller import HbarMeter, schedule_value
+from agents.controller import HbarMeter, schedule_value, sgd_diffusion
 from models import ConfigError, LearningSystem, SystemConfig
 
 QUIET = {"record_every": 10**6, "probe_every": 10**6}
@@ -446,19 +446,38 @@ def test_consistency_policy_reduces_the_hbar_gap(kind):
 
 
 def test_hbar_meter_recovers_the_diffusion_constant():
-    # D = c gamma^2 / M with a known c: the meter divides the measured D by mean(gamma^2 / M)
-    class Fake:
-        class observables:
-            @staticmethod
-            def drift_diffusion(window):
-                return np.zeros(2), np.array([0.3, 0.5]) * 0.01**2 / 4
-
-    meter = HbarMeter(window=3, exponent=1.0)
-    for _ in range(3):
-        meter.record(0.01, 4)
-    assert meter.measure(Fake) == pytest.approx(0.4)
+    # D = c gamma^2 / M with a known c, at changing gamma and M
+    rng = np.random.default_rng(0)
+    meter = HbarMeter(window=5, exponent=1.0)
+    for _ in range(7):
+        gamma, m = rng.uniform(0.01, 0.1), int(rng.integers(2, 64))
+        meter.add(0.4 * gamma**2 / m, gamma, m)
+    assert meter.measure() == pytest.approx(0.4)
     assert meter.hbar(0.01, 4) == pytest.approx(0.4 * 0.01 / 4)
     assert meter.ratio_for(0.001) == pytest.approx(0.001 / 0.4)
+    half = HbarMeter(window=1, exponent=0.5)
+    half.add(0.4 * 0.01**2 / 4, 0.01, 4)
+    half.measure()
+    assert half.hbar(0.01, 4) == pytest.approx(np.sqrt(0.4 * 0.01 / 4))
+
+
+def test_measured_diffusion_ignores_neuron_moves_but_recorded_increments_do_not():
+    spec = {"type": "neuron_count", "mu_c": 0.0, "beta_c": 1.0, "probe_samples": 8}
+    model = LearningSystem(
+        replicas=32, n_hidden=4, n_hidden_max=8, n_probe=8, controllers=[spec], seed=3, **QUIET
+    )
+    model.run(3, progress=False)
+    sgd, recorded = [], []
+    for _ in range(10):
+        q0 = model.coordinates()
+        model.step()
+        sgd.append(sgd_diffusion(model))
+        recorded.append(0.5 * (model.coordinates() - q0).var(axis=0, ddof=1).mean())
+    # moves with fresh O(1) weights dominate the recorded increments (the control), not ours
+    assert np.median(recorded) > 10 * np.median(sgd), (np.median(recorded), np.median(sgd))
+    free = LearningSystem(replicas=32, n_hidden=4, n_hidden_max=8, n_probe=8, seed=3, **QUIET)
+    free.run(4, progress=False)
+    assert 0.1 < np.median(sgd) / sgd_diffusion(free) < 10
 
 
 # ---------------------------------------------------------------------- batch size
