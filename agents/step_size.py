@@ -102,7 +102,7 @@ class StepSizeController(ScalarController):
     model : LearningSystem
     policy : {"constant", "schedule", "temperature", "consistency"}
     gamma_min, gamma_max : float
-        Bounds (defaults 1e-6 and 10).
+        Bounds (defaults 1e-6 and 1; larger steps tend to make SGD diverge).
     interval : int
     name : str, optional
     **params
@@ -128,7 +128,7 @@ class StepSizeController(ScalarController):
         model: LearningSystem,
         policy: str = "constant",
         gamma_min: float = 1e-6,
-        gamma_max: float = 10.0,
+        gamma_max: float = 1.0,
         interval: int = 1,
         name: str | None = None,
         **params: Any,
@@ -152,7 +152,7 @@ class StepSizeController(ScalarController):
         allowed = (*COMMON_KEYS, "gamma_min", "gamma_max", *POLICY_KEYS[policy])
         check_keys(spec, where, allowed, f"step_size ({policy})")
         lo = check_float(spec, "gamma_min", where, 1e-6, 0.0, lo_open=True)
-        hi = check_float(spec, "gamma_max", where, 10.0, 0.0, lo_open=True)
+        hi = check_float(spec, "gamma_max", where, 1.0, 0.0, lo_open=True)
         if hi < lo:
             raise ConfigError(f"{where}.gamma_max", hi, f"a number >= gamma_min ({lo:g})")
         out.update(gamma_min=lo, gamma_max=hi)
