@@ -1115,12 +1115,13 @@ def dispersion(
 ) -> DispersionResult:
     """Space-time power spectrum ``S(k, omega)`` of the neuron field over an embedding.
 
-    For each embedding direction ``a`` the field is projected on plane waves
-    ``exp(-i k y_a)`` with ``k = 2 pi j / L_a`` (``j = 1 .. n_k``; ``L_a = range * N / (N-1)``,
-    the period of a uniform lattice), the time mean is removed, the series is cut into
-    ``segments`` pieces, Hann-windowed and Fourier transformed; the power is averaged over
-    segments and replicas and folded onto ``omega >= 0``. Two fits are reported: the
-    Klein-Gordon ``omega_peak^2 = c^2 k^2 + m^2`` on the peak frequencies, and the diffusive
+    The spatial mean of the field is removed at each step; for each embedding direction ``a``
+    the field is projected on plane waves ``exp(-i k y_a)`` with ``k = 2 pi j / L_a``
+    (``j = 1 .. n_k``; ``L_a = range * n_a / (n_a - 1)`` with ``n_a`` the number of distinct
+    positions along ``a``: the period of a uniform lattice), the time mean is removed, the
+    series is cut into ``segments`` pieces, Hann-windowed and Fourier transformed; the power
+    is averaged over segments and replicas and folded onto ``omega >= 0``. Two fits are reported:
+    the Klein-Gordon ``omega_peak^2 = c^2 k^2 + m^2`` on the peak frequencies, and the diffusive
     ``omega = -i D k^2`` as a zero-frequency peak of half width ``D k^2``. The verdict follows
     the criterion stated in :class:`DispersionResult`.
 
@@ -1171,13 +1172,15 @@ def dispersion(
     seg = T // segments
     if seg < 32:
         raise ValueError(f"states: {T} steps; {segments} segment(s) need at least {32 * segments}")
-    extent = np.ptp(y, axis=0) * N / max(N - 1, 1)
+    distinct = np.array([len(np.unique(np.round(col, 9))) for col in y.T])
+    extent = np.ptp(y, axis=0) * distinct / np.maximum(distinct - 1, 1)
     if np.any(extent <= 0):
         raise ValueError("embedding: a direction has zero extent; expected spread-out positions")
     ndir = y.shape[1]
     k = 2 * np.pi * np.arange(1, n_k + 1)[None, :] / extent[:, None]  # (ndir, nk)
     phase = np.exp(-1j * k[:, :, None] * y.T[:, None, :])  # (ndir, nk, N)
-    amp = np.einsum("trn,akn->trak", arr, phase) / N  # (T, R, ndir, nk)
+    field = arr - arr.mean(axis=2, keepdims=True)  # drop the uniform mode (no leakage)
+    amp = np.einsum("trn,akn->trak", field, phase) / N  # (T, R, ndir, nk)
     amp = amp[: seg * segments].reshape(segments, seg, R, ndir, n_k)
     amp = amp - amp.mean(axis=1, keepdims=True)
     win = np.hanning(seg)[None, :, None, None, None]
