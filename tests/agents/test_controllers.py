@@ -215,15 +215,27 @@ OPS = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=OPS, topology=st.sampled_from(["layered", "recurrent"]), seed=st.integers(0, 50))
-def test_any_sequence_of_moves_keeps_bounds_and_coherence(ops, topology, seed):
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ops=OPS,
+    topology=st.sampled_from(["layered", "recurrent", "small_world"]),
+    dtype=st.sampled_from(["float64", "float32"]),
+    seed=st.integers(0, 50),
+)
+def test_any_sequence_of_moves_keeps_bounds_and_coherence(ops, topology, dtype, seed):
     controllers = [
         {"type": "neuron_count", "mu_c": 0.0, "beta_c": 10.0, "n_min": 4, "n_max": 6},
         {"type": "step_size", "policy": "temperature", "target": 1e-3, "gamma_max": 0.2},
         {"type": "batch_size", "policy": "noise_scale", "m_min": 2, "m_max": 6},
     ]
-    model = small_model(topology=topology, seed=seed, controllers=controllers, momentum=0.5)
+    model = small_model(
+        topology=topology,
+        seed=seed,
+        controllers=controllers,
+        momentum=0.5,
+        dtype=dtype,
+        small_world_k=2,
+    )
     gc, gamma_c, batch_c = model.controllers
     ens = model.ensemble
     hid = ens.slices["hidden"]
