@@ -636,7 +636,8 @@ def entropy_production_tensor(
         Positive-definite ``P`` of the eigenproblem ``C v = lambda P v``.
     bootstrap : int
         Resamples of the replicas (0 disables the intervals). With the Gaussian score all
-        resamples are evaluated at once from per-replica sufficient statistics.
+        resamples are evaluated at once from per-replica sufficient statistics; any other
+        score is refitted for every resample and step (slow: ``bootstrap * steps`` fits).
     level : float
         Confidence level of the intervals.
     seed : int
