@@ -505,6 +505,15 @@ def test_batch_size_schedule_is_followed_exactly_with_integer_rounding():
         SystemConfig(controllers=[{**spec, "m_max": 20}])
 
 
+def test_batch_size_constant_sets_m_and_the_next_step_uses_it():
+    model = small_model(controllers=[{"type": "batch_size", "value": 7, "m_max": 9}])
+    model.run(2, progress=False)
+    assert model.batch_size == 7 and model.observables.batch_size == 7
+    assert model.last_states.shape[1] == 7
+    with pytest.raises(ConfigError, match=r"controllers\[0\]\.value: 12; expected an integer in"):
+        SystemConfig(controllers=[{"type": "batch_size", "value": 12, "m_max": 9}])
+
+
 def _independent_noise_scale(model: LearningSystem, samples: int, seed: int) -> tuple[float, float]:
     """tr(Sigma) / |grad F|^2 from a large fresh sample, and the uncorrected mini-batch ratio."""
     rng = np.random.default_rng(seed)
