@@ -49,10 +49,7 @@ class NeuronAgent(FixedAgent):
     @property
     def state(self) -> np.ndarray:
         """Batch-mean state of this neuron in each replica, shape (R,) (after the last step)."""
-        x = self.model.last_states
-        if x is None:
-            return np.zeros(self._ens.replicas)
-        return x[:, :, self.index].mean(axis=1)
+        return self.model.batch_mean_states()[:, self.index].copy()
 
     @property
     def state_std(self) -> np.ndarray:

@@ -30,7 +30,7 @@ from mesa.discrete_space import Cell, Network
 from agents.neuron import NeuronAgent
 from models.architecture import build_architecture
 from models.config import SystemConfig
-from models.network import Ensemble
+from models.network import Ensemble, State
 from models.observables import Observables
 from models.tasks import DataSource, make_task
 
@@ -87,7 +87,8 @@ class LearningSystem(mesa.Model):
         self.ensemble = Ensemble(config, self.architecture, self.streams["init"])
         self.step_size = float(config.step_size)
         self.batch_size = int(config.batch_size)
-        self.last_states: np.ndarray | None = None
+        self.last_state: State | None = None
+        self._last_cache: dict[str, np.ndarray] = {}
         self.last_targets: np.ndarray | None = None
         self.step_hooks: list[Callable[[LearningSystem], None]] = []
         self.controllers: list[Any] = []
@@ -229,7 +230,8 @@ class LearningSystem(mesa.Model):
             ens.apply(gw, gb, gamma)
         else:
             gw = gb = None
-        self.last_states = state.x
+        self.last_state = state
+        self._last_cache = {}
         self.last_targets = targets
         self.observables = Observables(self, state, gw, gb, gamma, m)
         for controller in self.controllers:
@@ -284,10 +286,28 @@ class LearningSystem(mesa.Model):
         st = self.ensemble.relax(
             np.broadcast_to(px, (R, *px.shape)), None, steps=steps, temperature=0.0
         )
-        out = st.x[:, :, self.ensemble.slices["output"]]
+        out = st.X["output"].transpose(0, 2, 1)
         value = ((out - py) ** 2).mean(axis=(1, 2))
         self._prediction_cache = (self.steps, value)
         return value
+
+    # ------------------------------------------------------------------ states
+    @property
+    def last_states(self) -> np.ndarray | None:
+        """States x of the last step's mini-batches, shape (R, M, n) (None before a step)."""
+        if self.last_state is None:
+            return None
+        if "x" not in self._last_cache:
+            self._last_cache["x"] = self.last_state.x
+        return self._last_cache["x"]
+
+    def batch_mean_states(self) -> np.ndarray:
+        """Batch-mean state of every slot after the last step, shape (R, n) (zeros before)."""
+        if self.last_state is None:
+            return np.zeros((self.config.replicas, self.ensemble.n))
+        if "mean" not in self._last_cache:
+            self._last_cache["mean"] = self.last_state.batch_mean()
+        return self._last_cache["mean"]
 
     # ------------------------------------------------------------------ recording
     def coordinates(self) -> np.ndarray:
@@ -310,9 +330,9 @@ class LearningSystem(mesa.Model):
         self._traj_m.append(self.batch_size)
         if force_collect or t % cfg.record_every == 0:
             self.datacollector.collect(self)
-            if self.last_states is not None:
+            if self.last_state is not None:
                 self._state_steps.append(t)
-                self._state_values.append(self.last_states.mean(axis=1))
+                self._state_values.append(self.batch_mean_states())
                 self._state_active.append(self.ensemble.active.copy())
 
     def recent_coordinates(self, window: int) -> np.ndarray:

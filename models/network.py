@@ -18,11 +18,9 @@ architecture's groups, so layered networks do no work on masked zeros.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from models.activations import activation, activation_into
+from models.activations import activation_into
 from models.architecture import Architecture
 from models.config import SystemConfig
 
@@ -30,41 +28,58 @@ from models.config import SystemConfig
 class State:
     """Relaxed states of one batch and the quantities derived from them.
 
-    Storage is neuron-major, ``(R, n, M)``, so that a group of neurons is one contiguous chunk
-    per replica; the attributes ``x, y, fy, dfy, e, delta`` are ``(R, M, n)`` views of it.
+    Storage is one contiguous ``(R, n_group, M)`` array per neuron group (input, hidden, output)
+    so that every elementwise operation runs on contiguous memory. The ``(R, M, n)``
+    attributes ``x, y, fy, dfy, e, delta`` assemble copies over all slots (inputs carry no
+    error: their y, f, e, delta are 0).
 
     Attributes
     ----------
-    x, y, fy, dfy, e, delta : ndarray, shape (R, M, n)
-        States, pre-activations w x + b, f(y), f'(y), errors e = (x - f(y)) on active non-input
-        neurons (0 elsewhere), and delta = e f'(y).
-    X, Y, FY, DFY, E, D : ndarray, shape (R, n, M)
-        The same arrays in storage order.
+    X : dict of str to ndarray
+        States per group, ``X[g]`` of shape (R, n_g, M).
+    Y, FY, DFY, E, D : dict of str to ndarray
+        Pre-activations, f(y), f'(y), errors and delta = e f'(y) of the hidden and output groups.
     """
 
-    def __init__(self, replicas: int, n: int, batch: int, dtype: np.dtype, n_input: int = 0) -> None:
-        shape = (replicas, n, batch)
-        # every entry is written before it is read, except the input rows of the derived
-        # arrays, which are zero (inputs carry no error)
-        self.X = np.empty(shape, dtype=dtype)
-        self.Y = np.empty(shape, dtype=dtype)
-        self.FY = np.empty(shape, dtype=dtype)
-        self.DFY = np.empty(shape, dtype=dtype)
-        self.E = np.empty(shape, dtype=dtype)
-        self.D = np.empty(shape, dtype=dtype)
-        for arr in (self.Y, self.FY, self.DFY, self.E, self.D):
-            arr[:, :n_input, :] = 0.0
+    def __init__(self, sizes: dict[str, int], replicas: int, batch: int, dtype: np.dtype) -> None:
+        self.sizes = sizes
+        self.X = {g: np.empty((replicas, k, batch), dtype=dtype) for g, k in sizes.items()}
+        bulk = {g: k for g, k in sizes.items() if g != "input"}
+        self.Y = {g: np.empty((replicas, k, batch), dtype=dtype) for g, k in bulk.items()}
+        self.FY = {g: np.empty_like(a) for g, a in self.Y.items()}
+        self.DFY = {g: np.empty_like(a) for g, a in self.Y.items()}
+        self.E = {g: np.empty_like(a) for g, a in self.Y.items()}
+        self.D = {g: np.empty_like(a) for g, a in self.Y.items()}
 
-    x = property(lambda self: self.X.transpose(0, 2, 1))
-    y = property(lambda self: self.Y.transpose(0, 2, 1))
-    fy = property(lambda self: self.FY.transpose(0, 2, 1))
-    dfy = property(lambda self: self.DFY.transpose(0, 2, 1))
-    e = property(lambda self: self.E.transpose(0, 2, 1))
-    delta = property(lambda self: self.D.transpose(0, 2, 1))
+    def _full(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        ref = self.X["input"]
+        blocks = [
+            parts[g] if g in parts else np.zeros((ref.shape[0], k, ref.shape[2]), ref.dtype)
+            for g, k in self.sizes.items()
+        ]
+        return np.concatenate(blocks, axis=1).transpose(0, 2, 1)
+
+    x = property(lambda self: self._full(self.X))
+    y = property(lambda self: self._full(self.Y))
+    fy = property(lambda self: self._full(self.FY))
+    dfy = property(lambda self: self._full(self.DFY))
+    e = property(lambda self: self._full(self.E))
+    delta = property(lambda self: self._full(self.D))
+
+    def set_x(self, x: np.ndarray) -> None:
+        """Overwrite all states from an ``(R, M, n)`` array (derived arrays are not updated)."""
+        start = 0
+        for g, k in self.sizes.items():
+            self.X[g][...] = x[:, :, start : start + k].transpose(0, 2, 1)
+            start += k
+
+    def batch_mean(self) -> np.ndarray:
+        """Batch-mean state of every slot, shape (R, n)."""
+        return np.concatenate([self.X[g].mean(axis=2) for g in self.sizes], axis=1)
 
     def energy(self) -> np.ndarray:
         """H per (replica, sample): 1/2 sum_i e_i^2, shape (R, M)."""
-        return 0.5 * np.einsum("rim,rim->rm", self.E, self.E)
+        return 0.5 * sum(np.einsum("rim,rim->rm", e, e) for e in self.E.values())
 
 
 class Ensemble:
@@ -95,6 +110,7 @@ class Ensemble:
         self.replicas = R
         self.n = n
         self.slices = {g: arch.group(g) for g in ("input", "hidden", "output")}
+        self.sizes = {g: sl.stop - sl.start for g, sl in self.slices.items()}
         self.fns = {
             "hidden": activation_into(config.activation),
             "output": activation_into(config.output_activation),
@@ -161,42 +177,43 @@ class Ensemble:
         return names + [f"b[{i}]" for i in self.bias_index]
 
     # ------------------------------------------------------------------ states
-    def _preactivation(self, X: np.ndarray, group: str, Y: np.ndarray) -> None:
-        """Y[:, group] = b + sum over blocks into group of w_block @ X[:, src]."""
-        rows = self.slices[group]
-        target = Y[:, rows, :]
+    def _preactivation(self, st: State, group: str) -> None:
+        """Y[group] = b + sum over blocks into group of w_block @ X[src]."""
+        target = st.Y[group]
         first = True
         for blk in self.arch.blocks:
             if blk.dst != group:
                 continue
             if first:
-                np.matmul(self.w[:, blk.rows, blk.cols], X[:, blk.cols, :], out=target)
+                np.matmul(self.w[:, blk.rows, blk.cols], st.X[blk.src], out=target)
                 first = False
             else:
-                target += np.matmul(self.w[:, blk.rows, blk.cols], X[:, blk.cols, :])
+                target += np.matmul(self.w[:, blk.rows, blk.cols], st.X[blk.src])
         if first:
             target[...] = 0.0
         if self.config.bias:
-            target += self.b[:, rows, None]
+            target += self.b[:, self.slices[group], None]
 
     def _activate_group(self, st: State, group: str) -> None:
-        rows = self.slices[group]
-        self.fns[group](st.Y[:, rows, :], st.FY[:, rows, :], st.DFY[:, rows, :])
+        self.fns[group](st.Y[group], st.FY[group], st.DFY[group])
 
-    def _errors(self, st: State) -> None:
-        nb = self.arch.n_input
-        E = st.E[:, nb:, :]
-        np.subtract(st.X[:, nb:, :], st.FY[:, nb:, :], out=E)
+    def _errors(self, st: State, group: str) -> None:
+        e = st.E[group]
+        np.subtract(st.X[group], st.FY[group], out=e)
         if not self.all_active:
-            E *= self.act[:, nb:, None]
-        np.multiply(E, st.DFY[:, nb:, :], out=st.D[:, nb:, :])
+            e *= self.act[:, self.slices[group], None]
+        np.multiply(e, st.DFY[group], out=st.D[group])
 
     def _evaluate(self, st: State) -> None:
-        for g in ("hidden", "output"):
-            if self.slices[g].stop > self.slices[g].start:
-                self._preactivation(st.X, g, st.Y)
-                self._activate_group(st, g)
-        self._errors(st)
+        for g in self._bulk_groups:
+            self._preactivation(st, g)
+            self._activate_group(st, g)
+        for g in self._bulk_groups:
+            self._errors(st, g)
+
+    @property
+    def _bulk_groups(self) -> tuple[str, ...]:
+        return tuple(g for g in ("hidden", "output") if self.sizes[g])
 
     def relax(
         self,
@@ -231,54 +248,61 @@ class Ensemble:
         rate = cfg.relax_rate if rate is None else rate
         temperature = cfg.neuron_temperature if temperature is None else temperature
         M = inputs.shape[-2]
-        st = State(self.replicas, self.n, M, self.dtype, self.arch.n_input)
+        st = State(self.sizes, self.replicas, M, self.dtype)
         X = st.X
-        X[:, self.slices["input"], :] = np.swapaxes(inputs, -1, -2)
+        X["input"][...] = np.swapaxes(inputs, -1, -2)
         clamp_out = targets is not None
-        hid, out = self.slices["hidden"], self.slices["output"]
-        X[:, hid, :] = 0.0
+        has_hidden = self.sizes["hidden"] > 0
+        X["hidden"][...] = 0.0
         if clamp_out:
-            X[:, out, :] = np.swapaxes(targets, -1, -2)
+            X["output"][...] = np.swapaxes(targets, -1, -2)
         else:
-            X[:, out, :] = 0.0
-        act = self.act[:, :, None]
+            X["output"][...] = 0.0
+        act_h = self.act[:, self.slices["hidden"], None]
         sweeps = cfg.forward_sweeps if self.arch.recurrent else 1
         for _ in range(sweeps):
-            if hid.stop > hid.start:
-                self._preactivation(X, "hidden", st.Y)
+            if has_hidden:
+                self._preactivation(st, "hidden")
                 self._activate_group(st, "hidden")
-                np.multiply(st.FY[:, hid, :], act[:, hid], out=X[:, hid, :])
+                X["hidden"][...] = st.FY["hidden"]
+                if not self.all_active:
+                    X["hidden"] *= act_h
             if not clamp_out:
-                self._preactivation(X, "output", st.Y)
+                self._preactivation(st, "output")
                 self._activate_group(st, "output")
-                X[:, out, :] = st.FY[:, out, :]
+                X["output"][...] = st.FY["output"]
         self._evaluate(st)
-        bulk = slice(self.arch.n_input, self.n if not clamp_out else out.start)
-        if bulk.stop <= bulk.start or steps == 0:
+        bulk = [g for g in (("hidden",) if clamp_out else ("hidden", "output")) if self.sizes[g]]
+        if not bulk or steps == 0:
             return st
         noise_scale = np.sqrt(2.0 * rate * temperature) if temperature > 0 else 0.0
         if noise_scale and rng is None:
             raise ValueError("rng: None; a generator is needed when neuron_temperature > 0")
         # contiguous transposed weight blocks feeding back into the bulk, once per relaxation
-        back = []
-        for blk in self.arch.blocks:
-            lo, hi = max(blk.cols.start, bulk.start), min(blk.cols.stop, bulk.stop)
-            if hi > lo:
-                wt = np.ascontiguousarray(self.w[:, blk.rows, lo:hi].transpose(0, 2, 1))
-                back.append((blk.rows, slice(lo - bulk.start, hi - bulk.start), wt))
-        grad = np.empty_like(X[:, bulk, :])
-        Xb = X[:, bulk, :]
-        actb = act[:, bulk]
+        back = [
+            (
+                blk.dst,
+                blk.src,
+                np.ascontiguousarray(self.w[:, blk.rows, blk.cols].transpose(0, 2, 1)),
+            )
+            for blk in self.arch.blocks
+            if blk.src in bulk
+        ]
+        grads = {g: np.empty_like(X[g]) for g in bulk}
+        acts = {g: self.act[:, self.slices[g], None] for g in bulk}
         for _ in range(steps):
-            grad[...] = st.E[:, bulk, :]
-            for rows, sub, wt in back:
-                grad[:, sub, :] -= np.matmul(wt, st.D[:, rows, :])
-            grad *= rate
-            Xb -= grad
-            if noise_scale:
-                Xb += noise_scale * rng.standard_normal(grad.shape).astype(self.dtype)
-            if not self.all_active:
-                Xb *= actb
+            for g in bulk:
+                grads[g][...] = st.E[g]
+            for dst, src, wt in back:
+                grads[src] -= np.matmul(wt, st.D[dst])
+            for g in bulk:
+                grad = grads[g]
+                grad *= rate
+                X[g] -= grad
+                if noise_scale:
+                    X[g] += noise_scale * rng.standard_normal(grad.shape).astype(self.dtype)
+                if not self.all_active:
+                    X[g] *= acts[g]
             self._evaluate(st)
         return st
 
@@ -292,15 +316,18 @@ class Ensemble:
             ``gw[k]`` has shape ``(R, rows, cols)`` of ``arch.blocks[k]``.
         gb : ndarray, shape (R, n)
         """
-        M = st.X.shape[2]
+        M = st.X["input"].shape[2]
         gw = []
         for blk in self.arch.blocks:
-            g = np.matmul(st.D[:, blk.rows, :], st.X[:, blk.cols, :].transpose(0, 2, 1))
+            g = np.matmul(st.D[blk.dst], st.X[blk.src].transpose(0, 2, 1))
             g *= -1.0 / M
             if blk.mask is not None:
                 g *= blk.mask
             gw.append(g)
-        gb = -st.D.mean(axis=2) * self.bias_mask
+        gb = np.zeros((self.replicas, self.n), dtype=self.dtype)
+        if self.config.bias:
+            for g in self._bulk_groups:
+                gb[:, self.slices[g]] = -st.D[g].mean(axis=2)
         return gw, gb
 
     def dense_gradient(self, st: State) -> tuple[np.ndarray, np.ndarray]:
@@ -317,20 +344,20 @@ class Ensemble:
         Computed without forming per-sample gradients: for a block,
         |g_m|^2 = sum_ij mask_ij delta_mi^2 x_mj^2. Unbiased (divides by M - 1); NaN for M = 1.
         """
-        M = st.X.shape[2]
+        M = st.X["input"].shape[2]
         if M < 2:
             return np.full(self.replicas, np.nan)
-        d2 = st.D * st.D
-        x2 = st.X * st.X
+        d2 = {g: st.D[g] * st.D[g] for g in self._bulk_groups}
+        x2 = {g: st.X[g] * st.X[g] for g in st.X}
         per_sample = np.zeros((self.replicas, M), dtype=self.dtype)
         for blk in self.arch.blocks:
             if blk.mask is None:
-                per_sample += d2[:, blk.rows, :].sum(1) * x2[:, blk.cols, :].sum(1)
+                per_sample += d2[blk.dst].sum(1) * x2[blk.src].sum(1)
             else:
-                per_sample += np.einsum(
-                    "rim,ij,rjm->rm", d2[:, blk.rows, :], blk.mask, x2[:, blk.cols, :]
-                )
-        per_sample += np.einsum("rim,i->rm", d2, self.bias_mask)
+                per_sample += np.einsum("rim,ij,rjm->rm", d2[blk.dst], blk.mask, x2[blk.src])
+        if self.config.bias:
+            for g in self._bulk_groups:
+                per_sample += d2[g].sum(1)
         mean_sq = sum(np.einsum("rij,rij->r", g, g) for g in gw) + np.einsum("ri,ri->r", gb, gb)
         return (per_sample.mean(axis=1) - mean_sq) * (M / (M - 1))
 

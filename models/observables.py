@@ -59,8 +59,7 @@ class Observables:
             return np.full(self.model.config.replicas, np.nan)
         if self.model.config.learning:
             return self.state.energy().mean(axis=1)
-        out = self.model.ensemble.slices["output"]
-        diff = self.state.x[:, :, out] - self.model.last_targets
+        diff = self.state.X["output"].transpose(0, 2, 1) - self.model.last_targets
         return 0.5 * np.einsum("rmo,rmo->r", diff, diff) / diff.shape[1]
 
     @cached_property

@@ -108,11 +108,11 @@ def test_relaxation_descends_h_and_state_gradient_is_exact():
         x = st0.x.copy()
         x[:, :, k] += eps
         stp = ens.relax(inputs, targets, steps=0)
-        stp.x[...] = x
+        stp.set_x(x)
         ens._evaluate(stp)
         hp = stp.energy()  # per (replica, sample): samples are independent
         x[:, :, k] -= 2 * eps
-        stp.x[...] = x
+        stp.set_x(x)
         ens._evaluate(stp)
         hm = stp.energy()
         num[:, :, k - hid.start] = (hp - hm) / (2 * eps)
