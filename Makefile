@@ -30,17 +30,21 @@ $(VENV)/.stamp-test: pyproject.toml | $(VENV)/bin/python
 
 venv: $(VENV)/.stamp-test
 
+FLAGSHIP := train
+
 run: $(VENV)/.stamp-run
-	$(VENV)/bin/dualsim run train $(ARGS)
+	$(VENV)/bin/dualsim run $(FLAGSHIP) $(ARGS)
+
+TEST_PATHS := tests agents models analysis scenarios
 
 test: $(VENV)/.stamp-test
-	$(PY) -m pytest -m "not slow" -q $(ARGS)
+	$(PY) -m pytest -m "not slow" -q --doctest-modules $(TEST_PATHS) $(ARGS)
 
 test-slow: $(VENV)/.stamp-test
 	$(PY) -m pytest -m "slow" -q $(ARGS)
 
 test-all: $(VENV)/.stamp-test
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q --doctest-modules $(TEST_PATHS) $(ARGS)
 
 bench: $(VENV)/.stamp-test
 	$(PY) -m scenarios.bench $(ARGS)

@@ -1,0 +1,124 @@
+"""Scenario ``train``: a plain training run of the learning system, its tables as Parquet.
+
+It runs one :class:`~models.LearningSystem` for ``steps`` steps and saves
+``trajectories`` (per step and replica), ``model`` (DataCollector, every ``record_every``
+steps), ``neurons`` (DataCollector NeuronAgent table), ``neuron_states`` and
+``controller_events``, plus ``config.toml`` and ``training.png``.
+
+Run it as ``dualsim run train``, ``python -m scenarios.train`` or from Python::
+
+    from scenarios import train
+    result = train.run(steps=100, replicas=32)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from models import LearningSystem, SystemConfig
+from scenarios.result import ScenarioResult, write_tables
+
+DEFAULT_STEPS = 300
+QUICK_STEPS = 60
+
+
+def run(
+    config: SystemConfig | None = None,
+    out: str | Path | None = None,
+    quick: bool = False,
+    steps: int | None = None,
+    progress: bool = False,
+    **overrides: Any,
+) -> ScenarioResult:
+    """Train the ensemble and save its tables.
+
+    Parameters
+    ----------
+    config : SystemConfig, optional
+        Defaults to ``SystemConfig()``; ``overrides`` are applied on top.
+    out : path, optional
+        Output folder (created); default ``results/train-YYYYmmdd-HHMMSS``.
+    quick : bool
+        Fewer steps (a smoke run).
+    steps : int, optional
+        Number of learning steps (default 300, quick 60).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    ScenarioResult
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> res = run(out=tempfile.mkdtemp(), steps=5, replicas=4)
+    >>> sorted(res.tables)[:2], res.summary["steps"]
+    (['controller_events', 'model'], 5)
+    """
+    from scenarios.output import default_out
+
+    cfg = config or SystemConfig()
+    if overrides:
+        cfg = cfg.replace(**overrides)
+    n_steps = steps if steps is not None else (QUICK_STEPS if quick else DEFAULT_STEPS)
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"steps: {n_steps!r}; expected an integer >= 1")
+    folder = Path(out) if out is not None else default_out("train")
+    model = LearningSystem(cfg)
+    model.run(n_steps, progress=progress)
+    tables = {
+        "trajectories": model.trajectories(),
+        "model": model.model_frame(),
+        "neurons": model.neuron_frame(),
+        "neuron_states": model.neuron_states(),
+        "controller_events": model.controller_events(),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    write_tables(folder, tables)
+    (folder / "config.toml").write_text(cfg.to_toml())
+    figures = [_plot(tables["model"], folder / "training.png")]
+    frame = tables["model"]
+    summary: dict[str, float | int | str] = {
+        "steps": n_steps,
+        "replicas": cfg.replicas,
+        "prediction_error_start": float(frame["prediction_error"].iloc[0]),
+        "prediction_error_end": float(frame["prediction_error"].iloc[-1]),
+        "free_energy_end": float(frame["free_energy"].iloc[-1]),
+        "t_eff_end": float(frame["t_eff"].iloc[-1]),
+        "n_neurons_end": float(frame["n_neurons"].iloc[-1]),
+    }
+    return ScenarioResult("train", folder, cfg, tables, figures=figures, summary=summary)
+
+
+def _plot(frame, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    axes[0].semilogy(frame["step"], frame["prediction_error"], label="prediction error")
+    axes[0].semilogy(frame["step"], frame["free_energy"], label="free energy F")
+    axes[0].set_xlabel("step")
+    axes[0].legend()
+    axes[1].plot(frame["step"], frame["t_eff"])
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("T_eff")
+    axes[2].plot(frame["step"], frame["n_neurons"], label="N")
+    axes[2].set_xlabel("step")
+    axes[2].set_ylabel("mean active neurons")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+if __name__ == "__main__":  # pragma: no cover - script entry
+    from scenarios.cli import main
+
+    sys.exit(main(["run", "train", *sys.argv[1:]]))
