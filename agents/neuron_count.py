@@ -62,7 +62,6 @@ POLICY_KEYS = {
     "schedule": ("steps", "values", "interpolation"),
 }
 MOVE_KEYS = ("mu_c", "beta_c", "n_min", "n_max", "probe_samples")
-STALE_OBSERVABLES = ("n_neurons", "n_parameters", "t_eff", "free_energy")
 
 
 def structure_changed(model: LearningSystem, free_energy: np.ndarray | None) -> None:
@@ -82,15 +81,7 @@ def structure_changed(model: LearningSystem, free_energy: np.ndarray | None) -> 
     >>> model.observables.n_neurons.tolist(), 3 in model.graph
     ([5, 4], True)
     """
-    model.sync_graph()
-    for c in model.controllers:
-        c.rewire()
-    # the model caches probe-set quantities per step; the network changed within this step
-    model._probe_cache = None if free_energy is None else (model.steps, free_energy)
-    model._prediction_cache = None
-    cache = getattr(model.observables, "__dict__", {})
-    for key in STALE_OBSERVABLES:
-        cache.pop(key, None)
+    model.structure_changed(free_energy)
 
 
 @register("neuron_count")

@@ -205,16 +205,35 @@ class LearningSystem(mesa.Model):
                 if j in wanted and (j in present or j < i):
                     self.space.add_connection(cell, self.space[j])
             self._neurons[i] = NeuronAgent(self, i, cell)
+        for controller in self.controllers:
+            rewire = getattr(controller, "rewire", None)
+            if rewire is not None:
+                rewire()
+
+    def structure_changed(self, free_energy: np.ndarray | None = None) -> None:
+        """Tell the model its neurons changed after this step's observables were computed.
+
+        Refreshes graph, Mesa space, agents and controller edges, drops the step's cached
+        probe quantities (or keeps ``free_energy`` as this step's F when it is exact for the new
+        network), and drops the structure-dependent observables so the recorders see the new N.
+        """
+        self.sync_graph()
+        self._probe_cache = None if free_energy is None else (self.steps, free_energy)
+        self._prediction_cache = None
+        self._last_cache = {}
+        cache = self.observables.__dict__
+        for key in ("n_neurons", "n_parameters", "t_eff", "free_energy"):
+            cache.pop(key, None)
 
     def activate_neurons(self, replicas: np.ndarray, slots: np.ndarray) -> None:
         """Activate hidden ``slots[k]`` in ``replicas[k]``; graph, space, agents follow."""
         self.ensemble.activate(replicas, slots, self.streams["growth"])
-        self.sync_graph()
+        self.structure_changed()
 
     def deactivate_neurons(self, replicas: np.ndarray, slots: np.ndarray) -> None:
         """Deactivate hidden ``slots[k]`` in ``replicas[k]`` and keep everything coherent."""
         self.ensemble.deactivate(replicas, slots)
-        self.sync_graph()
+        self.structure_changed()
 
     # ------------------------------------------------------------------ dynamics
     def step(self) -> None:
