@@ -25,7 +25,7 @@ $(VENV)/.stamp-run: pyproject.toml | $(VENV)/bin/python
 	@touch $@
 
 $(VENV)/.stamp-test: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,viz,dask]'
 	@touch $@ $(VENV)/.stamp-run
 
 venv: $(VENV)/.stamp-test
