@@ -133,6 +133,9 @@ class Ensemble:
         h0 = arch.n_input
         self.active[:, h0 : h0 + config.n_hidden] = True
         self.w[:] = self._init_w * self._pair_mask()
+        # external, non-trainable drive added to pre-activations (injected packets)
+        self.drive = np.zeros((R, n), dtype=self.dtype)
+        self.drive_on = False
         self.momentum = config.momentum
         self.vw = np.zeros_like(self.w) if self.momentum else None
         self.vb = np.zeros_like(self.b) if self.momentum else None
@@ -193,6 +196,8 @@ class Ensemble:
             target[...] = 0.0
         if self.config.bias:
             target += self.b[:, self.slices[group], None]
+        if self.drive_on:
+            target += self.drive[:, self.slices[group], None]
 
     def _activate_group(self, st: State, group: str) -> None:
         self.fns[group](st.Y[group], st.FY[group], st.DFY[group])

@@ -222,3 +222,24 @@ def test_sine_task_and_temperature_and_momentum_run():
     model.run(3, progress=False)
     assert model.ensemble.w.dtype == np.float32
     assert np.isfinite(model.trajectories()["q_0"]).all()
+
+
+def test_inject_packet_drives_states_decays_and_is_recorded():
+    base = LearningSystem(SystemConfig(replicas=8, n_hidden=6, relax_steps=0, seed=2))
+    probe = LearningSystem(SystemConfig(replicas=8, n_hidden=6, relax_steps=0, seed=2))
+    probe.inject_packet([3, 4, 5], amplitude=3.0, width=1.0, decay=2.0)
+    shifts = []
+    for _ in range(6):
+        base.step()
+        probe.step()
+        shifts.append(
+            np.abs(probe.batch_mean_states()[:, 4] - base.batch_mean_states()[:, 4]).mean()
+        )
+    assert shifts[0] > 0.3  # the centre neuron is driven
+    assert shifts[-1] < 0.5 * shifts[0]  # and the drive decays
+    ev = probe.events()
+    assert ev["event"].tolist() == ["inject_packet"] and ev["neurons"].iloc[0] == "3,4,5"
+    with pytest.raises(ValueError, match="neurons"):
+        probe.inject_packet([0], amplitude=1.0)
+    with pytest.raises(ValueError, match="width"):
+        probe.inject_packet([3], amplitude=1.0, width=0.0)
