@@ -203,6 +203,94 @@ def diagnostics_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame[DIAGNOSTIC_COLUMNS]
 
 
+def run_arm(
+    arm: str,
+    build: Callable[[], Any],
+    steps: int,
+    progress: bool = False,
+    actions: dict[int, Callable[[Any], None]] | None = None,
+) -> Any:
+    """Build one arm's model and run it; the one place where scenarios step models.
+
+    Parameters
+    ----------
+    arm : str
+        The arm's name (shown on the progress bar; the reliability layer keys checkpoints on it).
+    build : callable
+        Returns a fresh :class:`~models.LearningSystem` for the arm (deterministic: the same
+        call must give the same model, so an arm can be re-created on resume).
+    steps : int
+        Steps to run.
+    progress : bool
+        Show a progress bar.
+    actions : dict of int to callable, optional
+        ``{k: fn}`` calls ``fn(model)`` when ``model.steps == k``, before the next step (a quench,
+        an injected packet ...). Actions must be deterministic functions of the model.
+
+    Returns
+    -------
+    LearningSystem
+        The model after ``steps`` steps.
+
+    Examples
+    --------
+    >>> from models import LearningSystem
+    >>> m = run_arm("demo", lambda: LearningSystem(replicas=2, n_hidden=2), 3,
+    ...             actions={1: lambda mm: setattr(mm, "step_size", 0.2)})
+    >>> m.steps, m.step_size
+    (3, 0.2)
+    """
+    model = build()
+    actions = dict(actions or {})
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc=arm, leave=False)
+    try:
+        while model.steps < steps:
+            action = actions.get(model.steps)
+            if action is not None:
+                action(model)
+            model.step()
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return model
+
+
+def arm_tables(model: Any, arm: str) -> dict[str, pd.DataFrame]:
+    """The standard tables of one arm, each with an ``arm`` column.
+
+    ``model`` (DataCollector model table), ``trajectories``, ``neurons`` (DataCollector
+    NeuronAgent table), ``neuron_states`` and ``events`` (controller events and model events,
+    with a ``source`` column).
+    """
+    controller_events = model.controller_events().assign(source="controller")
+    model_events = model.events().rename(columns={"event": "action"}).assign(source="model")
+    events = pd.concat([controller_events, model_events], ignore_index=True, sort=False)
+    out = {
+        "model": model.model_frame(),
+        "trajectories": model.trajectories(),
+        "neurons": model.neuron_frame(),
+        "neuron_states": model.neuron_states(),
+        "events": events,
+    }
+    return {k: v.assign(arm=arm) for k, v in out.items()}
+
+
+def concat_arms(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Concatenate per-arm table dicts into one table per name (arms in order)."""
+    names: list[str] = []
+    for part in parts:
+        names.extend(n for n in part if n not in names)
+    return {
+        n: pd.concat([p[n] for p in parts if n in p], ignore_index=True, sort=False) for n in names
+    }
+
+
 class Scenario:
     """Base class of the scenarios (see the module docstring)."""
 
