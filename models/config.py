@@ -112,6 +112,9 @@ class SystemConfig:
     record_every, probe_every : int
         DataCollector/neuron-state period, and probe-set (free energy) period (default
         ``record_every``).
+    record_noise : bool
+        Also record, every step, the per-sample gradient covariance projected on q
+        (``sigma_i_j`` columns of the trajectory table).
     n_data, n_probe : int
         Finite dataset size and probe-set size.
     dtype : str
@@ -160,6 +163,7 @@ class SystemConfig:
     observed: int = 2
     record_every: int = 10
     probe_every: int | None = None
+    record_noise: bool = False
     dtype: str = "float64"
     seed: int = 0
     controllers: tuple[Mapping[str, Any], ...] = ()
@@ -264,6 +268,7 @@ class SystemConfig:
         if self.probe_every is None:
             object.__setattr__(self, "probe_every", self.record_every)
         _int(self, "probe_every", 1)
+        _bool(self, "record_noise")
         _choice(self, "dtype", DTYPES)
         if isinstance(self.controllers, Mapping) or not isinstance(self.controllers, list | tuple):
             raise ConfigError("controllers", self.controllers, "a list of controller tables")

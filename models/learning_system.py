@@ -114,6 +114,7 @@ class LearningSystem(mesa.Model):
         self._traj_free: list[np.ndarray] = []
         self._traj_n: list[np.ndarray] = []
         self._traj_gamma: list[float] = []
+        self._traj_sigma: list[np.ndarray] = []
         self._traj_m: list[int] = []
         self._state_steps: list[int] = []
         self._state_values: list[np.ndarray] = []
@@ -413,6 +414,8 @@ class LearningSystem(mesa.Model):
             self._traj_free.append(np.full(cfg.replicas, np.nan))
         self._traj_n.append(obs.n_neurons.copy())
         self._traj_gamma.append(self.step_size)
+        if cfg.record_noise:
+            self._traj_sigma.append(np.asarray(obs.sigma_q, dtype=float))
         self._traj_m.append(self.batch_size)
         if force_collect or t % cfg.record_every == 0:
             self.datacollector.collect(self)
@@ -430,7 +433,8 @@ class LearningSystem(mesa.Model):
 
         Columns: ``step``, ``replica``, ``n_neurons``, ``step_size``, ``batch_size``, ``loss``
         (mini-batch H; NaN at step 0), ``free_energy`` (probe-set F; NaN off probe steps),
-        ``q_0 .. q_{k-1}``.
+        ``q_0 .. q_{k-1}``, and with ``record_noise`` the projected per-sample gradient
+        covariance ``sigma_i_j`` (i <= j; NaN at step 0).
         """
         steps = np.asarray(self._traj_steps)
         R = self.config.replicas
@@ -447,6 +451,11 @@ class LearningSystem(mesa.Model):
         }
         for i in range(q.shape[2]):
             data[f"q_{i}"] = q[:, :, i].ravel().astype(float)
+        if self._traj_sigma:
+            sig = np.stack(self._traj_sigma)
+            for i in range(sig.shape[2]):
+                for j in range(i, sig.shape[3]):
+                    data[f"sigma_{i}_{j}"] = sig[:, :, i, j].ravel()
         return pd.DataFrame(data)
 
     def neuron_states(self) -> pd.DataFrame:

@@ -343,6 +343,36 @@ class Ensemble:
             full[:, blk.rows, blk.cols] = g
         return full, gb
 
+    def projected_gradient_covariance(self, st: State, projection: np.ndarray) -> np.ndarray:
+        """Per-sample gradient covariance projected on the observed coordinates, (R, k, k).
+
+        Sigma_q = U^T Sigma U with U the (P, k) projection of the parameter vector; computed
+        from per-sample projected gradients without forming per-sample gradients. Unbiased
+        (divides by M - 1); NaN for M = 1.
+        """
+        M = st.X["input"].shape[2]
+        k = projection.shape[1]
+        if M < 2:
+            return np.full((self.replicas, k, k), np.nan)
+        key = id(projection)
+        if getattr(self, "_proj_key", None) != key:
+            E = self.param_rows.size
+            full = np.zeros((self.n, self.n, k), dtype=self.dtype)
+            full[self.param_rows, self.param_cols] = projection[:E]
+            self._proj_blocks = [full[blk.rows, blk.cols] for blk in self.arch.blocks]
+            bias = np.zeros((self.n, k), dtype=self.dtype)
+            bias[self.bias_index] = projection[E:]
+            self._proj_bias = {g: bias[self.slices[g]] for g in ("hidden", "output")}
+            self._proj_key = key
+        g = np.zeros((self.replicas, M, k), dtype=self.dtype)
+        for blk, ub in zip(self.arch.blocks, self._proj_blocks, strict=True):
+            g -= np.einsum("rim,ijk,rjm->rmk", st.D[blk.dst], ub, st.X[blk.src], optimize=True)
+        if self.config.bias:
+            for grp in self._bulk_groups:
+                g -= np.einsum("rim,ik->rmk", st.D[grp], self._proj_bias[grp])
+        g -= g.mean(axis=1, keepdims=True)
+        return np.einsum("rmk,rml->rkl", g, g) / (M - 1)
+
     def gradient_noise(self, st: State, gw: list[np.ndarray], gb: np.ndarray) -> np.ndarray:
         """tr(Sigma): trace of the per-sample gradient covariance, per replica, shape (R,).
 

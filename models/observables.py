@@ -70,6 +70,14 @@ class Observables:
         return self.model.ensemble.gradient_noise(self.state, self.gw, self.gb)
 
     @cached_property
+    def sigma_q(self) -> np.ndarray:
+        """Per-sample gradient covariance projected on q: U^T Sigma U per replica, (R, k, k)."""
+        k = self.model.config.observed
+        if self.state is None or self.gw is None:
+            return np.full((self.model.config.replicas, k, k), np.nan)
+        return self.model.ensemble.projected_gradient_covariance(self.state, self.model.projection)
+
+    @cached_property
     def n_parameters(self) -> np.ndarray:
         """K, active trainable parameters per replica, (R,)."""
         return self.model.ensemble.n_parameters()
