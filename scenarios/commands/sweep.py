@@ -1,0 +1,129 @@
+"""``dualsim sweep NAME --grid key=v1,v2 ...``: a parameter sweep; ``--collect DIR`` joins it.
+
+Every run gets the ``dualsim run`` options (``--quick``, ``--steps``, ``--set``, ``--config``,
+...) and one grid point; ``--engine local`` (default, a process pool), ``serial`` or ``dask``
+(``--scheduler tcp://HOST:8786`` for a running scheduler, else a loopback LocalCluster).
+Running the same command again resumes: complete runs are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from scenarios.commands import RunFailed
+from scenarios.commands.run import add_run_options, build_config
+from scenarios.registry import scenario_names
+
+NAME = "sweep"
+HELP = "run a scenario over a parameter grid (resumable), or collect a sweep's results"
+
+
+def parse_grid(pairs: Sequence[str]) -> dict[str, list[Any]]:
+    """Parse ``key=v1,v2,...`` (or ``key=[v1, v2]``) pairs; values are read as TOML.
+
+    Examples
+    --------
+    >>> parse_grid(["step_size=0.01,0.02", "task=linear,teacher", "learning=[true, false]"])
+    {'step_size': [0.01, 0.02], 'task': ['linear', 'teacher'], 'learning': [True, False]}
+    >>> parse_grid(["batch_size="])
+    {'batch_size': []}
+    """
+    out: dict[str, list[Any]] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"--grid: {pair!r}; expected key=value1,value2,...")
+        key, raw = (part.strip() for part in pair.split("=", 1))
+        if not key:
+            raise ValueError(f"--grid: {pair!r}; expected a non-empty key")
+        if key in out:
+            raise ValueError(f"--grid: {key!r}; expected each key once")
+        if raw.startswith("["):
+            try:
+                values = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"--grid: {pair!r}; expected a TOML list ({exc})") from None
+        else:
+            values = [_value(v.strip()) for v in raw.split(",")] if raw else []
+        out[key] = list(values)
+    return out
+
+
+def _value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help=f"scenario: {', '.join(scenario_names())}")
+    parser.add_argument(
+        "--grid", action="append", metavar="KEY=V1,V2", help="a swept parameter (repeatable)"
+    )
+    parser.add_argument("--replicates", type=int, default=1, help="runs per grid point")
+    parser.add_argument(
+        "--engine", choices=("local", "serial", "dask"), help="executor (default local)"
+    )
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:8786")
+    parser.add_argument("--workers", type=int, help="pool size / LocalCluster workers")
+    parser.add_argument(
+        "--ship", action="store_true", help="runs send files back (workers without shared disk)"
+    )
+    parser.add_argument("--collect", type=Path, metavar="DIR", help="collect a sweep folder")
+    parser.add_argument("--table", default="model", help="table to collect (default model)")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="write the collected table")
+    add_run_options(parser)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from scenarios.sweep import collect, run_sweep
+
+    if args.collect is not None:
+        frame = collect(args.collect, table=args.table)
+        n_runs = frame["run_id"].nunique()
+        if args.csv is not None:
+            args.csv.parent.mkdir(parents=True, exist_ok=True)
+            frame.to_csv(args.csv, index=False)
+            print(f"collected {len(frame)} rows from {n_runs} runs into {args.csv}")
+        else:
+            print(f"collected {len(frame)} rows x {frame.shape[1]} columns from {n_runs} runs")
+            print(frame.head(10).to_string(index=False))
+        return 0
+    if not args.name:
+        raise ValueError("name: missing; expected a scenario name or --collect DIR")
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps: {args.steps}; expected an integer >= 1")
+    config = build_config(args)
+    grid = parse_grid(args.grid or [])
+    engine = args.engine or ("dask" if args.scheduler else "local")
+    result = run_sweep(
+        config,
+        grid,
+        replicates=args.replicates,
+        executor=engine,
+        out=args.out,
+        scenario=args.name,
+        quick=args.quick,
+        steps=args.steps,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        ship=args.ship,
+        progress=not args.no_progress,
+    )
+    n = len(result.index)
+    print(
+        f"sweep {args.name}: {n} runs in {result.out} "
+        f"({len(result.ran)} ran, {len(result.skipped)} already complete, "
+        f"{len(result.failed)} failed)"
+    )
+    if result.failed:
+        first = result.index.loc[result.index["status"] == "failed", "error"].iloc[0]
+        raise RunFailed(
+            f"{len(result.failed)} of {n} runs failed (first: {first}); see "
+            f"{result.out}/failed/ and rerun the same command to retry them"
+        )
+    return 0
