@@ -30,11 +30,98 @@ from mesa.discrete_space import Cell, Network
 from agents.neuron import NeuronAgent
 from models.architecture import build_architecture
 from models.config import SystemConfig
+from models.divergence import DivergenceGuard
 from models.network import Ensemble, State
 from models.observables import Observables
 from models.tasks import DataSource, make_task
 
 STREAMS = ("graph", "init", "task", "batch", "relax", "controllers", "projection", "growth")
+
+
+# DataCollector reporters: module-level functions (picklable); means over the live replicas
+def _live(m: LearningSystem, values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values)
+    return values if m.alive.all() else values[m.alive]
+
+
+def _rep_step(m: LearningSystem) -> int:
+    return m.steps
+
+
+def _rep_n_neurons(m: LearningSystem) -> float:
+    return float(_live(m, m.observables.n_neurons).mean())
+
+
+def _rep_step_size(m: LearningSystem) -> float:
+    return m.step_size
+
+
+def _rep_batch_size(m: LearningSystem) -> int:
+    return m.batch_size
+
+
+def _rep_loss_mean(m: LearningSystem) -> float:
+    return float(np.mean(_live(m, m.observables.loss)))
+
+
+def _rep_loss_std(m: LearningSystem) -> float:
+    return float(np.std(_live(m, m.observables.loss)))
+
+
+def _rep_free_energy(m: LearningSystem) -> float:
+    return float(np.mean(_live(m, m.observables.free_energy)))
+
+
+def _rep_prediction_error(m: LearningSystem) -> float:
+    return float(np.mean(_live(m, m.prediction_error())))
+
+
+def _rep_trace_sigma(m: LearningSystem) -> float:
+    return float(np.mean(_live(m, m.observables.trace_sigma)))
+
+
+def _rep_t_eff(m: LearningSystem) -> float:
+    return float(np.mean(_live(m, m.observables.t_eff)))
+
+
+def _rep_n_neurons_min(m: LearningSystem) -> int:
+    return int(_live(m, m.observables.n_neurons).min())
+
+
+def _rep_n_neurons_max(m: LearningSystem) -> int:
+    return int(_live(m, m.observables.n_neurons).max())
+
+
+MODEL_REPORTERS = {
+    "step": _rep_step,
+    "n_neurons": _rep_n_neurons,
+    "step_size": _rep_step_size,
+    "batch_size": _rep_batch_size,
+    "loss_mean": _rep_loss_mean,
+    "loss_std": _rep_loss_std,
+    "free_energy": _rep_free_energy,
+    "prediction_error": _rep_prediction_error,
+    "trace_sigma": _rep_trace_sigma,
+    "t_eff": _rep_t_eff,
+    "n_neurons_min": _rep_n_neurons_min,
+    "n_neurons_max": _rep_n_neurons_max,
+}
+
+
+def _agent_state_mean(a: NeuronAgent) -> float:
+    return float(np.mean(_live(a.model, a.state)))
+
+
+def _agent_state_std(a: NeuronAgent) -> float:
+    return float(np.std(_live(a.model, a.state)))
+
+
+def _agent_bias_mean(a: NeuronAgent) -> float:
+    return float(np.mean(_live(a.model, a.bias)))
+
+
+def _agent_active_fraction(a: NeuronAgent) -> float:
+    return float(np.mean(_live(a.model, a.active)))
 
 
 class LearningSystem(mesa.Model):
@@ -97,6 +184,9 @@ class LearningSystem(mesa.Model):
         self._probe_cache: tuple[int, np.ndarray] | None = None
         self._prediction_cache: tuple[int, np.ndarray] | None = None
         self._projection = self._make_projection()
+        # divergence test in every step (models.divergence); replicas dropped after diverging
+        self.divergence: DivergenceGuard | None = DivergenceGuard()
+        self.alive = np.ones(config.replicas, dtype=bool)
 
         self.graph = nx.DiGraph()
         self.space: Network = Network(self.graph, layout=None, random=self.random)
@@ -121,18 +211,7 @@ class LearningSystem(mesa.Model):
         self._state_active: list[np.ndarray] = []
         self.datacollector = mesa.DataCollector(
             model_reporters={
-                "step": lambda m: m.steps,
-                "n_neurons": lambda m: float(m.observables.n_neurons.mean()),
-                "step_size": lambda m: m.step_size,
-                "batch_size": lambda m: m.batch_size,
-                "loss_mean": lambda m: float(np.mean(m.observables.loss)),
-                "loss_std": lambda m: float(np.std(m.observables.loss)),
-                "free_energy": lambda m: float(np.mean(m.observables.free_energy)),
-                "prediction_error": lambda m: float(np.mean(m.prediction_error())),
-                "trace_sigma": lambda m: float(np.mean(m.observables.trace_sigma)),
-                "t_eff": lambda m: float(np.mean(m.observables.t_eff)),
-                "n_neurons_min": lambda m: int(m.observables.n_neurons.min()),
-                "n_neurons_max": lambda m: int(m.observables.n_neurons.max()),
+                **MODEL_REPORTERS,
                 **{
                     name: reporter
                     for c in self.controllers
@@ -143,10 +222,10 @@ class LearningSystem(mesa.Model):
                 NeuronAgent: {
                     "neuron": "index",
                     "kind": "kind",
-                    "state_mean": lambda a: float(np.mean(a.state)),
-                    "state_std": lambda a: float(np.std(a.state)),
-                    "bias_mean": lambda a: float(np.mean(a.bias)),
-                    "active_fraction": lambda a: float(np.mean(a.active)),
+                    "state_mean": _agent_state_mean,
+                    "state_std": _agent_state_std,
+                    "bias_mean": _agent_bias_mean,
+                    "active_fraction": _agent_active_fraction,
                 }
             },
         )
@@ -293,9 +372,55 @@ class LearningSystem(mesa.Model):
             }
         )
 
+    def drop_replicas(self, replicas: np.ndarray | list[int], reason: str = "") -> None:
+        """Drop replicas from the run (after they diverged); recorded in :meth:`events`.
+
+        A dropped replica's weights, biases and momenta are zeroed and held at zero, its
+        recorded per-replica values (q, loss, free energy) are NaN from this step on, and the
+        model-level means exclude it.
+
+        Examples
+        --------
+        >>> model = LearningSystem(replicas=4, n_hidden=2, seed=0)
+        >>> model.step(); model.drop_replicas([1], reason="test"); model.step()
+        >>> int(model.alive.sum()), model.events()["event"].tolist()
+        (3, ['drop_replicas'])
+        """
+        idx = np.asarray(replicas, dtype=int).ravel()
+        if idx.size == 0 or idx.min() < 0 or idx.max() >= self.config.replicas:
+            raise ValueError(
+                f"replicas: {idx.tolist()}; expected replica indices in [0, {self.config.replicas})"
+            )
+        self.alive[idx] = False
+        self._zero_dropped()
+        self._events.append(
+            {
+                "step": int(self.steps),
+                "event": "drop_replicas",
+                "replicas": int(idx.size),
+                "detail": f"replicas {','.join(map(str, idx.tolist()))}: {reason}",
+            }
+        )
+
+    def _zero_dropped(self) -> None:
+        dead = ~self.alive
+        ens = self.ensemble
+        for arr in (ens.w, ens.b, ens.vw, ens.vb, ens.drive):
+            if arr is not None:
+                arr[dead] = 0.0
+
     def events(self) -> pd.DataFrame:
-        """Model-level events (injected packets ...): one row each, with its step."""
-        columns = ["step", "event", "neurons", "amplitude", "width", "decay", "replicas"]
+        """Model-level events (injected packets, dropped replicas ...): one row each."""
+        columns = [
+            "step",
+            "event",
+            "neurons",
+            "amplitude",
+            "width",
+            "decay",
+            "replicas",
+            "detail",
+        ]
         return pd.DataFrame(self._events, columns=columns)
 
     # ------------------------------------------------------------------ dynamics
@@ -310,12 +435,16 @@ class LearningSystem(mesa.Model):
         if learning:
             gw, gb = ens.gradients(state)
             ens.apply(gw, gb, gamma)
+            if not self.alive.all():
+                self._zero_dropped()
         else:
             gw = gb = None
         self.last_state = state
         self._last_cache = {}
         self.last_targets = targets
         self.observables = Observables(self, state, gw, gb, gamma, m)
+        if self.divergence is not None:
+            self.divergence.check(self)
         for controller in self.controllers:
             controller.step()
         for hook in self.step_hooks:
@@ -405,13 +534,18 @@ class LearningSystem(mesa.Model):
         cfg = self.config
         t = self.steps
         obs = self.observables
+        dead = ~self.alive
         self._traj_steps.append(t)
         self._traj_q.append(self.coordinates())
-        self._traj_loss.append(np.asarray(obs.loss, dtype=float))
+        self._traj_loss.append(np.array(obs.loss, dtype=float))
         if t % cfg.probe_every == 0:
             self._traj_free.append(self.free_energy().astype(float))
         else:
             self._traj_free.append(np.full(cfg.replicas, np.nan))
+        if dead.any():
+            self._traj_q[-1] = self._traj_q[-1].astype(float)
+            for rec in (self._traj_q, self._traj_loss, self._traj_free):
+                rec[-1][dead] = np.nan
         self._traj_n.append(obs.n_neurons.copy())
         self._traj_gamma.append(self.step_size)
         if cfg.record_noise:
