@@ -240,6 +240,11 @@ def run_arm(
     >>> m.steps, m.step_size
     (3, 0.2)
     """
+    from scenarios.checkpoint import current
+
+    sess = current()  # a dualsim run: checkpoints, resume, signals, divergence handling
+    if sess is not None:
+        return sess.run_arm(arm, build, steps, progress, actions)
     model = build()
     actions = dict(actions or {})
     bar = None
