@@ -212,7 +212,18 @@ def apply_point(base: SystemConfig, point: Mapping[str, Any]) -> SystemConfig:
         changes["task_params"] = task_params
     if controllers is not None:
         changes["controllers"] = tuple(controllers)
-    return base.replace(**changes) if changes else base
+    if not changes:
+        return base
+    try:
+        return base.replace(**changes)
+    except ConfigError as err:
+        # name the grid key (controllers.mu_c...) rather than the table slot (controllers[1].mu_c)
+        for key in point:
+            if key.startswith("controllers."):
+                i, param = _controller_slot(controllers or [], key, point[key])
+                if err.field == f"controllers[{i}].{param}":
+                    raise ConfigError(key, err.value, err.allowed) from None
+        raise
 
 
 def _controller_slot(controllers: list[dict[str, Any]], key: str, value: Any) -> tuple[int, str]:
