@@ -7,6 +7,7 @@ from types import ModuleType
 
 SCENARIOS: dict[str, str] = {
     "train": "scenarios.train",
+    "transition": "scenarios.transition",
 }
 FLAGSHIP = "train"
 
