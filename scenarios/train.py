@@ -1,9 +1,11 @@
 """Scenario ``train``: a plain training run of the learning system, its tables as Parquet.
 
-It runs one :class:`~models.LearningSystem` for ``steps`` steps and saves
+It runs one :class:`~models.LearningSystem` for ``steps`` steps (through
+:func:`scenarios.framework.run_arm`, so ``dualsim run`` checkpoints and resumes it) and saves
 ``trajectories`` (per step and replica), ``model`` (DataCollector, every ``record_every``
-steps), ``neurons`` (DataCollector NeuronAgent table), ``neuron_states`` and
-``controller_events``, plus ``config.toml`` and ``training.png``.
+steps), ``neurons`` (DataCollector NeuronAgent table), ``neuron_states``,
+``controller_events`` and ``events`` (model events: injected packets, dropped replicas), plus
+``config.toml`` (with a ``[dualsim]`` table: scenario, quick, steps) and ``training.png``.
 
 Run it as ``dualsim run train``, ``python -m scenarios.train`` or from Python::
 
@@ -17,11 +19,39 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from models import LearningSystem, SystemConfig
-from scenarios.result import ScenarioResult, write_tables
+from scenarios.result import ScenarioResult
 
 DEFAULT_STEPS = 300
 QUICK_STEPS = 60
+TABLES = ("trajectories", "model", "neurons", "neuron_states", "controller_events", "events")
+CSV_MAX_ROWS = 5000
+
+
+def tables_of(model: LearningSystem, arm: str = "train") -> dict[str, pd.DataFrame]:
+    """The tables this scenario saves, from a (possibly unfinished) model.
+
+    Examples
+    --------
+    >>> m = LearningSystem(replicas=2, n_hidden=2); m.run(2, progress=False)
+    >>> sorted(tables_of(m)) == sorted(TABLES)
+    True
+    """
+    del arm
+    return {
+        "trajectories": model.trajectories(),
+        "model": model.model_frame(),
+        "neurons": model.neuron_frame(),
+        "neuron_states": model.neuron_states(),
+        "controller_events": model.controller_events(),
+        "events": model.events(),
+    }
+
+
+def _build(cfg: SystemConfig) -> LearningSystem:
+    return LearningSystem(cfg)
 
 
 def run(
@@ -56,8 +86,12 @@ def run(
     >>> import tempfile
     >>> res = run(out=tempfile.mkdtemp(), steps=5, replicas=4)
     >>> sorted(res.tables)[:2], res.summary["steps"]
-    (['controller_events', 'model'], 5)
+    (['controller_events', 'events'], 5)
     """
+    from functools import partial
+
+    from scenarios.checkpoint import atomic_write, current
+    from scenarios.framework import run_arm, write_config, write_table
     from scenarios.output import default_out
 
     cfg = config or SystemConfig()
@@ -67,18 +101,17 @@ def run(
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"steps: {n_steps!r}; expected an integer >= 1")
     folder = Path(out) if out is not None else default_out("train")
-    model = LearningSystem(cfg)
-    model.run(n_steps, progress=progress)
-    tables = {
-        "trajectories": model.trajectories(),
-        "model": model.model_frame(),
-        "neurons": model.neuron_frame(),
-        "neuron_states": model.neuron_states(),
-        "controller_events": model.controller_events(),
-    }
     folder.mkdir(parents=True, exist_ok=True)
-    write_tables(folder, tables)
-    (folder / "config.toml").write_text(cfg.to_toml())
+    write_config(folder, cfg, {"scenario": "train", "quick": bool(quick), "steps": int(n_steps)})
+    sess = current()
+    if sess is not None:
+        sess.tables = tables_of  # what an interrupted or diverged run flushes
+    model = run_arm("train", partial(_build, cfg), n_steps, progress=progress)
+    tables = tables_of(model)
+    for name, frame in tables.items():
+        write_table(folder / f"{name}.parquet", frame)
+        if len(frame) <= CSV_MAX_ROWS:
+            atomic_write(folder / f"{name}.csv", frame.to_csv(index=False).encode())
     figures = [_plot(tables["model"], folder / "training.png")]
     frame = tables["model"]
     summary: dict[str, float | int | str] = {
