@@ -509,7 +509,8 @@ def _kde_grid(
     """Binned Gaussian smoothing of (weighted) point counts onto a grid (unnormalised)."""
     flat = _bin_index(q, lo, h, shape)
     counts = np.bincount(flat, weights=weights, minlength=int(np.prod(shape))).reshape(shape)
-    return ndimage.gaussian_filter(counts, sigma=tuple(bw / h), mode="constant")
+    # float: gaussian_filter keeps the input dtype, and integer counts would be truncated
+    return ndimage.gaussian_filter(counts.astype(float), sigma=tuple(bw / h), mode="constant")
 
 
 def _phase_from_velocity(
