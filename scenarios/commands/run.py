@@ -1,14 +1,26 @@
-"""``dualsim run NAME``: run a scenario and write its output folder."""
+"""``dualsim run NAME``: run a scenario and write its output folder.
+
+Reliability options (see :mod:`scenarios.checkpoint`): ``--checkpoint-every K`` (default 50)
+checkpoints every arm every K steps; ``--resume`` continues the run in ``--out DIR`` from its
+last checkpoints with the saved config (an option that conflicts with it is refused);
+``--force`` overwrites a non-empty output folder (refused otherwise); ``--on-divergence
+{stop,drop}`` stops a diverging run (exit 1, tables up to the last good step written) or drops
+the diverged replicas; ``--divergence-factor`` sets the loss blow-up factor. SIGINT/SIGTERM
+save a checkpoint and the tables and exit 130/143.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.config import SystemConfig
+from models.config import ConfigError, SystemConfig
+from models.divergence import Diverged
+from scenarios.commands import RunFailed
 from scenarios.registry import load, scenario_names
 
 NAME = "run"
@@ -53,7 +65,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace) -> SystemConfig:
     """Combine ``--config``, the shortcut options and ``--set`` (later ones win)."""
-    base = SystemConfig.from_toml(args.config) if args.config else SystemConfig()
+    base = _config_file(args.config) if args.config else SystemConfig()
     changes: dict[str, Any] = {}
     if args.replicas is not None:
         changes["replicas"] = args.replicas
@@ -63,23 +75,130 @@ def build_config(args: argparse.Namespace) -> SystemConfig:
     return base.replace(**changes) if changes else base
 
 
+def _config_file(path: Path) -> SystemConfig:
+    """A TOML config; the ``[dualsim]`` table of a result folder's config.toml is ignored."""
+    try:
+        return SystemConfig.from_toml(path)
+    except ConfigError as exc:
+        if exc.field != "dualsim":
+            raise
+    data = tomllib.loads(path.read_text())
+    data.pop("dualsim", None)
+    return SystemConfig.from_dict(data)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help=f"scenario: {', '.join(scenario_names())}")
     add_run_options(parser)
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoints"
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=50,
+        metavar="K",
+        help="checkpoint every K steps (default 50; 0: only at the end of each arm)",
+    )
+    parser.add_argument(
+        "--on-divergence",
+        choices=("stop", "drop"),
+        default="stop",
+        help="stop the run (default) or drop diverged replicas and go on",
+    )
+    parser.add_argument(
+        "--divergence-factor",
+        type=float,
+        metavar="F",
+        help="a loss above F x its start counts as divergence (default 1e6)",
+    )
+
+
+def resume_settings(args: argparse.Namespace, out: Path) -> tuple[SystemConfig, bool, int]:
+    """The saved config, quick flag and steps of the run in ``out``; conflicting options are
+    refused (``ValueError`` naming the option)."""
+    from scenarios.framework import read_config
+
+    config, meta = read_config(out)
+    saved = meta.get("scenario")
+    if saved != args.name:
+        raise ValueError(f"--resume: {out} holds a run of {saved!r}; expected {args.name!r}")
+    steps = meta.get("steps")
+    quick = bool(meta.get("quick", False))
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"{out / 'config.toml'}: [dualsim] steps {steps!r}; expected >= 1")
+    if args.steps is not None and args.steps != steps:
+        raise ValueError(f"--steps: {args.steps}; the run being resumed has {steps} steps")
+    if args.quick and not quick:
+        raise ValueError("--quick: the run being resumed is not a quick run")
+    if args.config or args.set or args.replicas is not None or args.seed is not None:
+        wanted = build_config(args) if args.config else config
+        changes: dict[str, Any] = {}
+        if args.replicas is not None:
+            changes["replicas"] = args.replicas
+        if args.seed is not None:
+            changes["seed"] = args.seed
+        changes.update(parse_set(args.set or []))
+        if changes:
+            wanted = wanted.replace(**changes)
+        if wanted != config:
+            field = next(
+                (k for k, v in wanted.to_dict().items() if config.to_dict().get(k) != v), "config"
+            )
+            raise ValueError(
+                f"{field}: {getattr(wanted, field, '?')!r} conflicts with the saved "
+                f"{getattr(config, field, '?')!r}; --resume uses the saved config "
+                f"({out / 'config.toml'})"
+            )
+    return config, quick, steps
 
 
 def execute(args: argparse.Namespace) -> int:
+    from scenarios.checkpoint import Interrupted, prepare_output, session
+    from scenarios.framework import AnalysisFailed
+    from scenarios.output import default_out
+
     module = load(args.name)
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps: {args.steps}; expected an integer >= 1")
-    config = build_config(args)
-    result = module.run(
-        config=config,
-        out=args.out,
-        quick=args.quick,
-        steps=args.steps,
-        progress=not args.no_progress,
-    )
+    if args.checkpoint_every < 0:
+        raise ValueError(f"--checkpoint-every: {args.checkpoint_every}; expected an integer >= 0")
+    factor = args.divergence_factor
+    if factor is not None and not factor > 1:
+        raise ValueError(f"--divergence-factor: {factor}; expected a number > 1")
+    if args.resume:
+        if args.out is None:
+            raise ValueError("--resume: no --out; expected the folder of the run to resume")
+        out = prepare_output(args.out, resume=True)
+        config, quick, steps = resume_settings(args, out)
+    else:
+        config = build_config(args)
+        out = prepare_output(args.out or default_out(args.name), force=args.force)
+        quick, steps = args.quick, args.steps
+    try:
+        with session(
+            out,
+            name=args.name,
+            every=args.checkpoint_every,
+            resume=args.resume,
+            on_divergence=args.on_divergence,
+            divergence_factor=factor,
+        ):
+            result = module.run(
+                config=config,
+                out=out,
+                quick=quick,
+                steps=steps,
+                progress=not args.no_progress,
+            )
+    except Interrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Diverged as exc:  # a model stepped outside run_arm
+        raise RunFailed(f"{exc}; output folder {out}") from None
+    except AnalysisFailed as exc:
+        raise RunFailed(f"analysis failed: {exc}; the tables are in {out}") from None
     print(f"{result.name}: wrote {len(result.tables)} tables to {result.out}")
     for key, value in result.summary.items():
         shown = f"{value:.4g}" if isinstance(value, float) else value
