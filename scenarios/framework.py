@@ -32,8 +32,10 @@ Verdicts
 --------
 Each verdict compares a statistic's confidence interval with a threshold fixed in code:
 ``supported`` when the whole CI is on the claim's side, ``not supported`` when it is wholly on
-the other side, ``inconclusive`` only when it straddles the threshold. A missing (NaN) number is
-never a verdict: it raises :class:`AnalysisFailed` (the run failed).
+the other side, ``inconclusive`` when it straddles the threshold -- or when the CI is on the
+claim's side but the null control passes the same test too (then the run is not told apart from
+its control, which is no evidence). A missing (NaN) number is never a verdict: it raises
+:class:`AnalysisFailed` (the run failed).
 """
 
 from __future__ import annotations
@@ -154,8 +156,25 @@ class Verdict:
                     f"{self.claim}: {name} is {v}; a missing number is a failed run"
                 )
         self.verdict = judge(self.ci_low, self.ci_high, self.threshold, self.sense)
+        control_passes = (
+            self.control_value < self.threshold
+            if self.sense == "<"
+            else self.control_value > self.threshold
+        )
+        if self.verdict == "supported" and control_passes:
+            # the null control passes the same test: the run is not told apart from it
+            self.verdict = "inconclusive"
 
     def row(self) -> dict[str, Any]:
+        """The verdict-table row.
+
+        Examples
+        --------
+        >>> v = Verdict("entropy budget", "closure", 0.05, 0.02, 0.08, "shuffled", 0.5, 0.1, "<")
+        >>> v.row()["verdict"], Verdict("entropy budget", "closure", 0.05, 0.02, 0.08,
+        ...                             "shuffled", 0.06, 0.1, "<").verdict
+        ('supported', 'inconclusive')
+        """
         return {
             "claim": self.claim,
             "statistic": self.statistic,
