@@ -11,7 +11,7 @@ the results are identical to an uninterrupted sweep because a run's seed depends
 root seed and its position in the sweep.
 
 Executors: ``"serial"`` (in this process), ``None``/``"local"`` (a
-``concurrent.futures.ProcessPoolExecutor``, one worker per core, ``spawn`` context), ``"dask"``
+``concurrent.futures.ProcessPoolExecutor``, one worker per core, ``forkserver`` context), ``"dask"``
 (``Client(scheduler).get_executor()`` for a running Dask scheduler, or a ``LocalCluster`` on
 127.0.0.1 without dashboard, closed afterwards) or any ``concurrent.futures.Executor``. A run
 never starts a pool itself: a sweep started inside a run (a scenario's internal grid) runs
@@ -42,6 +42,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -66,8 +67,13 @@ ENGINES = ("serial", "local", "dask")
 INDEX_COLUMNS = ("status", "wall_time_s", "finished_at", "error")
 RESERVED = ("run_id", "point", "replicate", "seed", *INDEX_COLUMNS)
 
-# True while this process executes a run: a nested sweep then runs serially (no pool in a run).
-_IN_RUN = False
+# in_run is True while this thread executes a run: a nested sweep then runs serially (a run
+# never starts a pool). Thread-local because Dask workers may run several tasks in threads.
+_STATE = threading.local()
+
+
+def _in_run() -> bool:
+    return getattr(_STATE, "in_run", False)
 
 
 # ---------------------------------------------------------------------------- grid handling
@@ -315,7 +321,6 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
     >>> rec["status"], (d / "runs" / "r00000" / "model.parquet").is_file()
     ('done', True)
     """
-    global _IN_RUN
     final = Path(spec.folder)
     if spec.ship:
         tmp = Path(tempfile.mkdtemp(prefix=f"dualsim-{spec.run_id}-"))
@@ -324,7 +329,7 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
         tmp = final.parent / f"{TMP_PREFIX}{spec.run_id}-{uuid.uuid4().hex[:12]}"
     record: dict[str, Any] = {"run_id": spec.run_id, "index": spec.index}
     started = time.perf_counter()
-    previous, _IN_RUN = _IN_RUN, True
+    previous, _STATE.in_run = _in_run(), True
     try:
         run = _scenario_callable(spec.scenario)
         result = run(
@@ -363,7 +368,7 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
             _install(tmp, final)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        text = _error_line(exc)
         record.update(
             status="failed",
             wall_time_s=time.perf_counter() - started,
@@ -372,8 +377,13 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
             traceback=traceback.format_exc(),
         )
     finally:
-        _IN_RUN = previous
+        _STATE.in_run = previous
     return record
+
+
+def _error_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 def _install(tmp: Path, final: Path) -> None:
@@ -617,12 +627,12 @@ def _engine(executor: str | cf.Executor | None, scheduler: str | None) -> str:
             raise ConfigError("scheduler", scheduler, "no scheduler with an Executor instance")
         return "external"
     if executor is None:
-        executor = "dask" if scheduler else ("serial" if _IN_RUN else "local")
+        executor = "dask" if scheduler else ("serial" if _in_run() else "local")
     if executor not in ENGINES:
         raise ConfigError("executor", executor, f"one of {', '.join(ENGINES)} or an Executor")
     if scheduler and executor != "dask":
         raise ConfigError("scheduler", scheduler, "only with executor 'dask'")
-    if _IN_RUN and executor != "serial":
+    if _in_run() and executor != "serial":
         raise ConfigError(
             "executor", executor, "'serial' or None inside a sweep run (a run never starts a pool)"
         )
@@ -794,7 +804,7 @@ def _execute(
     while remaining:
         pool = cf.ProcessPoolExecutor(
             max_workers=min(n_workers, len(remaining)),
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=_mp_context(todo[0].scenario),
         )
         broken: list[RunSpec] = []
         try:
@@ -812,6 +822,22 @@ def _execute(
         restarts += 1 if broken else 0
 
 
+def _mp_context(scenario: str | Callable[..., Any]) -> multiprocessing.context.BaseContext:
+    """``forkserver`` (workers fork from a server that imported the runner and the scenario
+    once: no fork of this possibly threaded process, fast pool (re)starts), else ``spawn``."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    if isinstance(scenario, str):
+        from scenarios.registry import SCENARIOS
+
+        module = SCENARIOS.get(scenario)
+    else:
+        module = getattr(scenario, "__module__", None)
+    ctx.set_forkserver_preload([m for m in ("scenarios.sweep", module) if m])
+    return ctx
+
+
 def _drain(pool: cf.Executor, specs: list[RunSpec], raw: bool = False) -> Iterator[tuple]:
     futures = {pool.submit(execute_run, spec): spec for spec in specs}
     for fut in cf.as_completed(futures):
@@ -824,7 +850,7 @@ def _drain(pool: cf.Executor, specs: list[RunSpec], raw: bool = False) -> Iterat
 
 
 def _failure(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
-    text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    text = _error_line(exc)
     return {
         "run_id": spec.run_id,
         "index": spec.index,

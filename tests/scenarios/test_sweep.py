@@ -329,7 +329,7 @@ def test_nested_sweep_runs_serially_inside_a_run(tmp_path):
     assert res.complete
     inner = load_index(tmp_path / "a" / "runs" / "r00000" / "inner")
     assert inner["status"].tolist() == ["done", "done"]
-    assert not sweep._IN_RUN
+    assert not sweep._in_run()
     # a run asking for a pool of its own is refused (the run fails, the sweep goes on)
     res = run_sweep(BASE, {"step_size": [0.02]}, executor="serial", out=tmp_path / "b",
                     steps=2, scenario=nested, options={"inner_executor": "local"})  # fmt: skip
