@@ -8,6 +8,7 @@ from types import ModuleType
 SCENARIOS: dict[str, str] = {
     "train": "scenarios.train",
     "transition": "scenarios.transition",
+    "madelung": "scenarios.madelung",
 }
 FLAGSHIP = "train"
 
