@@ -1,0 +1,172 @@
+"""Scenario ``madelung``: the closed-form landscape (known answers against the simulator and
+finite differences), and ``--quick`` end to end (files, schemas, verdicts, figures, report)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scenarios import madelung
+from scenarios.framework import CLAIMS, VERDICT_COLUMNS, report
+
+TEACHER = (1.4, -1.05)
+
+
+def test_free_energy_matches_the_simulator():
+    """F of the relaxed 1-1-1 network (closed form) equals the model's probe-set F."""
+    cfg = madelung.SCENARIO.default_config(True).replace(replicas=3, n_probe=40000, seed=2)
+    pts = np.array([[1.3, -1.1], [0.8, -1.6], [1.6, -0.7]])
+    model = madelung.build_two_param(cfg, TEACHER, pts)
+    sim = model.free_energy()
+    exact = madelung.free_energy_2p(pts, TEACHER, cfg.noise)
+    assert np.allclose(sim, exact, rtol=0.03)
+    # control: the plain MSE/2 (no relaxation factor 1/(1 + a^2)) is far off
+    mse = (madelung.free_energy_2p(pts, TEACHER, cfg.noise)) * (1 + pts[:, 1] ** 2)
+    assert np.all(np.abs(sim / mse - 1) > 0.3)
+
+
+def test_gradient_hessian_minimum_and_sigma_known_answers():
+    noise = 0.1
+    q = np.array([1.2, -0.9])
+    h = 1e-6
+    fd = [
+        (
+            madelung.free_energy_2p(q + h * e, TEACHER, noise)
+            - madelung.free_energy_2p(q - h * e, TEACHER, noise)
+        )
+        / (2 * h)
+        for e in np.eye(2)
+    ]
+    assert np.allclose(madelung.grad_free_energy_2p(q, TEACHER, noise), fd, atol=1e-8)
+    # without noise the minimum is the teacher, with zero gradient noise there
+    q0 = madelung.minimum_2p(TEACHER, 0.0)
+    assert np.allclose(q0, TEACHER, atol=1e-5)
+    assert np.allclose(madelung.gradient_covariance_2p(q0, TEACHER, 0.0), 0.0, atol=1e-12)
+    # with noise the minimum moves and Sigma_g > 0 (control: differs from the teacher)
+    q1 = madelung.minimum_2p(TEACHER, 0.1)
+    assert np.linalg.norm(q1 - np.array(TEACHER)) > 0.01
+    assert np.allclose(madelung.grad_free_energy_2p(q1, TEACHER, 0.1), 0.0, atol=1e-8)
+    assert np.all(np.linalg.eigvalsh(madelung.gradient_covariance_2p(q1, TEACHER, 0.1)) > 0)
+    with pytest.raises(ValueError, match="noise"):
+        madelung.minimum_2p((1.0, 1.0), 0.6)
+
+
+def test_gradient_covariance_matches_the_simulator():
+    """Sigma_g (closed form) against the model's per-sample gradient covariance."""
+    cfg = madelung.SCENARIO.default_config(True).replace(replicas=64, batch_size=512, seed=5)
+    q = madelung.minimum_2p(TEACHER, cfg.noise)
+    model = madelung.build_two_param(cfg, TEACHER, np.tile(q, (64, 1)))
+    model.step()
+    sim = model.ensemble.projected_gradient_covariance(model.last_state, model.projection)
+    exact = madelung.gradient_covariance_2p(q, TEACHER, cfg.noise)
+    assert np.allclose(sim.mean(axis=0), exact, rtol=0.05, atol=1e-7)
+
+
+def test_width_exponent_known_answers():
+    rng = np.random.default_rng(0)
+    widths = (0.25, 0.5, 1.0)
+    # quantum free packet: Var(t) = s0^2 + (t / 2 s0)^2 -> beta = 2
+    quantum = []
+    for s0 in widths:
+        x0 = rng.normal(size=(4000, 1))
+        t = np.array([0.0, 2.0])
+        quantum.append(x0[None] * np.sqrt(s0**2 + (t / (2 * s0)) ** 2)[:, None, None])
+    beta = madelung._width_exponent(quantum, 1, 50, 0)
+    assert abs(beta[0] - 2.0) < 0.1 and beta[1] < 2.0 < beta[2] + 0.1
+    # diffusion: growth 2 D t independent of s0 -> beta = 0
+    diff = []
+    for s0 in widths:
+        x0 = rng.normal(0.0, s0, size=(4000, 1))
+        diff.append(np.stack([x0, x0 + rng.normal(0.0, 1.0, size=x0.shape)]))
+    b0 = madelung._width_exponent(diff, 1, 50, 0)
+    assert abs(b0[0]) < 0.3 and b0[1] < madelung.REALTIME_THRESHOLD
+
+
+def test_joint_vs_separate_detects_interference_only_when_present():
+    rng = np.random.default_rng(1)
+    x = np.linspace(-4, 4, 20001)
+    fringe = np.exp(-(x**2) / 2) * (1 + 0.9 * np.cos(6 * x))
+    p = fringe / fringe.sum()
+    joint = rng.choice(x, size=(3, 2000), p=p)
+    mix = rng.normal(size=(3, 2000))
+    chi, q99 = madelung._joint_vs_separate(joint, mix, 0)
+    assert chi > q99
+    chi0, q990 = madelung._joint_vs_separate(rng.normal(size=(3, 2000)), mix, 0)
+    assert chi0 < q990
+
+
+def test_bad_network_is_refused():
+    with pytest.raises(ValueError, match="network"):
+        madelung.SCENARIO.simulate(
+            madelung.SCENARIO.default_config(True).replace(n_hidden=3), True, 10, False
+        )
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("madelung_quick")
+    return madelung.run(out=out, quick=True), out
+
+
+def test_quick_end_to_end(quick_run):
+    _, out = quick_run
+    for name in ("config.toml", "summary.md", "verdicts.csv", "diagnostics.parquet"):
+        assert (out / name).is_file()
+    for name in ("model", "trajectories", "neurons", "events", "setup", "diagnostics"):
+        frame = pd.read_parquet(out / f"{name}.parquet")
+        assert "arm" in frame.columns and len(frame) > 0
+    traj = pd.read_parquet(out / "trajectories.parquet")
+    assert {"step", "replica", "q_0", "q_1", "arm"} <= set(traj.columns)
+    arms = set(traj["arm"])
+    for arm in (
+        "sgd",
+        "momentum",
+        "quench_sgd",
+        "no_change",
+        "collision_sgd",
+        "spread_sgd_0",
+        "nelson_spread_0",
+        "nelson_collision",
+    ):
+        assert arm in arms
+    assert sum(a.startswith("grid_") for a in arms) >= 4
+    verdicts = pd.read_csv(out / "verdicts.csv")
+    assert list(verdicts.columns) == VERDICT_COLUMNS
+    mine = ["Fokker-Planck form", "entropy budget", "Madelung (fixed N)", "real-time signatures"]
+    assert verdicts["claim"].tolist() == mine and set(mine) <= set(CLAIMS)
+    num = ["value", "ci_low", "ci_high", "control_value"]
+    assert verdicts[num].notna().all().all()
+    assert verdicts["verdict"].isin(["supported", "not supported", "inconclusive"]).all()
+    rt = verdicts.set_index("claim").loc["real-time signatures"]
+    assert np.isfinite(rt["positive_control_value"])
+    figures = sorted((out / "figures").glob("*.png"))
+    names = {p.stem for p in figures}
+    assert {
+        "density_sgd",
+        "density_momentum",
+        "hbar_residual",
+        "fokker_planck_D",
+        "realtime",
+        "entropy_budget",
+    } <= names
+    for p in figures:
+        assert p.stat().st_size > 5000
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_numbers_and_controls(quick_run):
+    _, out = quick_run
+    v = pd.read_csv(out / "verdicts.csv").set_index("claim")
+    # the Fokker-Planck law holds on the grid; its control (wrong law) fails
+    assert v.loc["Fokker-Planck form", "control_value"] > madelung.FP_THRESHOLD
+    # the Nelson positive control shows sigma0-dependent spreading (beta near 2)
+    assert v.loc["real-time signatures", "positive_control_value"] > 1.5
+    diag = pd.read_parquet(out / "diagnostics.parquet")
+    ratio = diag[(diag.diagnostic == "kramers_moyal") & (diag.quantity == "D_over_predicted")]
+    assert ratio["value"].between(0.85, 1.15).all()
+
+
+def test_report_rewrites_identical_verdicts(quick_run):
+    _, out = quick_run
+    before = (out / "verdicts.csv").read_bytes()
+    report(out)
+    assert (out / "verdicts.csv").read_bytes() == before
