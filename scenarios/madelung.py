@@ -628,6 +628,29 @@ class MadelungScenario(Scenario):
                 parts.append(_clean(arm_tables(model, arm), st))
 
         tables = concat_arms(parts)
+        arms = list(dict.fromkeys(tables["trajectories"]["arm"]))
+        scenario_events = [
+            {
+                "step": 0,
+                "action": "set_start",
+                "source": "scenario",
+                "arm": a,
+                "detail": "replicas placed at the scenario's start (see module docstring)",
+            }
+            for a in arms
+        ] + [
+            {
+                "step": qa,
+                "action": "quench",
+                "source": "scenario",
+                "arm": a,
+                "detail": f"teacher (b*, a*) -> ({new_teacher[0]:.6g}, {new_teacher[1]:.6g})",
+            }
+            for a in ("quench_sgd", "quench_momentum")
+        ]
+        tables["events"] = pd.concat(
+            [tables["events"], pd.DataFrame(scenario_events)], ignore_index=True, sort=False
+        )
         grid = _grid_tables(config, sizes, teacher, center, progress)
         nelson = _nelson_tables(sizes, config.seed)
         tables["trajectories"] = pd.concat(
