@@ -337,7 +337,15 @@ def teacher_task(b: float, a: float, noise: float) -> Task:
 
 
 def install_teacher(model: LearningSystem, b: float, a: float) -> None:
-    """Replace the model's task and data source by the teacher (b, a) (a quench when mid-run)."""
+    """Replace the model's task and data source by the teacher (b, a) (a quench when mid-run).
+
+    Examples
+    --------
+    >>> cfg = MadelungScenario().default_config(True).replace(replicas=2)
+    >>> m = LearningSystem(cfg); install_teacher(m, 1.0, -2.0)
+    >>> float(m.task.params["w2"][0, 0])
+    -2.0
+    """
     task = teacher_task(b, a, model.config.noise)
     model.task = task
     model.data = DataSource(task, model.config, model.streams["task"])
@@ -353,7 +361,15 @@ def _set_start(model: LearningSystem, start: np.ndarray) -> None:
 def build_two_param(
     config: SystemConfig, teacher: tuple[float, float], start: np.ndarray
 ) -> LearningSystem:
-    """A 1-1-1 model with the teacher installed and the replicas at ``start`` (R, 2)."""
+    """A 1-1-1 model with the teacher installed and the replicas at ``start`` (R, 2).
+
+    Examples
+    --------
+    >>> cfg = MadelungScenario().default_config(True).replace(replicas=2)
+    >>> m = build_two_param(cfg, (1.0, -1.0), np.array([[0.5, -0.5], [1.5, -1.5]]))
+    >>> m.coordinates().tolist()
+    [[0.5, -0.5], [1.5, -1.5]]
+    """
     model = LearningSystem(config)
     install_teacher(model, *teacher)
     _set_start(model, start)
@@ -410,6 +426,15 @@ def grid_cell(
     Starts the replicas at ``center`` with the stationary covariance of the cell, runs
     ``burn + steps`` steps and writes ``trajectories.parquet`` and ``model.parquet`` (steps after
     the burn-in) to ``out``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cfg = MadelungScenario().default_config(True).replace(replicas=8, seed=1)
+    >>> d = Path(tempfile.mkdtemp())
+    >>> grid_cell(cfg, d, steps=5, teacher=(1.4, -1.05), center=(1.34, -1.08), burn=2)
+    >>> sorted(p.name for p in d.iterdir())
+    ['model.parquet', 'trajectories.parquet']
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
