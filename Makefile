@@ -30,7 +30,7 @@ $(VENV)/.stamp-test: pyproject.toml | $(VENV)/bin/python
 
 venv: $(VENV)/.stamp-test
 
-FLAGSHIP := train
+FLAGSHIP := transition
 
 run: $(VENV)/.stamp-run
 	$(VENV)/bin/dualsim run $(FLAGSHIP) $(ARGS)

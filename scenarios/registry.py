@@ -10,7 +10,7 @@ SCENARIOS: dict[str, str] = {
     "transition": "scenarios.transition",
     "madelung": "scenarios.madelung",
 }
-FLAGSHIP = "train"
+FLAGSHIP = "transition"
 
 
 def scenario_names() -> list[str]:

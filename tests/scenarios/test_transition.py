@@ -1,0 +1,93 @@
+"""The flagship scenario end to end in --quick mode, and report reproducibility."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from scenarios import transition
+from scenarios.framework import VERDICT_COLUMNS, report
+
+CLAIMS = {
+    "Fokker-Planck form",
+    "Madelung (fixed N)",
+    "Schrödinger (adaptive)",
+    "independent hbar routes agree",
+    "real-time signatures",
+}
+ARMS = {"canonical", "adaptive", "canonical_at_final", "momentum", "no_change"}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("transition")
+    return transition.run(quick=True, out=out)
+
+
+def test_output_folder_and_schemas(quick_run):
+    out = quick_run.out
+    for name in (
+        "config.toml",
+        "model.parquet",
+        "trajectories.parquet",
+        "neurons.parquet",
+        "events.parquet",
+        "diagnostics.parquet",
+        "verdicts.csv",
+        "summary.md",
+    ):
+        assert (out / name).is_file(), name
+    for name in ("model", "trajectories", "neurons", "events", "diagnostics"):
+        frame = pd.read_parquet(out / f"{name}.parquet")
+        assert "arm" in frame.columns, name
+    traj = pd.read_parquet(out / "trajectories.parquet")
+    assert set(traj["arm"]) == ARMS | {"positive_control"}
+    model = pd.read_parquet(out / "model.parquet")
+    assert set(model["arm"]) == ARMS
+    adaptive = model[model.arm == "adaptive"]
+    # the controllers acted: N, gamma or M moved in the adaptive arm only
+    assert adaptive["n_neurons"].nunique() > 1
+    assert model[model.arm == "canonical"]["n_neurons"].nunique() == 1
+    events = pd.read_parquet(out / "events.parquet")
+    assert {"add", "remove"} <= set(events[events.arm == "adaptive"]["action"])
+
+
+def test_verdict_table_is_complete(quick_run):
+    verdicts = pd.read_csv(quick_run.out / "verdicts.csv")
+    assert list(verdicts.columns) == VERDICT_COLUMNS
+    assert set(verdicts["claim"]) == CLAIMS
+    assert set(verdicts["verdict"]) <= {"supported", "not supported", "inconclusive"}
+    for col in ("value", "ci_low", "ci_high", "control_value"):
+        assert verdicts[col].map(math.isfinite).all(), col
+    with_positive = verdicts[verdicts.claim != "Fokker-Planck form"]
+    assert with_positive["positive_control_value"].map(math.isfinite).all()
+    # ci brackets the value
+    assert (
+        (verdicts.ci_low <= verdicts.value + 1e-12) & (verdicts.value <= verdicts.ci_high + 1e-12)
+    ).all()
+
+
+def test_figures_are_nonempty_pngs(quick_run):
+    figs = sorted((quick_run.out / "figures").glob("*.png"))
+    assert len(figs) >= 6
+    for f in figs:
+        data = f.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, f.name
+
+
+def test_positive_control_is_detected(quick_run):
+    """The instruments see Schrödinger behaviour where it is (Nelson trajectories)."""
+    v = pd.read_csv(quick_run.out / "verdicts.csv").set_index("claim")
+    assert v.loc["independent hbar routes agree", "positive_control_value"] < math.log(1.5)
+    assert v.loc["real-time signatures", "positive_control_value"] > 0.8
+    assert v.loc["Madelung (fixed N)", "positive_control_value"] < 2.0
+
+
+def test_report_rewrites_identical_verdicts(quick_run):
+    before = (quick_run.out / "verdicts.csv").read_bytes()
+    (quick_run.out / "verdicts.csv").unlink()
+    again = report(quick_run.out)
+    assert (quick_run.out / "verdicts.csv").read_bytes() == before
+    assert again.name == "transition"
