@@ -206,6 +206,8 @@ class AppModel(LearningSystem):
         Steps between weak-form Madelung fits.
     n_probe : int
         Probe-set size (free energy every second step; kept small so stepping stays smooth).
+    scenario : optional
+        Accepted and ignored: SolaraViz's Reset passes Mesa's default ``Scenario``.
     **controls : str
         ``control_<type>`` = ``"off"`` or a policy, for every registered controller type.
 
@@ -230,8 +232,10 @@ class AppModel(LearningSystem):
         window: int = 20,
         fit_every: int = 5,
         n_probe: int = 32,
+        scenario: Any = None,
         **controls: str,
     ) -> None:
+        del scenario  # Mesa's Reset passes its default Scenario; the config holds everything
         choices = {kind: OFF for kind in controller_options()}
         for key, value in controls.items():
             if not key.startswith(CONTROL_PREFIX):
