@@ -519,7 +519,7 @@ def network_figure(model: LearningSystem, replica: int | None = None) -> Figure:
     >>> len(fig.axes)  # the graph and the colour bar
     2
     """
-    fig = Figure(figsize=(6.4, 3.9), dpi=90)
+    fig = Figure(figsize=(6.4, 3.6), dpi=90)
     ax = fig.add_axes((0.0, 0.02, 0.86, 0.9))
     cax = fig.add_axes((0.88, 0.15, 0.022, 0.7))
     pos = node_positions(model)
@@ -625,23 +625,40 @@ def plots_figure(model: AppModel) -> Figure:
     """
     frame = model.live_frame()
     t = frame["step"].to_numpy()
+    mark = "o" if len(frame) < 12 else None  # short records: points, so one step is visible
     fig = Figure(figsize=(6.4, 5.4), dpi=90)
     axes = fig.subplots(3, 2, sharex=True)
     fig.subplots_adjust(left=0.11, right=0.985, bottom=0.085, top=0.985, wspace=0.34, hspace=0.08)
     small = {"fontsize": 9}
 
     ax = axes[0, 0]
-    ax.plot(t, frame["loss"], color="tab:blue", lw=1.2, label="loss H (mini-batch)")
+    ax.plot(
+        t, frame["loss"], color="tab:blue", lw=1.2, marker=mark, ms=3, label="loss H (mini-batch)"
+    )
     probed = frame.dropna(subset=["free_energy"])
     ax.plot(
-        probed["step"], probed["free_energy"], color="tab:orange", lw=1.2, label="free energy F"
+        probed["step"],
+        probed["free_energy"],
+        color="tab:orange",
+        lw=1.2,
+        marker=mark,
+        ms=3,
+        label="free energy F",
     )
     ax.set_ylabel("H, F", **small)
     ax.legend(fontsize=7, frameon=False)
 
     ax = axes[0, 1]
     ax.fill_between(t, frame["n_min"], frame["n_max"], color="tab:purple", alpha=0.2, lw=0)
-    ax.plot(t, frame["n_neurons"], color="tab:purple", lw=1.2, label="mean N (band: min-max)")
+    ax.plot(
+        t,
+        frame["n_neurons"],
+        color="tab:purple",
+        lw=1.2,
+        marker=mark,
+        ms=3,
+        label="mean N (band: min-max)",
+    )
     ax.set_ylabel("N", **small)
     ax.legend(fontsize=7, frameon=False)
 
@@ -656,11 +673,13 @@ def plots_figure(model: AppModel) -> Figure:
     ax.legend(fontsize=7, frameon=False)
 
     ax = axes[1, 1]
-    ax.plot(t, frame["t_eff"], color="tab:red", lw=1.2)
+    ax.plot(t, frame["t_eff"], color="tab:red", lw=1.2, marker=mark, ms=3)
+    if (frame["t_eff"] > 0).any():
+        ax.set_yscale("log")
     ax.set_ylabel("T_eff = γ tr Σ / (2MK)", **small)
 
     ax = axes[2, 0]
-    ax.plot(t, frame["hbar_nelson"], color="black", lw=1.2, label="Nelson 2mD")
+    ax.plot(t, frame["hbar_nelson"], color="black", lw=1.2, marker=mark, ms=3, label="Nelson 2mD")
     fits = frame.dropna(subset=["hbar_fit"])
     ax.plot(fits["step"], fits["hbar_fit"], "o", ms=3, color="tab:cyan", label="weak-form fit")
     ax.plot(t, frame["hbar_mu"], color="tab:purple", lw=1.0, ls=":", label="|μ_c|/2π")
@@ -671,7 +690,7 @@ def plots_figure(model: AppModel) -> Figure:
 
     ax = axes[2, 1]
     ax.axhline(0.0, color="0.6", lw=0.8)
-    ax.plot(t, frame["gap"], color="tab:olive", lw=1.2)
+    ax.plot(t, frame["gap"], color="tab:olive", lw=1.2, marker=mark, ms=3)
     ax.set_ylabel("log10 ħ / (|μ_c|/2π)", **small)
     if not np.isfinite(frame["gap"]).any():
         ax.text(
@@ -685,7 +704,7 @@ def plots_figure(model: AppModel) -> Figure:
         )
 
     for ax in axes.ravel():
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
         ax.grid(alpha=0.25)
     for ax in axes[2]:
         ax.set_xlabel("learning step", **small)
@@ -761,7 +780,7 @@ def NetworkView(model: AppModel) -> None:
             solara.ToggleButtonsSingle(
                 value=view, on_value=set_view, values=["ensemble", "replica 0"], dense=True
             )
-            solara.Text(model.summary(), classes=["dualsim-summary"], style={"font-size": "13px"})
+            solara.Text(model.summary(), classes=["dualsim-summary"], style={"font-size": "12px"})
         for note in getattr(model, "notes", []):
             solara.Warning(note, dense=True)
         solara.FigureMatplotlib(network_figure(model, replica), format="png")

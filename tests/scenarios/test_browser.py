@@ -1,0 +1,130 @@
+"""The app in a real browser: Debian's headless Chromium driven by Playwright (no browser download).
+
+The server (``dualsim app``'s :func:`start_server`) listens on a free loopback port in its own
+process group, which the fixture stops. Skipped only when no Chromium is installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = next(
+    (p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).exists()),
+    None,
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 90_000  # one step re-renders three figures; generous on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from scenarios.commands.app import start_server, stop_server
+
+    log = tmp_path_factory.mktemp("solara") / "server.log"
+    proc, url = start_server("127.0.0.1", 0, log=log)
+    try:
+        yield url, log
+    finally:
+        stop_server(proc)
+
+
+@pytest.fixture
+def page(tmp_path):
+    if CHROMIUM is None:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1600, "height": 1100},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def _summary(page) -> str:
+    return page.locator(".dualsim-summary").inner_text()
+
+
+def _plot_pixels(page) -> list[bytes]:
+    images = page.locator(".vue-grid-item img")
+    return [images.nth(i).screenshot() for i in range(images.count())]
+
+
+def test_step_play_reset_in_chromium(server, page, tmp_path):
+    url, log = server
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    timings = {}
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.get_by_text("step 0 ·").wait_for(timeout=WAIT_MS)
+    timings["load"] = time.perf_counter() - t0
+    page.locator(".vue-grid-item img").nth(2).wait_for(timeout=WAIT_MS)
+    before = _plot_pixels(page)
+    assert len(before) == 3  # network, live plots, histogram
+
+    step = page.get_by_role("button", name="Step")
+    t0 = time.perf_counter()
+    for k in (1, 2, 3):
+        step.click()
+        page.get_by_text(f"step {k} ·").wait_for(timeout=WAIT_MS)
+    timings["three steps"] = time.perf_counter() - t0
+    assert _summary(page).startswith("step 3 ·")
+    assert page.get_by_text("Time: 3.0").is_visible()  # Mesa's own step display agrees
+    page.wait_for_timeout(500)
+    after = _plot_pixels(page)
+    changed = [a != b for a, b in zip(before, after, strict=True)]
+    assert all(changed), changed
+
+    # change a slider (keyboard on its thumb) and Reset: the model is rebuilt with the new value
+    slider = page.locator(".v-input", has_text="hidden neurons").get_by_role("slider")
+    assert slider.get_attribute("aria-valuenow") == "8"
+    slider.focus()
+    slider.press("ArrowRight")
+    slider.press("ArrowRight")
+    assert slider.get_attribute("aria-valuenow") == "10"
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Reset").click()
+    page.get_by_text("step 0 ·").wait_for(timeout=WAIT_MS)
+    timings["reset"] = time.perf_counter() - t0
+    assert "hidden 10/20" in _summary(page)
+    step.click()
+    page.get_by_text("step 1 ·").wait_for(timeout=WAIT_MS)
+    assert "hidden 10/20" in _summary(page)
+    page.wait_for_timeout(500)
+
+    shot = tmp_path / "app.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
+    errors_in_page = page.locator(".v-alert.error, .error--text").count()
+    tracebacks = page.get_by_text("Traceback").count()
+    assert problems == [], problems
+    assert errors_in_page == 0 and tracebacks == 0
+    assert "Traceback" not in log.read_text(errors="replace")
+    print(f"screenshot: {shot}; " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
