@@ -41,6 +41,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -62,6 +63,7 @@ INDEX = "sweep.parquet"
 RUNS = "runs"
 FAILED = "failed"
 RUN_RECORD = "run.json"
+LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
 ENGINES = ("serial", "local", "dask")
 INDEX_COLUMNS = ("status", "wall_time_s", "finished_at", "error")
@@ -568,7 +570,7 @@ def run_sweep(
                 seed=run_seed,
                 scenario=scenario,
                 config=cfg,
-                folder=str(folder / RUNS / run_id),
+                folder=str(folder.absolute() / RUNS / run_id),  # workers' cwd may differ
                 steps=steps,
                 quick=bool(quick),
                 options=opts,
@@ -588,12 +590,29 @@ def run_sweep(
         "options": opts,
     }
     _check_manifest(folder, manifest)
+    with _folder_lock(folder):
+        return _run_all(folder, specs, keys, engine, executor, workers, scheduler, max_restarts,
+                        progress)  # fmt: skip
 
+
+def _run_all(
+    folder: Path,
+    specs: list[RunSpec],
+    keys: list[str],
+    engine: str,
+    executor: str | cf.Executor | None,
+    workers: int | None,
+    scheduler: str | None,
+    max_restarts: int,
+    progress: bool,
+) -> SweepResult:
+    n_runs = len(specs)
     (folder / RUNS).mkdir(parents=True, exist_ok=True)
     _remove_stale(folder)
     index = _initial_index(folder, specs, keys)
     skipped = [s.run_id for s in specs if _is_done(Path(s.folder))]
-    todo = [s for s in specs if s.run_id not in set(skipped)]
+    done_ids = set(skipped)
+    todo = [s for s in specs if s.run_id not in done_ids]
     writer = _IndexWriter(folder / INDEX, index, throttle=0.0 if n_runs <= 1000 else 1.0)
     writer.flush()
     ran: list[str] = []
@@ -661,11 +680,64 @@ def _check_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     _atomic_write_bytes(path, (json.dumps(canon, indent=1) + "\n").encode())
 
 
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """One sweep process per folder: ``DIR/.lock`` holds "host pid"; a dead owner's lock (same
+    host) is taken over, a live one is refused."""
+    path = folder / LOCK
+    me = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                owner = path.read_text().strip()
+            except OSError:
+                owner = ""
+            if _lock_is_stale(owner):
+                path.unlink(missing_ok=True)
+                continue
+            raise ConfigError(
+                "out",
+                str(folder),
+                f"a folder no other sweep is writing (locked by {owner or 'unknown'}; delete "
+                f"{path} if that sweep is gone)",
+            ) from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        break
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if path.read_text().strip() == me:
+                path.unlink()
+
+
+def _lock_is_stale(owner: str) -> bool:
+    host, _, pid = owner.partition(" ")
+    if not owner:
+        return True
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _is_done(run_folder: Path) -> bool:
     return (run_folder / RUN_RECORD).is_file()
 
 
 def _remove_stale(folder: Path) -> None:
+    for tmp in folder.glob(f"{TMP_PREFIX}*"):  # torn index writes
+        tmp.unlink(missing_ok=True)
     runs = folder / RUNS
     if runs.is_dir():
         for tmp in runs.glob(f"{TMP_PREFIX}*"):
@@ -955,7 +1027,11 @@ def collect(out: str | Path, table: str = "model") -> pd.DataFrame:
         raise ValueError(f"out: {str(out)!r}; expected a sweep folder with {MANIFEST}")
     keys = json.loads(path.read_text())["keys"]
     runs = (
-        sorted(p for p in (folder / RUNS).iterdir() if _is_done(p))
+        sorted(
+            p
+            for p in (folder / RUNS).iterdir()
+            if not p.name.startswith(TMP_PREFIX) and _is_done(p)
+        )
         if (folder / RUNS).is_dir()
         else []
     )

@@ -383,3 +383,21 @@ def test_cli_refuses_bad_grids(tmp_path, capsys, extra, message):
 def test_cli_needs_a_name_or_collect(capsys):
     assert main(["sweep"]) == 2
     assert "name: missing; expected a scenario name or --collect DIR" in capsys.readouterr().err
+
+
+def test_a_folder_in_use_is_refused_a_dead_owner_taken_over(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    run_sweep(BASE, {}, executor="serial", out=tmp_path, steps=2)
+    lock = tmp_path / ".lock"
+    assert not lock.exists()  # released after the sweep
+    lock.write_text(f"{socket.gethostname()} {os.getppid()}")  # a live process
+    with pytest.raises(ConfigError, match=r"^out: .*expected a folder no other sweep is writing"):
+        run_sweep(BASE, {}, executor="serial", out=tmp_path, steps=2)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    lock.write_text(f"{socket.gethostname()} {dead}")
+    assert run_sweep(BASE, {}, executor="serial", out=tmp_path, steps=2).skipped == ["r00000"]
+    assert not lock.exists()
