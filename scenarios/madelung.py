@@ -1672,9 +1672,14 @@ def _analyse(
         "Independent replicas make the ensemble's density evolve linearly: fringes and a "
         "sigma0-dependent spread cannot appear for SGD or heavy ball (FEASIBILITY 6); the "
         "Nelson positive control shows the instruments detect them when present.",
+        "Interference is judged by the joint-vs-separate histogram distance against its "
+        "permutation null (collision lines of the summary). The fringe flag of "
+        "analysis.schrodinger.realtime_signatures (histogram about a cubic smooth) also fires "
+        "on the sharp edges of two separated narrow clusters, so it is not read as interference "
+        "here.",
         "|psi|^2 in the density figures: Gaussian packet in the quadratic approximation of F "
         "about its minimum with the fitted hbar; the Fokker-Planck curve uses the arm's "
-        "measured linear drift and diffusion. Both start from the arm's first recorded step.",
+        "measured linear drift and diffusion. Both start from the arm's state at step 0.",
     ]
     return Analysis(
         diagnostics=diagnostics_frame(rows),
