@@ -1,0 +1,1089 @@
+"""Emergent space-time of neuron states: signature, dispersion, metric, geodesics, Einstein, Lambda.
+
+Scenario ``spacetime`` (``dualsim run spacetime``; PHYSICS.md 5-7, NUMERICS.md 4). The network
+is a small-world hidden layer (``n_hidden = 24`` tanh neurons on a Watts-Strogatz ring, 2 inputs,
+1 output, teacher task); neuron states are recorded every step (``record_every = 1``), so the
+time unit is one learning step (dt = 1). Coarse coordinates ``X^mu`` (mu = 0 .. 3, d = D + 1 = 4)
+are the mean batch-mean states of four groups of hidden neurons: Louvain communities of the
+replica-mean |w| graph of the hidden layer at the start (saved as the ``edges`` table, so that
+``dualsim report`` rebuilds the same groups). A slot inactive in a replica counts as state 0.
+
+Arms (every table has an ``arm`` column)
+---------------------------------------
+``learning_on``
+    The main ensemble (default 128 replicas, 400 steps; quick 32 replicas, 100 steps).
+``learning_off``
+    The same with ``learning = False`` (weights frozen): the signature control.
+``packet``
+    ``learning_on`` again (same seed, so identical up to the injection) with a localized packet
+    injected at step ``steps // 2`` (:meth:`~models.LearningSystem.inject_packet`, amplitude
+    ``PACKET_AMPLITUDE``, width ``PACKET_WIDTH`` neurons, decay ``PACKET_DECAY`` steps): the
+    replicas are split into four blocks and block ``k`` gets the packet centred on neuron
+    group ``k``; it runs ``PACKET_STEPS`` (quick ``PACKET_STEPS_QUICK``) steps past the injection.
+``target_<N>``
+    Neuron-count targets (``neuron_count`` controller, policy ``target``; default targets
+    ``TARGETS``, quick ``TARGETS_QUICK``), run through :func:`scenarios.sweep.run_sweep` with the
+    callable :func:`target_run`. All targets share the scenario's seed (same network and data
+    stream, so that only the target differs).
+The ``edges`` table (``arm = learning_on``) holds the hidden-layer wiring with the replica-mean
+|w| at the start (``src, dst, weight_mean, src_kind, dst_kind``).
+
+Statistics and verdicts (thresholds are constants of this module)
+-----------------------------------------------------------------
+``Lorentz signature``
+    Generalised eigenvalues ``lambda_0 <= lambda_1 <= ...`` of the entropy-production form C
+    against the diffusion (:func:`analysis.spacetime.signature_test`, Gaussian score,
+    ``SIGNATURE_BOOTSTRAP`` replica resamples, level ``SIGNATURE_LEVEL``). Statistic: the
+    Lorentz margin ``min(-lambda_0(on), lambda_1(on), lambda_0(off))``, positive exactly when
+    learning on has one negative eigenvalue and learning off none; its interval is the minimum
+    of the three eigenvalue intervals' ends (conservative). Supported above
+    ``SIGNATURE_THRESHOLD`` = 0. Control: the margin of ``learning_off`` alone
+    (``min(-lambda_0, lambda_1)``). Positive control: a synthetic Lorentzian ensemble (one
+    contracting and three freely spreading axes, free diffusion as its "off", time step
+    ``SYN_DT``) of the same size. The entropy-production traces are reported beside it (a stationary
+    ensemble with currents can be indefinite without learning).
+``emergent locality/dispersion``
+    Fraction of (direction, k) with a propagating spectral peak of the hidden-neuron field over
+    the 2-D spectral embedding of the |w| graph (:func:`analysis.spacetime.dispersion`), CI
+    from ``DISPERSION_BOOTSTRAP`` replica resamples (level 0.95). Supported above
+    ``DISPERSION_THRESHOLD`` = 2/3 (the analysis module's own criterion). Control: a diffusing
+    field (graph heat equation with noise) on the same graph and embedding; positive control:
+    a damped, noise-driven graph wave equation on it.
+``geodesic motion``
+    The four packet paths (block means of X after the injection; noise = the standard error of
+    the block mean, median over the path) are fitted by shooting geodesics of the estimated
+    (polynomial) metric and by straight lines (:func:`analysis.spacetime.geodesic_test`).
+    Statistic: ``max(chi2/dof / GEODESIC_CHI2_MAX, (chi2/dof / chi2/dof_flat) /
+    GEODESIC_RATIO_MAX)`` (2 and 0.5): below ``GEODESIC_THRESHOLD`` = 1 exactly when the paths
+    are geodesics within twice their noise AND the metric halves the straight-line misfit (a
+    packet that barely moves fits any metric and must not count). Its interval propagates that
+    of the noise-scale factor ``s`` in ``chi^2 ~ s chi^2_dof`` (level 0.95; the flat fit held
+    fixed). Control: the same score with the shuffled metric. Positive control: exact
+    geodesics of the same metric from the fitted starts, with Gaussian noise of the paths'
+    size, through the same fit (it shows how much curvature the metric can express).
+``Einstein equations with Lambda``
+    ``G + Lambda g = kappa T`` on the local metric of ``learning_on``
+    (:func:`analysis.spacetime.local_metric`, ``METRIC_BINS`` patches per axis, the central
+    ``METRIC_QUANTILE`` range of X) with a global polynomial model of degree ``METRIC_DEGREE``;
+    T is dust ``rho u u`` from the ensemble density and mean velocity
+    (:func:`analysis.spacetime.ensemble_fields`), which uses g only to normalise and lower u,
+    never its derivatives. Statistic: relative residual over the residual of the
+    permuted-pairing control, CI from ``EINSTEIN_BOOTSTRAP`` replica resamples (level 0.95).
+    Supported below ``EINSTEIN_THRESHOLD`` = 0.5. Positive control: de Sitter space
+    (``H = 0.5``) on the same grid through the same polynomial fit.
+``Lambda tracks N``
+    Slope of the fitted Lambda against the mean neuron number over the target runs (second
+    half of each run), CI from the replica bootstrap of every target (resample ``b`` of all
+    targets gives slope ``b``; level 0.95). The sign is not fixed by the theory: the statistic
+    is ``|slope|`` with the interval multiplied by ``sign(slope)``; supported above
+    ``LAMBDA_SLOPE_THRESHOLD`` = 0 (the interval excludes 0). Control: the slope of the
+    permuted-pairing control's Lambda.
+
+Units: X in neuron-state units; time in learning steps; C, g in inverse time over the diffusion
+reference (eigenvalues) or per step (grids); Lambda in inverse squared X units.
+
+Run as ``dualsim run spacetime``, ``python -m scenarios.spacetime`` or ``spacetime.run()``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.spacetime import (
+    coarse_coordinates,
+    dispersion,
+    ensemble_fields,
+    fit_einstein,
+    four_velocity,
+    geodesic_test,
+    local_metric,
+    neuron_groups,
+    polynomial_metric,
+    signature_test,
+    spectral_embedding,
+    stress_energy_dust,
+)
+from models import LearningSystem, SystemConfig
+from scenarios.framework import (
+    Analysis,
+    AnalysisFailed,
+    Scenario,
+    Verdict,
+    arm_tables,
+    concat_arms,
+    diagnostics_frame,
+    run_arm,
+    run_scenario,
+)
+from scenarios.result import ScenarioResult
+
+D_GROUPS = 4
+PACKET_AMPLITUDE = 2.0
+PACKET_WIDTH = 2.0
+PACKET_DECAY = 8.0
+PACKET_STEPS = 40
+PACKET_STEPS_QUICK = 20
+PACKET_BLOCKS = 4
+TARGETS = (12, 16, 20, 24)
+TARGETS_QUICK = (14, 24)
+TARGET_GAIN = 0.2
+TARGET_BETA = 100.0
+
+SIGNATURE_BOOTSTRAP = 400
+SIGNATURE_LEVEL = 0.99
+SIGNATURE_THRESHOLD = 0.0
+DISPERSION_BOOTSTRAP = 40
+DISPERSION_THRESHOLD = 2.0 / 3.0
+GEODESIC_CHI2_MAX = 2.0
+GEODESIC_RATIO_MAX = 0.5
+GEODESIC_THRESHOLD = 1.0
+SYN_DT = 0.02
+METRIC_BINS = 7
+METRIC_QUANTILE = (0.01, 0.99)
+METRIC_DEGREE = 2
+EINSTEIN_BOOTSTRAP = 20
+EINSTEIN_THRESHOLD = 0.5
+LAMBDA_SLOPE_THRESHOLD = 0.0
+CI_LEVEL = 0.95
+
+
+# --------------------------------------------------------------------------------------------
+# simulation
+# --------------------------------------------------------------------------------------------
+
+
+def _sizes(quick: bool) -> dict[str, Any]:
+    return {
+        "packet_steps": PACKET_STEPS_QUICK if quick else PACKET_STEPS,
+        "targets": TARGETS_QUICK if quick else TARGETS,
+        "segments": 2 if quick else 4,
+        "min_weight": 5.0 if quick else 20.0,
+        "einstein_bootstrap": 5 if quick else EINSTEIN_BOOTSTRAP,
+        "dispersion_bootstrap": 10 if quick else DISPERSION_BOOTSTRAP,
+        "signature_bootstrap": 100 if quick else SIGNATURE_BOOTSTRAP,
+    }
+
+
+def _edges(model: LearningSystem, arm: str) -> pd.DataFrame:
+    """Wiring of the model with the replica-mean |w| (``W[r, dst, src]``) of every edge."""
+    adj = model.ensemble.adjacency != 0
+    dst, src = np.nonzero(adj)
+    w = np.abs(model.ensemble.w[:, dst, src]).mean(axis=0)
+    kinds = np.asarray(model.architecture.kinds)
+    return pd.DataFrame(
+        {
+            "src": src.astype(int),
+            "dst": dst.astype(int),
+            "weight_mean": w.astype(float),
+            "src_kind": kinds[src],
+            "dst_kind": kinds[dst],
+            "arm": arm,
+        }
+    )
+
+
+def _graph(edges: pd.DataFrame) -> nx.Graph:
+    """Undirected |w| graph of the neurons in an ``edges`` table (kinds as node attributes)."""
+    g = nx.Graph()
+    for col, kcol in (("src", "src_kind"), ("dst", "dst_kind")):
+        g.add_nodes_from(
+            (int(n), {"kind": str(k)}) for n, k in zip(edges[col], edges[kcol], strict=True)
+        )
+    for s, t, w in zip(edges["src"], edges["dst"], edges["weight_mean"], strict=True):
+        s, t = int(s), int(t)
+        if s == t:
+            continue
+        old = g.edges[s, t]["weight"] if g.has_edge(s, t) else 0.0
+        g.add_edge(s, t, weight=old + float(w))
+    return g
+
+
+def hidden_groups(edges: pd.DataFrame, seed: int) -> list[list[int]]:
+    """The ``D_GROUPS`` groups of hidden neurons (Louvain communities of the |w| graph).
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"src": [0, 1, 2, 3, 4, 5, 6, 7], "dst": [1, 2, 3, 4, 5, 6, 7, 0],
+    ...                   "weight_mean": 1.0, "src_kind": "hidden", "dst_kind": "hidden"})
+    >>> [len(g) for g in hidden_groups(e, 0)]
+    [2, 2, 2, 2]
+    """
+    return [
+        [int(n) for n in grp]
+        for grp in neuron_groups(_graph(edges), D_GROUPS, seed=seed, kinds=("hidden",))
+    ]
+
+
+def default_config(quick: bool = False) -> SystemConfig:
+    """The scenario's network: small-world hidden layer of 24, states recorded every step."""
+    return SystemConfig(
+        replicas=32 if quick else 128,
+        n_input=2,
+        n_hidden=24,
+        n_output=1,
+        topology="small_world",
+        small_world_k=4,
+        small_world_p=0.1,
+        task="teacher",
+        step_size=0.05,
+        batch_size=16,
+        relax_steps=10,
+        forward_sweeps=3,
+        record_every=1,
+        n_probe=8,
+        seed=0,
+    )
+
+
+def _inject_blocks(model: LearningSystem, groups: list[list[int]]) -> None:
+    """Inject one packet per replica block, block k centred on neuron group k."""
+    blocks = np.array_split(np.arange(model.config.replicas), PACKET_BLOCKS)
+    for k, rows in enumerate(blocks):
+        model.inject_packet(
+            groups[k % len(groups)],
+            amplitude=PACKET_AMPLITUDE,
+            width=PACKET_WIDTH,
+            decay=PACKET_DECAY,
+            replicas=rows,
+        )
+
+
+def _target_config(config: SystemConfig, target: float) -> SystemConfig:
+    spec = {
+        "type": "neuron_count",
+        "policy": "target",
+        "target": float(target),
+        "gain": TARGET_GAIN,
+        "beta_c": TARGET_BETA,
+        "probe_samples": min(8, config.n_probe),
+    }
+    return config.replace(controllers=(spec,))
+
+
+def target_run(
+    config: SystemConfig,
+    out: str | Path,
+    quick: bool = False,
+    steps: int | None = None,
+    progress: bool = False,
+    *,
+    seed: int = 0,
+) -> None:
+    """One neuron-count target (a :func:`scenarios.sweep.run_sweep` scenario callable).
+
+    Runs ``config`` (which carries the ``neuron_count`` target controller) with the scenario's
+    ``seed`` (not the sweep's run seed: every target then has the same network and data) and
+    writes its ``model``, ``trajectories``, ``neuron_states`` and ``events`` tables to ``out``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = config.replace(seed=int(seed))
+    target = cfg.controllers[0]["target"]
+    model = run_arm(f"target_{target:g}", partial(LearningSystem, cfg), int(steps or 100), progress)
+    for name, frame in arm_tables(model, f"target_{target:g}").items():
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+
+
+def _target_tables(
+    config: SystemConfig, targets: tuple[int, ...], steps: int, progress: bool
+) -> dict[str, pd.DataFrame]:
+    from scenarios.sweep import collect, run_sweep
+
+    base = _target_config(config, targets[0])
+    grid = {"controllers.neuron_count.target": [float(t) for t in targets]}
+    with tempfile.TemporaryDirectory(prefix="dualsim-spacetime-targets-") as tmp:
+        res = run_sweep(
+            base,
+            grid,
+            out=tmp,
+            scenario=target_run,
+            steps=steps,
+            options={"seed": int(config.seed)},
+            progress=progress,
+        )
+        if res.failed:
+            err = res.index.loc[res.index["status"] != "done", "error"].iloc[0]
+            raise AnalysisFailed(f"neuron-count target run failed: {err}")
+        out = {}
+        for name in ("model", "trajectories", "neuron_states", "events"):
+            frame = collect(tmp, name)
+            frame = frame.drop(
+                columns=[
+                    "controllers.neuron_count.target",
+                    "run_id",
+                    "point",
+                    "replicate",
+                    "seed",
+                ]
+            )
+            out[name] = frame
+    return out
+
+
+class SpacetimeScenario(Scenario):
+    """Emergent space-time: Lorentz signature, dispersion, metric, geodesics, Einstein, Lambda."""
+
+    name = "spacetime"
+    quick_steps = 100
+    default_steps = 400
+
+    def default_config(self, quick: bool) -> SystemConfig:
+        return default_config(quick)
+
+    def simulate(
+        self, config: SystemConfig, quick: bool, steps: int, progress: bool
+    ) -> dict[str, pd.DataFrame]:
+        if config.n_hidden < D_GROUPS:
+            raise ValueError(f"n_hidden: {config.n_hidden}; expected >= {D_GROUPS} (d = 4 groups)")
+        if config.record_every != 1:
+            raise ValueError(f"record_every: {config.record_every}; expected 1 (states every step)")
+        sizes = _sizes(quick)
+        build_on = partial(LearningSystem, config)
+        edges = _edges(build_on(), "learning_on")
+        groups = hidden_groups(edges, config.seed)
+        parts = [{"edges": edges}]
+        on = run_arm("learning_on", build_on, steps, progress)
+        parts.append(arm_tables(on, "learning_on"))
+        off_cfg = config.replace(learning=False)
+        off = run_arm("learning_off", partial(LearningSystem, off_cfg), steps, progress)
+        parts.append(arm_tables(off, "learning_off"))
+        inject = steps // 2
+        packet = run_arm(
+            "packet",
+            build_on,
+            inject + sizes["packet_steps"],
+            progress,
+            actions={inject: partial(_inject_blocks, groups=groups)},
+        )
+        parts.append(arm_tables(packet, "packet"))
+        parts.append(_target_tables(config, sizes["targets"], steps, progress))
+        tables = concat_arms(parts)
+        # event tables mix controller and model rows: numbers as floats, the rest as strings
+        ev = tables["events"]
+        for col in ev.columns:
+            if ev[col].dtype == object:
+                num = pd.to_numeric(ev[col], errors="coerce")
+                if num.notna().sum() == ev[col].notna().sum():
+                    ev[col] = num.astype(float)
+                else:
+                    ev[col] = ev[col].where(ev[col].isna(), ev[col].astype(str))
+        return tables
+
+    def analyse(
+        self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]
+    ) -> Analysis:
+        return _analyse(tables, config, meta)
+
+
+SCENARIO = SpacetimeScenario()
+
+
+def run(
+    config: SystemConfig | None = None,
+    out: str | Path | None = None,
+    quick: bool = False,
+    steps: int | None = None,
+    progress: bool = False,
+    **overrides: Any,
+) -> ScenarioResult:
+    """Run the ``spacetime`` scenario (all arms), save and analyse it.
+
+    Parameters
+    ----------
+    config : SystemConfig, optional
+        Defaults to :func:`default_config`; ``overrides`` are applied on top.
+    out : path, optional
+        Output folder; default ``results/spacetime-YYYYmmdd-HHMMSS``.
+    quick : bool
+        The small size (about 20 s).
+    steps : int, optional
+        Steps of the main arms (default 400, quick 100).
+    progress : bool
+
+    Returns
+    -------
+    ScenarioResult
+    """
+    return run_scenario(SCENARIO, config, out, quick, steps, progress, **overrides)
+
+
+# --------------------------------------------------------------------------------------------
+# analysis helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _states(frame: pd.DataFrame, neurons: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Neuron states of one arm as (T, R, len(neurons)), inactive slots 0; and the steps."""
+    steps, si = np.unique(frame["step"].to_numpy(), return_inverse=True)
+    R = int(frame["replica"].max()) + 1
+    col = {n: i for i, n in enumerate(neurons)}
+    ni = frame["neuron"].map(col)
+    keep = ni.notna().to_numpy()
+    arr = np.zeros((len(steps), R, len(neurons)))
+    arr[si[keep], frame["replica"].to_numpy()[keep], ni[keep].astype(int).to_numpy()] = frame[
+        "state"
+    ].to_numpy()[keep]
+    return arr, steps
+
+
+def _arm_states(tables: dict[str, pd.DataFrame], arm: str, neurons: list[int]) -> np.ndarray:
+    ns = tables["neuron_states"]
+    part = ns[ns["arm"] == arm]
+    if part.empty:
+        raise AnalysisFailed(f"neuron_states: no rows for arm {arm!r}")
+    arr, steps = _states(part, neurons)
+    return arr[steps >= 1]  # step 0 holds no relaxed states yet
+
+
+def _margin(pt_on: Any, pt_off: Any | None) -> tuple[float, float, float]:
+    """Lorentz margin and its conservative interval (see the module docstring)."""
+    lam, ci = pt_on.eigenvalues, pt_on.eigenvalue_ci
+    vals = [-lam[0], float(np.min(lam[1:]))]
+    los = [-ci[0, 1], float(np.min(ci[1:, 0]))]
+    his = [-ci[0, 0], float(np.min(ci[1:, 1]))]
+    if pt_off is not None:
+        vals.append(pt_off.eigenvalues[0])
+        los.append(pt_off.eigenvalue_ci[0, 0])
+        his.append(pt_off.eigenvalue_ci[0, 1])
+    return float(min(vals)), float(min(los)), float(min(his))
+
+
+def _synthetic_signature(T: int, R: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positive control: one contracting and d-1 freely spreading axes; free diffusion as 'off'.
+
+    Ornstein-Uhlenbeck with rates (5, 0, ..., 0) per unit time, D = 0.5, dt = ``SYN_DT``, from
+    a standard normal start.
+    """
+    rng = np.random.default_rng([seed, 11])
+    rate = np.array([5.0] + [0.0] * (d - 1))
+    kick = math.sqrt(2 * 0.5 * SYN_DT)
+    on = np.empty((T, R, d))
+    off = np.empty((T, R, d))
+    on[0] = rng.normal(size=(R, d))
+    off[0] = rng.normal(size=(R, d))
+    for t in range(T - 1):
+        on[t + 1] = on[t] - SYN_DT * rate * on[t] + kick * rng.normal(size=(R, d))
+        off[t + 1] = off[t] + kick * rng.normal(size=(R, d))
+    return on, off
+
+
+def _laplacian(a: np.ndarray) -> np.ndarray:
+    a = 0.5 * (np.abs(a) + np.abs(a).T)
+    np.fill_diagonal(a, 0.0)
+    a = (a > 0).astype(float)
+    return np.diag(a.sum(axis=1)) - a
+
+
+def _graph_field(lap: np.ndarray, T: int, R: int, kind: str, seed: int) -> np.ndarray:
+    """Noise-driven field on a graph: ``diffusing`` (heat equation) or ``wave`` (damped wave)."""
+    rng = np.random.default_rng([seed, 13 if kind == "wave" else 17])
+    n = len(lap)
+    lam_max = float(np.linalg.eigvalsh(lap)[-1])
+    burn = 200
+    phi = np.zeros((R, n))
+    prev = np.zeros((R, n))
+    out = np.empty((T, R, n))
+    if kind == "wave":
+        c2 = (1.5 / math.sqrt(lam_max)) ** 2  # highest mode at omega = 1.5 (leapfrog-stable)
+        for t in range(T + burn):
+            nxt = 2 * phi - prev - c2 * phi @ lap - 0.02 * (phi - prev)
+            nxt += 0.05 * rng.normal(size=(R, n))
+            prev, phi = phi, nxt
+            if t >= burn:
+                out[t - burn] = phi
+    else:
+        dcoef = 0.4 / lam_max
+        for t in range(T + burn):
+            phi = phi - dcoef * phi @ lap - 0.01 * phi + 0.1 * rng.normal(size=(R, n))
+            if t >= burn:
+                out[t - burn] = phi
+    return out
+
+
+def _hidden_weights(edges: pd.DataFrame, hidden: list[int]) -> np.ndarray:
+    idx = {n: i for i, n in enumerate(hidden)}
+    a = np.zeros((len(hidden), len(hidden)))
+    e = edges[(edges["src_kind"] == "hidden") & (edges["dst_kind"] == "hidden")]
+    for s, t, w in zip(e["src"], e["dst"], e["weight_mean"], strict=True):
+        a[idx[int(t)], idx[int(s)]] = float(w)
+    return a
+
+
+def _boot_indices(R: int, n: int, seed: int, salt: int) -> list[np.ndarray]:
+    rng = np.random.default_rng([seed, salt])
+    return [rng.integers(0, R, R) for _ in range(n)]
+
+
+def _ci(values: np.ndarray, point: float, level: float = CI_LEVEL) -> tuple[float, float]:
+    """Basic bootstrap interval ``[2 point - q_hi, 2 point - q_lo]``."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        raise AnalysisFailed(f"bootstrap: {v.size} finite resample(s); expected at least 2")
+    lo, hi = np.percentile(v, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(2 * point - hi), float(2 * point - lo)
+
+
+def _metric_box(X: np.ndarray, extra: list[np.ndarray] | None = None) -> np.ndarray:
+    pts = X.reshape(-1, X.shape[-1])
+    lo, hi = np.quantile(pts, METRIC_QUANTILE, axis=0)
+    if extra:
+        allp = np.concatenate([p.reshape(-1, X.shape[-1]) for p in extra])
+        lo = np.minimum(lo, allp.min(axis=0))
+        hi = np.maximum(hi, allp.max(axis=0))
+    # the metric grid spans the patch centres: pad so that the box above is inside them
+    pad = 0.6 * (hi - lo) / (METRIC_BINS - 1)
+    return np.stack([lo - pad, hi + pad], axis=1)
+
+
+def _einstein(X: np.ndarray, limits: np.ndarray, min_weight: float, seed: int) -> dict[str, Any]:
+    """Local metric, its polynomial model, dust T and the Einstein fit of one ensemble."""
+    lm = local_metric(X, 1.0, bins=METRIC_BINS, limits=limits, min_weight=min_weight)
+    gpoly = polynomial_metric(lm.g, METRIC_DEGREE)
+    shape = lm.g.shape[: X.shape[-1]]
+    fields = ensemble_fields(X, shape, lm.spacing, lm.origin, 1.0, min_weight=1.0)
+    u, _ = four_velocity(fields.velocity, gpoly)
+    u = np.where(np.isfinite(u), u, 0.0)
+    T = stress_energy_dust(fields.rho, u, gpoly)
+    fit = fit_einstein(gpoly, T, lm.spacing, seed=seed)
+    return {"lm": lm, "gpoly": gpoly, "fit": fit, "fields": fields}
+
+
+def _de_sitter(shape: tuple[int, ...], spacing: np.ndarray) -> float:
+    """Positive control: residual ratio of de Sitter space on the same grid and fit."""
+    from analysis.geometry import grid_coordinates
+
+    x = grid_coordinates(shape, spacing / spacing.max() * 0.2, 0.0)
+    g = np.zeros((*shape, 4, 4))
+    g[..., 0, 0] = -1.0
+    for k in (1, 2, 3):
+        g[..., k, k] = np.exp(2 * 0.5 * x[..., 0])
+    gpoly = polynomial_metric(g, METRIC_DEGREE)
+    fit = fit_einstein(gpoly, None, spacing / spacing.max() * 0.2)
+    return float(fit.residual / fit.residual_control)
+
+
+# --------------------------------------------------------------------------------------------
+# the analysis
+# --------------------------------------------------------------------------------------------
+
+
+def _analyse(
+    tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]
+) -> Analysis:
+    quick = bool(meta.get("quick", False))
+    sizes = _sizes(quick)
+    seed = int(config.seed)
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, float | int | str] = {}
+    notes: list[str] = []
+    verdicts: list[Verdict] = []
+    ctx: dict[str, Any] = {}
+
+    edges = tables["edges"]
+    groups = hidden_groups(edges, seed)
+    hidden = sorted(int(n) for g in groups for n in g)
+    ctx["groups"] = groups
+    summary["groups"] = " | ".join(",".join(map(str, g)) for g in groups)
+
+    def coords(arm: str) -> np.ndarray:
+        arr = _arm_states(tables, arm, hidden)
+        return coarse_coordinates(arr, [[hidden.index(n) for n in g] for g in groups])
+
+    X_on, X_off = coords("learning_on"), coords("learning_off")
+    T, R, d = X_on.shape
+
+    # ---- Lorentz signature ---------------------------------------------------------------
+    nb = sizes["signature_bootstrap"]
+    sig = signature_test(X_on, X_off, 1.0, bootstrap=nb, level=SIGNATURE_LEVEL, seed=seed)
+    value, lo, hi = _margin(sig.on, sig.off)
+    ctrl = _margin(sig.off, None)[0]
+    syn_on, syn_off = _synthetic_signature(T, R, d, seed)
+    pos = signature_test(syn_on, syn_off, SYN_DT, bootstrap=nb, level=SIGNATURE_LEVEL, seed=seed)
+    pos_value = _margin(pos.on, pos.off)[0]
+    verdicts.append(
+        Verdict(
+            "Lorentz signature",
+            "Lorentz margin min(-lam0 on, lam1 on, lam0 off) of C (generalised eigenvalues)",
+            value,
+            lo,
+            hi,
+            "learning_off alone: min(-lam0, lam1)",
+            ctrl,
+            SIGNATURE_THRESHOLD,
+            ">",
+            pos_value,
+        )
+    )
+    for arm, pt in (("learning_on", sig.on), ("learning_off", sig.off), ("positive", pos.on)):
+        for i, lam in enumerate(pt.eigenvalues):
+            rows.append(
+                {
+                    "arm": arm,
+                    "diagnostic": "signature",
+                    "quantity": f"lambda_{i}",
+                    "value": lam,
+                    "ci_low": pt.eigenvalue_ci[i, 0],
+                    "ci_high": pt.eigenvalue_ci[i, 1],
+                }
+            )
+        rows.append(
+            {
+                "arm": arm,
+                "diagnostic": "signature",
+                "quantity": "entropy_production",
+                "value": pt.entropy_production,
+                "ci_low": pt.entropy_production_ci[0],
+                "ci_high": pt.entropy_production_ci[1],
+            }
+        )
+        for q in ("learning_rate", "stochastic_rate", "timelike_stability"):
+            rows.append(
+                {"arm": arm, "diagnostic": "signature", "quantity": q, "value": getattr(pt, q)}
+            )
+    summary["signature_on"] = str(sig.on.signature)
+    summary["signature_off"] = str(sig.off.signature)
+    notes.append(f"Signature test: {sig.summary}.")
+    ctx["signature"] = (sig, pos)
+
+    # ---- dispersion ----------------------------------------------------------------------
+    a = _hidden_weights(edges, hidden)
+    emb = spectral_embedding(a, dim=2)
+    field_on = _arm_states(tables, "learning_on", hidden)
+    seg = sizes["segments"]
+    disp = dispersion(field_on, emb, 1.0, segments=seg)
+    boots = [
+        float(dispersion(field_on[:, idx], emb, 1.0, segments=seg).propagating.mean())
+        for idx in _boot_indices(R, sizes["dispersion_bootstrap"], seed, 3)
+    ]
+    frac = float(disp.propagating.mean())
+    lo, hi = _ci(np.array(boots), frac)
+    lap = _laplacian(a)
+    diff_field = _graph_field(lap, field_on.shape[0], R, "diffusing", seed)
+    wave_field = _graph_field(lap, field_on.shape[0], R, "wave", seed)
+    disp_diff = dispersion(diff_field, emb, 1.0, segments=seg)
+    disp_wave = dispersion(wave_field, emb, 1.0, segments=seg)
+    verdicts.append(
+        Verdict(
+            "emergent locality/dispersion",
+            "fraction of (direction, k) with a propagating peak in S(k, omega)",
+            frac,
+            lo,
+            hi,
+            "diffusing graph field (heat equation + noise)",
+            float(disp_diff.propagating.mean()),
+            DISPERSION_THRESHOLD,
+            ">",
+            float(disp_wave.propagating.mean()),
+        )
+    )
+    for arm, res in (("learning_on", disp), ("diffusing", disp_diff), ("wave", disp_wave)):
+        for a_dir in range(res.c.shape[0]):
+            for q, v in (
+                ("c", res.c[a_dir]),
+                ("mass2", res.mass2[a_dir]),
+                ("r2_wave", res.r2_wave[a_dir]),
+                ("diffusion", res.diffusion[a_dir]),
+                ("r2_diffusive", res.r2_diffusive[a_dir]),
+            ):
+                rows.append(
+                    {
+                        "arm": arm,
+                        "diagnostic": "dispersion",
+                        "quantity": f"{q}_dir{a_dir}",
+                        "value": float(v) if np.isfinite(v) else np.nan,
+                    }
+                )
+        rows.append(
+            {
+                "arm": arm,
+                "diagnostic": "dispersion",
+                "quantity": "fraction_propagating",
+                "value": float(res.propagating.mean()),
+            }
+        )
+    summary["dispersion_verdict_on"] = disp.verdict
+    ctx["dispersion"] = (disp, disp_diff, disp_wave)
+
+    # ---- packet paths --------------------------------------------------------------------
+    X_pk = coords("packet")
+    ev = tables["events"]
+    inj = ev[(ev["arm"] == "packet") & (ev["action"] == "inject_packet")]
+    if inj.empty:
+        raise AnalysisFailed("events: no inject_packet event in the packet arm")
+    t_inj = int(inj["step"].min())
+    # X_pk[i] is step i + 1; the packet acts from step t_inj + 1 on
+    blocks = np.array_split(np.arange(X_pk.shape[1]), PACKET_BLOCKS)
+    seg_pk = X_pk[t_inj:]
+    paths = [seg_pk[:, b].mean(axis=1) for b in blocks]
+    noise = np.array([float(np.median(seg_pk[:, b].std(axis=1, ddof=1))) for b in blocks])
+    noise = noise / np.sqrt([len(b) for b in blocks])
+    noise = np.maximum(noise, 1e-12)
+    limits = _metric_box(X_on, paths)
+
+    # ---- metric and Einstein -------------------------------------------------------------
+    mw = sizes["min_weight"]
+    ein = _einstein(X_on, limits, mw, seed)
+    lm, gpoly, fit = ein["lm"], ein["gpoly"], ein["fit"]
+    ratio = fit.residual / fit.residual_control
+    boot_ratio = []
+    for k, idx in enumerate(_boot_indices(R, sizes["einstein_bootstrap"], seed, 5)):
+        f = _einstein(X_on[:, idx], limits, mw, seed + k + 1)["fit"]
+        boot_ratio.append(f.residual / f.residual_control)
+    lo, hi = _ci(np.array(boot_ratio), ratio)
+    verdicts.append(
+        Verdict(
+            "Einstein equations with Lambda",
+            "|G + Lambda g - kappa T| / same with permuted pairing (dust T, polynomial g)",
+            ratio,
+            lo,
+            hi,
+            "permuted pairing of G with (g, T)",
+            1.0,
+            EINSTEIN_THRESHOLD,
+            "<",
+            _de_sitter(lm.g.shape[:d], lm.spacing),
+        )
+    )
+    eig = np.linalg.eigvalsh(gpoly)
+    n_neg = (eig < 0).sum(axis=-1)
+    for q, v in (
+        ("Lambda", fit.Lambda),
+        ("kappa", fit.kappa),
+        ("residual", fit.residual),
+        ("residual_control", fit.residual_control),
+        ("trace_residual", fit.trace_residual),
+        ("valid_patch_fraction", float(lm.valid.mean())),
+        ("lorentzian_point_fraction", float(np.mean(n_neg == 1))),
+        ("negative_eigenvalues_mean", float(n_neg.mean())),
+    ):
+        rows.append({"arm": "learning_on", "diagnostic": "einstein", "quantity": q, "value": v})
+    summary["Lambda_on"] = float(fit.Lambda)
+    summary["metric_valid_patches"] = float(lm.valid.mean())
+    ctx["metric"] = (lm, gpoly)
+
+    # ---- geodesic motion -----------------------------------------------------------------
+    geo = geodesic_test(paths, gpoly, lm.spacing, lm.origin, noise, 1.0, seed=seed)
+    dof = geo.dof
+    q_lo, q_hi = stats.chi2.ppf([(1 - CI_LEVEL) / 2, (1 + CI_LEVEL) / 2], dof) / dof
+    from analysis.geometry import geodesic
+
+    n_max = int(geo.n_samples.max())
+    synth = geodesic(gpoly, lm.spacing, lm.origin, geo.x0, geo.v0, n_max - 1, 1.0).path
+    rng = np.random.default_rng([seed, 7])
+    pos_paths = []
+    for i, n_i in enumerate(geo.n_samples):
+        p = synth[:n_i, i]
+        p = p[np.all(np.isfinite(p), axis=1)]
+        pos_paths.append(p + noise[i] * rng.normal(size=p.shape))
+    pos_geo = None
+    if all(len(p) >= 3 for p in pos_paths):
+        try:
+            pos_geo = geodesic_test(pos_paths, gpoly, lm.spacing, lm.origin, noise, 1.0, seed=seed)
+        except ValueError:
+            pos_geo = None
+
+    def geo_score(chi: float, flat: float) -> float:
+        return max(chi / GEODESIC_CHI2_MAX, chi / flat / GEODESIC_RATIO_MAX)
+
+    flat = max(geo.chi2_dof_flat, 1e-300)
+    score = geo_score(geo.chi2_dof, flat)
+    shuffled = geo.chi2_dof_shuffled
+    if not np.isfinite(shuffled):
+        raise AnalysisFailed("geodesic: the shuffled-metric control could not be evaluated")
+    pos_score = np.nan
+    if pos_geo is not None:
+        pos_score = geo_score(pos_geo.chi2_dof, max(pos_geo.chi2_dof_flat, 1e-300))
+    verdicts.append(
+        Verdict(
+            "geodesic motion",
+            "max(chi2/dof / 2, (chi2/dof / flat chi2/dof) / 0.5) of packet paths on the metric",
+            score,
+            geo_score(geo.chi2_dof / q_hi, flat),
+            geo_score(geo.chi2_dof / q_lo, flat),
+            "shuffled metric (same score)",
+            geo_score(shuffled, flat),
+            GEODESIC_THRESHOLD,
+            "<",
+            pos_score,
+        )
+    )
+    for q, v in (
+        ("chi2_dof", geo.chi2_dof),
+        ("chi2_dof_flat", geo.chi2_dof_flat),
+        ("chi2_dof_shuffled", geo.chi2_dof_shuffled),
+        ("dof", float(dof)),
+        ("injection_step", float(t_inj)),
+    ):
+        rows.append({"arm": "packet", "diagnostic": "geodesic", "quantity": q, "value": v})
+    for i in range(len(paths)):
+        rows.append(
+            {
+                "arm": "packet",
+                "diagnostic": "geodesic",
+                "quantity": f"chi2_dof_path{i}",
+                "value": geo.per_path[i],
+            }
+        )
+    ctx["geodesic"] = (paths, noise, geo, synth)
+
+    # ---- Lambda against N ----------------------------------------------------------------
+    arms = [a for a in tables["neuron_states"]["arm"].unique() if str(a).startswith("target_")]
+    if len(arms) < 2:
+        raise AnalysisFailed(f"neuron_states: {len(arms)} target arm(s); expected >= 2")
+    traj = tables["trajectories"]
+    lam_rows = []
+    nbt = sizes["einstein_bootstrap"]
+    lam_boot = np.empty((len(arms), nbt))
+    lamc_boot = np.empty((len(arms), nbt))
+    for j, arm in enumerate(sorted(arms, key=lambda s: float(s.split("_")[1]))):
+        Xt = coords(arm)
+        half = Xt.shape[0] // 2
+        Xt = Xt[half:]
+        tt = traj[traj["arm"] == arm]
+        n_mean = float(tt.loc[tt["step"] >= tt["step"].max() / 2, "n_neurons"].mean())
+        f = _einstein(Xt, limits, mw, seed)["fit"]
+        for k, idx in enumerate(_boot_indices(Xt.shape[1], nbt, seed, 9)):
+            fb = _einstein(Xt[:, idx], limits, mw, seed + k + 1)["fit"]
+            lam_boot[j, k], lamc_boot[j, k] = fb.Lambda, fb.Lambda_control
+        lam_rows.append((arm, n_mean, f.Lambda, f.Lambda_control))
+        lo_l, hi_l = _ci(lam_boot[j], f.Lambda)
+        rows.append(
+            {
+                "arm": arm,
+                "diagnostic": "lambda",
+                "quantity": "Lambda",
+                "value": f.Lambda,
+                "ci_low": lo_l,
+                "ci_high": hi_l,
+            }
+        )
+        rows.append({"arm": arm, "diagnostic": "lambda", "quantity": "mean_N", "value": n_mean})
+        rows.append(
+            {
+                "arm": arm,
+                "diagnostic": "lambda",
+                "quantity": "residual_ratio",
+                "value": f.residual / f.residual_control,
+            }
+        )
+    n_arr = np.array([r[1] for r in lam_rows])
+    lam_arr = np.array([r[2] for r in lam_rows])
+    lamc_arr = np.array([r[3] for r in lam_rows])
+    if np.ptp(n_arr) <= 0:
+        raise AnalysisFailed(f"mean N: {n_arr.tolist()}; the targets did not separate N")
+    slope = float(np.polyfit(n_arr, lam_arr, 1)[0])
+    slope_c = float(np.polyfit(n_arr, lamc_arr, 1)[0])
+    slopes = np.array([np.polyfit(n_arr, lam_boot[:, k], 1)[0] for k in range(nbt)])
+    s_lo, s_hi = _ci(slopes, slope)
+    sign = 1.0 if slope >= 0 else -1.0
+    a_lo, a_hi = sorted((sign * s_lo, sign * s_hi))
+    verdicts.append(
+        Verdict(
+            "Lambda tracks N",
+            "|slope| of Lambda against mean N (CI times sign of the slope)",
+            abs(slope),
+            a_lo,
+            a_hi,
+            "Lambda of the permuted-pairing control against N",
+            slope_c,
+            LAMBDA_SLOPE_THRESHOLD,
+            ">",
+        )
+    )
+    rows.append(
+        {
+            "arm": "targets",
+            "diagnostic": "lambda",
+            "quantity": "slope",
+            "value": slope,
+            "ci_low": s_lo,
+            "ci_high": s_hi,
+        }
+    )
+    summary["Lambda_slope"] = slope
+    ctx["lambda"] = (n_arr, lam_arr, lam_boot, lamc_arr, slope)
+    summary["replicas"] = R
+    summary["steps_main"] = T
+
+    return Analysis(
+        diagnostics=diagnostics_frame(rows),
+        verdicts=verdicts,
+        figures=_figures(ctx),
+        summary=summary,
+        notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+# --------------------------------------------------------------------------------------------
+
+
+def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
+    import matplotlib.pyplot as plt
+
+    def signature_fig(path: Path) -> None:
+        sig, pos = ctx["signature"]
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for off, (label, pt) in enumerate(
+            (("learning on", sig.on), ("learning off", sig.off), ("positive control", pos.on))
+        ):
+            x = np.arange(len(pt.eigenvalues)) + (off - 1) * 0.22
+            err = np.abs(pt.eigenvalue_ci.T - pt.eigenvalues)
+            ax.errorbar(x, pt.eigenvalues, yerr=err, fmt="o", capsize=3, label=label)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xticks(range(len(sig.on.eigenvalues)))
+        ax.set_xticklabels([f"$\\lambda_{i}$" for i in range(len(sig.on.eigenvalues))])
+        ax.set_ylabel("eigenvalue of $C v = \\lambda D v$ (per step)")
+        ax.set_yscale("symlog", linthresh=1e-2)
+        ax.set_title(f"Entropy-production form: {sig.on.level:.0%} bootstrap intervals")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+
+    def metric_fig(path: Path) -> None:
+        lm, gpoly = ctx["metric"]
+        d = lm.g.shape[-1]
+        mid = tuple(n // 2 for n in lm.g.shape[2:d])
+        sl = (slice(None), slice(None), *mid)
+        ext = [
+            lm.origin[1] - lm.spacing[1] / 2,
+            lm.origin[1] + lm.spacing[1] * (lm.g.shape[1] - 0.5),
+            lm.origin[0] - lm.spacing[0] / 2,
+            lm.origin[0] + lm.spacing[0] * (lm.g.shape[0] - 0.5),
+        ]
+        fig, axes = plt.subplots(2, 3, figsize=(12, 7))
+        panels = [
+            ("local $g_{00}$", lm.g[sl][..., 0, 0]),
+            ("local $g_{11}$", lm.g[sl][..., 1, 1]),
+            ("local $g_{01}$", lm.g[sl][..., 0, 1]),
+            ("polynomial $g_{00}$", gpoly[sl][..., 0, 0]),
+            ("polynomial $g_{11}$", gpoly[sl][..., 1, 1]),
+            ("lowest eigenvalue (polynomial g)", np.linalg.eigvalsh(gpoly[sl])[..., 0]),
+        ]
+        for ax, (title, img) in zip(axes.ravel(), panels, strict=True):
+            vmax = float(np.max(np.abs(img))) or 1.0
+            im = ax.imshow(
+                img, origin="lower", extent=ext, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax
+            )
+            ax.set_title(title)
+            ax.set_xlabel("$X^1$ (state units)")
+            ax.set_ylabel("$X^0$ (state units)")
+            fig.colorbar(im, ax=ax, label="per step")
+        fig.suptitle("Metric = local entropy-production form, slice at the centre of $X^2, X^3$")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+
+    def geodesic_fig(path: Path) -> None:
+        paths, noise, geo, synth = ctx["geodesic"]
+        d = paths[0].shape[1]
+        fig, axes = plt.subplots(1, d, figsize=(3.4 * d, 3.6))
+        for i, p in enumerate(paths):
+            t = np.arange(len(p))
+            for mu in range(d):
+                ax = axes[mu]
+                ax.errorbar(
+                    t,
+                    p[:, mu],
+                    yerr=noise[i],
+                    fmt=".",
+                    ms=3,
+                    color=f"C{i}",
+                    label=f"packet on group {i}" if mu == 0 else None,
+                )
+                n_i = int(geo.n_samples[i])
+                ax.plot(
+                    np.arange(n_i),
+                    synth[:n_i, i, mu],
+                    "-",
+                    color=f"C{i}",
+                    label="fitted geodesic" if (mu == 0 and i == 0) else None,
+                )
+        for mu, ax in enumerate(axes):
+            ax.set_xlabel("steps after injection")
+            ax.set_ylabel(f"$X^{mu}$ (state units)")
+        axes[0].legend(fontsize=7)
+        fig.suptitle(
+            f"Packet paths vs geodesics: chi2/dof {geo.chi2_dof:.3g} "
+            f"(flat {geo.chi2_dof_flat:.3g}, shuffled {geo.chi2_dof_shuffled:.3g})"
+        )
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+
+    def lambda_fig(path: Path) -> None:
+        n_arr, lam_arr, lam_boot, lamc_arr, slope = ctx["lambda"]
+        lo, hi = np.percentile(lam_boot, [2.5, 97.5], axis=1)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.errorbar(
+            n_arr,
+            lam_arr,
+            yerr=[lam_arr - np.minimum(lo, lam_arr), np.maximum(hi, lam_arr) - lam_arr],
+            fmt="o",
+            capsize=3,
+            label="fitted $\\Lambda$ (95% bootstrap)",
+        )
+        ax.plot(n_arr, lamc_arr, "x", color="grey", label="permuted-pairing control")
+        b = np.polyfit(n_arr, lam_arr, 1)
+        xx = np.linspace(n_arr.min(), n_arr.max(), 20)
+        ax.plot(xx, np.polyval(b, xx), "-", label=f"slope {slope:.3g}")
+        ax.set_xlabel("mean number of neurons N (second half of run)")
+        ax.set_ylabel("$\\Lambda$ (1 / state units$^2$)")
+        ax.set_title("Cosmological constant against neuron-count target")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+
+    def dispersion_fig(path: Path) -> None:
+        disp, disp_diff, disp_wave = ctx["dispersion"]
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        p = disp.power[0]
+        axes[0].imshow(
+            np.log10(np.maximum(p, 1e-300)).T,
+            origin="lower",
+            aspect="auto",
+            extent=[disp.k[0, 0], disp.k[0, -1], disp.omega[0], disp.omega[-1]],
+        )
+        axes[0].set_xlabel("k (1 / embedding units), direction 0")
+        axes[0].set_ylabel("$\\omega$ (rad / step)")
+        axes[0].set_title("log10 S(k, $\\omega$), learning on")
+        for res, label, mk in (
+            (disp, "learning on", "o"),
+            (disp_diff, "diffusing control", "s"),
+            (disp_wave, "wave positive control", "^"),
+        ):
+            for a_dir in range(res.k.shape[0]):
+                axes[1].plot(
+                    res.k[a_dir], res.peak_omega[a_dir], mk, ms=4, label=f"{label}, dir {a_dir}"
+                )
+        axes[1].set_xlabel("k (1 / embedding units)")
+        axes[1].set_ylabel("peak $\\omega$ (rad / step)")
+        axes[1].set_title("Spectral peak against wavenumber")
+        axes[1].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+
+    return {
+        "signature": signature_fig,
+        "metric": metric_fig,
+        "geodesic": geodesic_fig,
+        "lambda_vs_n": lambda_fig,
+        "dispersion": dispersion_fig,
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover - script entry
+    from scenarios.cli import main
+
+    sys.exit(main(["run", "spacetime", *sys.argv[1:]]))
