@@ -1,9 +1,9 @@
 """``dualsim app [--port P] [--host H]``: serve the interactive page (scenarios/app.py) with Solara.
 
 The server binds to loopback (127.0.0.1) unless ``--host`` says otherwise; ``--port 0`` picks a
-free port. It runs in the foreground until interrupted (Ctrl-C). Solara's telemetry is off and
-its JavaScript/CSS come from the ``solara-assets`` package, so the page works without network
-access.
+free port. It runs in the foreground until interrupted (Ctrl-C). Solara's telemetry and version
+check are off and its JavaScript/CSS come from the ``solara-assets`` package, so the page works
+without network access.
 
 Solara is imported only when the command runs (the ``viz`` extra); the rest of the CLI works
 without it.
@@ -94,7 +94,7 @@ def server_command(host: str, port: int) -> list[str]:
 
     Examples
     --------
-    >>> server_command("127.0.0.1", 8765)[-6:]
+    >>> server_command("127.0.0.1", 8765)[-7:-1]
     ['--host', '127.0.0.1', '--port', '8765', '--production', '--no-open']
     """
     return [
@@ -109,6 +109,7 @@ def server_command(host: str, port: int) -> list[str]:
         str(port),
         "--production",
         "--no-open",
+        "--no-check-version",
     ]
 
 

@@ -101,6 +101,7 @@ def test_step_play_reset_in_chromium(server, page, tmp_path):
     after = _plot_pixels(page)
     changed = [a != b for a, b in zip(before, after, strict=True)]
     assert all(changed), changed
+    page.screenshot(path=str(tmp_path / "app-step3.png"), full_page=True)
 
     # change a slider (keyboard on its thumb) and Reset: the model is rebuilt with the new value
     slider = page.locator(".v-input", has_text="hidden neurons").get_by_role("slider")
@@ -127,4 +128,5 @@ def test_step_play_reset_in_chromium(server, page, tmp_path):
     assert problems == [], problems
     assert errors_in_page == 0 and tracebacks == 0
     assert "Traceback" not in log.read_text(errors="replace")
-    print(f"screenshot: {shot}; " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    took = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+    print(f"screenshots: {tmp_path / 'app-step3.png'}, {shot}; {took}")
