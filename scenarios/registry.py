@@ -9,6 +9,7 @@ SCENARIOS: dict[str, str] = {
     "train": "scenarios.train",
     "transition": "scenarios.transition",
     "madelung": "scenarios.madelung",
+    "spacetime": "scenarios.spacetime",
 }
 FLAGSHIP = "transition"
 
