@@ -210,7 +210,15 @@ def _reference(model, batches: list[tuple]) -> dict[str, np.ndarray]:
     for _ in batches:
         dense()
     loss, q, free = dense._sink  # the last step with a probe pass (step 10)
-    return {"ref_W": dense.W, "ref_b": dense.b, "ref_loss": loss, "ref_q": q, "ref_free": free}
+    moved = np.abs(dense.W - model.ensemble.w).max()  # scale against which to judge the diff
+    return {
+        "ref_W": dense.W,
+        "ref_b": dense.b,
+        "ref_loss": loss,
+        "ref_q": q,
+        "ref_free": free,
+        "ref_moved": np.asarray(moved),
+    }
 
 
 def _torch_verify(step: _TorchDenseStep, batches: list[tuple], ref: dict) -> float:
@@ -225,22 +233,53 @@ def _torch_verify(step: _TorchDenseStep, batches: list[tuple], ref: dict) -> flo
     return max(float(np.max(np.abs(g.numpy() - ref[k]))) for g, k in zip(got, names, strict=True))
 
 
-def _lines(med: dict[str, float], diff: float, how: str, torch_version: str) -> list[str]:
-    m, d, t = med["model"], med["dense"], med["torch"]
-    return [
+def _thread_arms() -> list[int]:
+    """Torch thread counts timed: numpy's BLAS thread count (the brief), and 1 if different."""
+    n = _numpy_threads()
+    return [n] if n == 1 else [n, 1]
+
+
+def _lines(
+    med: dict[str, float], diff: float, moved: float, how: str, torch_version: str
+) -> list[str]:
+    m, d = med["model"], med["dense"]
+    out = [
         "torch benchmark: R=1024, layered 4-32-2 tanh, M=32, relax_steps=3, record_every=10",
-        f"  torch {torch_version}, float64, CPU, {how}",
-        f"  LearningSystem.step()          {m * 1e3:8.2f} ms",
-        f"  naive dense numpy 38x38        {d * 1e3:8.2f} ms   ratio model/dense = {m / d:.2f}",
-        f"  same dense step in torch       {t * 1e3:8.2f} ms   ratio model/torch = {m / t:.2f}"
-        "  (goal < 1)",
-        f"  torch vs numpy dense after {VERIFY_STEPS} steps on the same batches: "
-        f"max |diff| = {diff:.1e}",
+        f"  torch {torch_version}, float64, CPU, inference_mode; {how}",
+        f"  LearningSystem.step()            {m * 1e3:8.2f} ms",
+        f"  naive dense numpy 38x38          {d * 1e3:8.2f} ms   ratio model/dense = {m / d:.2f}",
     ]
+    for key in sorted((k for k in med if k.startswith("torch")), key=lambda k: -int(k[5:])):
+        n, t = int(key[5:]), med[key]
+        label = f"same dense step in torch, {n} thr"
+        ratio = f"ratio model/torch = {m / t:.2f}  (goal < 1)"
+        out.append(f"  {label:<32s} {t * 1e3:8.2f} ms   {ratio}")
+    out.append(
+        f"  torch vs numpy dense after {VERIFY_STEPS} steps on the same batches: "
+        f"max |diff| = {diff:.1e} (W, b, loss, q, free energy; the weights moved by up to "
+        f"{moved:.1e})"
+    )
+    return out
 
 
 def _median(times: dict[str, list[float]]) -> dict[str, float]:
     return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def _torch_round(step: _TorchDenseStep, n: int, threads: int) -> float:
+    """Seconds for ``n`` torch steps at ``threads`` threads."""
+    step.torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return time.perf_counter() - t0
+
+
+def _numpy_round(fn, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return time.perf_counter() - t0
 
 
 def _run_in_process(rounds: int, per_round: int) -> list[str]:
@@ -254,18 +293,20 @@ def _run_in_process(rounds: int, per_round: int) -> list[str]:
     batches = _numpy_batches(state, VERIFY_STEPS, seed=2)
     ref = _reference(model, batches)
     diff = _torch_verify(_TorchDenseStep(state, _numpy_threads()), batches, ref)
-    tstep = _TorchDenseStep(state, _numpy_threads())
-    fns = {"model": model.step, "dense": BareStep(model, dense=True), "torch": tstep}
-    times: dict[str, list[float]] = {k: [] for k in fns}
+    arms = _thread_arms()
+    tsteps = {n: _TorchDenseStep(state, n) for n in arms}
+    dense = BareStep(model, dense=True)
+    times: dict[str, list[float]] = {"model": [], "dense": [], **{f"torch{n}": [] for n in arms}}
     for r in range(rounds + 1):  # round 0 is warm-up
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(per_round):
-                fn()
-            if r:
-                times[name].append((time.perf_counter() - t0) / per_round)
-    how = f"same process, {torch.get_num_threads()} threads, median of {rounds} x {per_round}"
-    return _lines(_median(times), diff, how, torch.__version__)
+        got = {"model": _numpy_round(model.step, per_round)}
+        got["dense"] = _numpy_round(dense, per_round)
+        for n in arms:
+            got[f"torch{n}"] = _torch_round(tsteps[n], per_round, n)
+        if r:
+            for k, v in got.items():
+                times[k].append(v / per_round)
+    how = f"same process, median of {rounds} rounds x {per_round} steps, alternating"
+    return _lines(_median(times), diff, float(ref["ref_moved"]), how, torch.__version__)
 
 
 def _run_with_worker(python: str, rounds: int, per_round: int) -> list[str]:
@@ -278,65 +319,60 @@ def _run_with_worker(python: str, rounds: int, per_round: int) -> list[str]:
     arrays = {**state, **_reference(model, batches)}
     for i, (x, y) in enumerate(batches):
         arrays[f"batch_x_{i}"], arrays[f"batch_y_{i}"] = x, y
-    threads = _numpy_threads()
+    arms = _thread_arms()
+    dense = BareStep(model, dense=True)
+    times: dict[str, list[float]] = {"model": [], "dense": [], **{f"torch{n}": [] for n in arms}}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "state.npz"
         np.savez(path, **arrays)
         cmd = [python, "-P", str(Path(__file__).resolve()), "--worker", str(path)]
-        cmd += ["--threads", str(threads)]
+        cmd += ["--threads", ",".join(map(str, arms))]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             hello = json.loads(proc.stdout.readline())
-            fns = {"model": model.step, "dense": BareStep(model, dense=True)}
-            times: dict[str, list[float]] = {"model": [], "dense": [], "torch": []}
             for r in range(rounds + 1):  # round 0 is warm-up
-                for name, fn in fns.items():
-                    t0 = time.perf_counter()
-                    for _ in range(per_round):
-                        fn()
-                    if r:
-                        times[name].append((time.perf_counter() - t0) / per_round)
-                proc.stdin.write(f"{per_round}\n")
-                proc.stdin.flush()
-                elapsed = float(proc.stdout.readline())
+                got = {"model": _numpy_round(model.step, per_round)}
+                got["dense"] = _numpy_round(dense, per_round)
+                for n in arms:  # the worker computes while this process waits
+                    proc.stdin.write(f"{per_round} {n}\n")
+                    proc.stdin.flush()
+                    got[f"torch{n}"] = float(proc.stdout.readline())
                 if r:
-                    times["torch"].append(elapsed / per_round)
-            proc.stdin.write("0\n")
+                    for k, v in got.items():
+                        times[k].append(v / per_round)
+            proc.stdin.write("0 0\n")
             proc.stdin.flush()
         finally:
             proc.stdin.close()
             proc.wait(timeout=60)
     how = (
-        f"separate processes (torch in Python {hello['python']}), {hello['threads']} threads, "
-        f"median of {rounds} x {per_round}, rounds alternating"
+        f"separate processes (model and numpy: Python {sys.version.split()[0]}; torch: Python "
+        f"{hello['python']} worker), median of {rounds} rounds x {per_round} steps, alternating"
     )
-    return _lines(_median(times), hello["diff"], how, hello["torch"])
+    moved = float(arrays["ref_moved"])
+    return _lines(_median(times), hello["diff"], moved, how, hello["torch"])
 
 
-def _worker(npz: str, threads: int) -> int:
-    """Torch side of ``_run_with_worker``: verify, then time ``n`` steps per line read."""
+def _worker(npz: str, arms: list[int]) -> int:
+    """Torch side of ``_run_with_worker``: verify, then per line "n threads" time n steps."""
     import torch
 
     data = np.load(npz)
     state = {k: data[k] for k in data.files}
     batches = [(state[f"batch_x_{i}"], state[f"batch_y_{i}"]) for i in range(VERIFY_STEPS)]
-    diff = _torch_verify(_TorchDenseStep(state, threads), batches, state)
-    step = _TorchDenseStep(state, threads)
+    diff = _torch_verify(_TorchDenseStep(state, arms[0]), batches, state)
+    steps = {n: _TorchDenseStep(state, n) for n in arms}
     hello = {
         "diff": diff,
         "torch": torch.__version__,
         "python": ".".join(map(str, sys.version_info[:3])),
-        "threads": torch.get_num_threads(),
     }
     print(json.dumps(hello), flush=True)
     for line in sys.stdin:
-        n = int(line)
+        n, threads = map(int, line.split())
         if n <= 0:
             break
-        t0 = time.perf_counter()
-        for _ in range(n):
-            step()
-        print(time.perf_counter() - t0, flush=True)
+        print(_torch_round(steps[threads], n, threads), flush=True)
     return 0
 
 
@@ -396,10 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=10)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return _worker(args.worker, args.threads or _numpy_threads())
+        arms = [int(n) for n in args.threads.split(",") if n] or _thread_arms()
+        return _worker(args.worker, arms)
     print("\n".join(run(args.rounds, args.per_round, args.python)), flush=True)
     return 0
 
