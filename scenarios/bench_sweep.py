@@ -2,7 +2,7 @@
 
 Wall-clock seconds for the whole call (executor start-up and shutdown included), median of a
 few repeats, for a tiny sweep (train, 5 steps, 4 replicas: start-up dominated) and a working
-sweep (train, 200 steps, 64 replicas), plus the cost of a rerun that finds every run complete.
+sweep (train, 100 steps, 32 replicas), plus the cost of a rerun that finds every run complete.
 Run it with ``python -m scenarios.bench_sweep``.
 """
 
@@ -40,7 +40,7 @@ def run(repeats: int = 3) -> list[str]:
     True
     """
     lines = [f"sweep of 4 train runs, 2 workers ({default_workers()} cores), median of {repeats}"]
-    sizes = [("tiny (5 steps, R=4)", 4, 5), ("work (200 steps, R=64)", 64, 200)]
+    sizes = [("tiny (5 steps, R=4)", 4, 5), ("work (100 steps, R=32)", 32, 100)]
     for label, replicas, steps in sizes:
         base = SystemConfig(replicas=replicas, record_every=1, seed=1)
         row = {}
