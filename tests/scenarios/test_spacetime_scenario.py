@@ -1,0 +1,156 @@
+"""Scenario ``spacetime``: known answers of its helpers with controls, and ``--quick`` end to end
+(files, ``arm`` columns, verdicts, figures, byte-identical ``report``)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.spacetime import dispersion, signature_test, spectral_embedding
+from scenarios import spacetime
+from scenarios.framework import CLAIMS, VERDICT_COLUMNS, report
+
+MINE = [
+    "Lorentz signature",
+    "emergent locality/dispersion",
+    "Einstein equations with Lambda",
+    "geodesic motion",
+    "Lambda tracks N",
+]
+
+
+def _ring_edges(n: int = 24, k: int = 2) -> pd.DataFrame:
+    src, dst = [], []
+    for i in range(n):
+        for j in range(1, k + 1):
+            src += [i, (i + j) % n]
+            dst += [(i + j) % n, i]
+    return pd.DataFrame(
+        {"src": src, "dst": dst, "weight_mean": 1.0, "src_kind": "hidden", "dst_kind": "hidden"}
+    )
+
+
+def test_states_pivot_fills_inactive_slots_with_zero():
+    frame = pd.DataFrame(
+        {
+            "step": [1, 1, 1, 2, 2],
+            "replica": [0, 0, 1, 0, 1],
+            "neuron": [3, 4, 3, 4, 3],
+            "state": [0.1, 0.2, 0.3, 0.4, 0.5],
+        }
+    )
+    arr, steps = spacetime._states(frame, [3, 4])
+    assert steps.tolist() == [1, 2]
+    assert arr.tolist() == [[[0.1, 0.2], [0.3, 0.0]], [[0.0, 0.4], [0.5, 0.0]]]
+
+
+def test_hidden_groups_are_contiguous_arcs_of_a_ring():
+    groups = spacetime.hidden_groups(_ring_edges(), 0)
+    assert len(groups) == spacetime.D_GROUPS
+    assert sorted(n for g in groups for n in g) == list(range(24))
+    for g in groups:  # an arc: consecutive labels on the ring (up to one wrap)
+        gaps = np.diff(sorted(g))
+        assert np.sum(gaps > 1) <= 1
+
+
+def test_lorentz_margin_positive_control_and_diffusion_null():
+    """The synthetic Lorentzian ensemble has a positive margin; free diffusion (on and off) has
+    none (its lambda_0 is positive, so -lambda_0 < 0)."""
+    on, off = spacetime._synthetic_signature(200, 128, 4, 0)
+    kw = {"bootstrap": 200, "level": 0.99, "seed": 0}
+    res = signature_test(on, off, spacetime.SYN_DT, **kw)
+    value, lo, hi = spacetime._margin(res.on, res.off)
+    assert lo > 0 and lo <= value <= hi
+    null = signature_test(off, off, spacetime.SYN_DT, **kw)
+    value0, _, hi0 = spacetime._margin(null.on, null.off)
+    assert hi0 < 0 and value0 < 0
+
+
+def test_graph_wave_propagates_and_graph_diffusion_does_not():
+    edges = _ring_edges()
+    hidden = list(range(24))
+    a = spacetime._hidden_weights(edges, hidden)
+    emb = spectral_embedding(a, dim=2)
+    lap = spacetime._laplacian(a)
+    assert np.allclose(lap.sum(axis=1), 0) and np.allclose(np.diag(lap), 4)
+    wave = dispersion(spacetime._graph_field(lap, 256, 64, "wave", 0), emb, segments=4)
+    diff = dispersion(spacetime._graph_field(lap, 256, 64, "diffusing", 0), emb, segments=4)
+    assert wave.propagating.mean() > spacetime.DISPERSION_THRESHOLD
+    assert diff.propagating.mean() < 0.2
+
+
+def test_de_sitter_positive_control_passes_the_einstein_threshold():
+    assert spacetime._de_sitter((7, 7, 7, 7)) < spacetime.EINSTEIN_THRESHOLD
+
+
+def test_basic_interval_and_failure_on_missing_numbers():
+    lo, hi = spacetime._ci(np.array([0.9, 1.0, 1.1] * 10), 1.0)
+    assert lo < 1.0 < hi
+    with pytest.raises(spacetime.AnalysisFailed, match="bootstrap"):
+        spacetime._ci(np.array([np.nan, 1.0]), 1.0)
+
+
+def test_bad_config_is_refused():
+    cfg = spacetime.SCENARIO.default_config(True)
+    with pytest.raises(ValueError, match="n_hidden"):
+        spacetime.SCENARIO.simulate(cfg.replace(n_hidden=3), True, 10, False)
+    with pytest.raises(ValueError, match="record_every"):
+        spacetime.SCENARIO.simulate(cfg.replace(record_every=2), True, 10, False)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("spacetime_quick")
+    return spacetime.run(out=out, quick=True), out
+
+
+def test_quick_end_to_end(quick_run):
+    result, out = quick_run
+    for name in ("config.toml", "summary.md", "verdicts.csv", "diagnostics.parquet"):
+        assert (out / name).is_file()
+    for name in ("model", "trajectories", "neurons", "neuron_states", "events", "edges"):
+        frame = pd.read_parquet(out / f"{name}.parquet")
+        assert "arm" in frame.columns and len(frame) > 0
+    arms = set(pd.read_parquet(out / "neuron_states.parquet")["arm"])
+    assert {"learning_on", "learning_off", "packet"} <= arms
+    assert sum(a.startswith("target_") for a in arms) == len(spacetime.TARGETS_QUICK)
+    events = pd.read_parquet(out / "events.parquet")
+    assert (events["action"] == "inject_packet").sum() == spacetime.PACKET_BLOCKS
+    verdicts = pd.read_csv(out / "verdicts.csv")
+    assert list(verdicts.columns) == VERDICT_COLUMNS
+    assert verdicts["claim"].tolist() == MINE and set(MINE) <= set(CLAIMS)
+    num = ["value", "ci_low", "ci_high", "control_value"]
+    assert verdicts[num].notna().all().all()
+    assert verdicts["verdict"].isin(["supported", "not supported", "inconclusive"]).all()
+    pos = verdicts.set_index("claim")["positive_control_value"]
+    # the geodesic positive control may be empty when exact geodesics leave the box (noted)
+    assert pos.drop(["Lambda tracks N", "geodesic motion"]).notna().all()
+    figures = sorted((out / "figures").glob("*.png"))
+    assert {p.stem for p in figures} == {
+        "signature",
+        "metric",
+        "geodesic",
+        "lambda_vs_n",
+        "dispersion",
+    }
+    for p in figures:
+        assert p.stat().st_size > 5000
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(result.verdicts) == len(verdicts)
+
+
+def test_quick_controls(quick_run):
+    _, out = quick_run
+    v = pd.read_csv(out / "verdicts.csv").set_index("claim")
+    # the diffusing control shows no propagating peaks; the de Sitter positive control fits
+    assert v.loc["emergent locality/dispersion", "control_value"] < 0.2
+    assert v.loc["Einstein equations with Lambda", "positive_control_value"] < 0.5
+    diag = pd.read_parquet(out / "diagnostics.parquet")
+    mean_n = diag[(diag.diagnostic == "lambda") & (diag.quantity == "mean_N")]["value"]
+    assert np.ptp(mean_n.to_numpy()) > 4  # the targets separate N
+
+
+def test_report_rewrites_identical_verdicts(quick_run):
+    _, out = quick_run
+    before = (out / "verdicts.csv").read_bytes()
+    report(out)
+    assert (out / "verdicts.csv").read_bytes() == before
