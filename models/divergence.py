@@ -138,8 +138,10 @@ def likely_cause(model: LearningSystem, bad: np.ndarray | None = None) -> str:
 
     The SGD step on the weights into a neuron is stable for gamma < 2 / lambda_max, with
     lambda_max <= f'^2 (1 + E|x_in|^2) for the quadratic loss (f' <= 1 for tanh, sigmoid,
-    linear, relu); E|x_in|^2 is taken from the probe inputs and the live replicas' hidden
-    states. The suggestion is the smaller of that bound and a quarter of the current step size.
+    linear, relu); E|x_in|^2 is the larger of the probe inputs' and the hidden states' (the
+    live replicas', or n_hidden for bounded activations and n_hidden E|x|^2 init_scale^2 for
+    linear/relu). The suggestion is the smaller of half that bound and a quarter of the current
+    step size, rounded to two digits: a conservative guess, not a guarantee.
 
     Examples
     --------
@@ -151,19 +153,22 @@ def likely_cause(model: LearningSystem, bad: np.ndarray | None = None) -> str:
     cfg = model.config
     gamma = float(model.step_size)
     s_in = float(np.mean(np.sum(np.asarray(model.data.probe_x, dtype=float) ** 2, axis=-1)))
-    s_hidden = 0.0
+    unbounded = cfg.activation in ("linear", "relu")
+    # |x_hidden|^2: n_hidden for tanh/sigmoid; for linear/relu ~ n_hidden s_in init_scale^2
+    s_hidden = cfg.n_hidden * (s_in * max(cfg.init_scale**2, 1.0) if unbounded else 1.0)
     state = model.last_state
     if state is not None and state.X.get("hidden") is not None and state.X["hidden"].size:
         good = np.ones(cfg.replicas, dtype=bool) if bad is None else ~np.asarray(bad)
-        h = state.X["hidden"][good] if good.any() else state.X["hidden"][:0]
+        h = state.X["hidden"][good]
         with np.errstate(all="ignore"):
             norms = np.sum(h.astype(float) ** 2, axis=1)
         norms = norms[np.isfinite(norms)]
-        s_hidden = float(norms.mean()) if norms.size else float(cfg.n_hidden)
+        if norms.size:
+            s_hidden = max(s_hidden, float(norms.mean()))
     lam = 1.0 + max(s_in, s_hidden)
     if cfg.momentum:
         lam /= 1.0 - cfg.momentum
-    bound = 2.0 / lam
+    bound = 1.0 / lam  # half the quadratic-loss bound 2 / lambda_max: a safety margin
     suggest = _sig(min(bound, gamma / 4.0))
     text = f"step_size {gamma:g} too large for this task; try <= {suggest:g}"
     if gamma <= bound:

@@ -167,6 +167,8 @@ def execute(args: argparse.Namespace) -> int:
     factor = args.divergence_factor
     if factor is not None and not factor > 1:
         raise ValueError(f"--divergence-factor: {factor}; expected a number > 1")
+    if args.resume and args.force:
+        raise ValueError("--resume and --force: both given; expected at most one")
     if args.resume:
         if args.out is None:
             raise ValueError("--resume: no --out; expected the folder of the run to resume")
