@@ -404,3 +404,24 @@ def test_a_folder_in_use_is_refused_a_dead_owner_taken_over(tmp_path):
     lock.write_text(f"{socket.gethostname()} {dead}")
     assert run_sweep(BASE, {}, executor="serial", out=tmp_path, steps=2).skipped == ["r00000"]
     assert not lock.exists()
+
+
+def test_cli_failed_runs_exit_1_and_rerun_completes(tmp_path, capsys, monkeypatch):
+    marker = tmp_path / "fail-now"
+    marker.write_text("")
+    opts = {"marker": str(marker), "mode": "raise", "target": {"step_size": 0.05}}
+    real = sweep.run_sweep
+
+    def with_flaky(*args, **kwargs):
+        return real(*args, **{**kwargs, "scenario": flaky, "options": opts})
+
+    monkeypatch.setattr(sweep, "run_sweep", with_flaky)
+    argv = ["sweep", "train", "--grid", "step_size=0.01,0.05", "--steps", "2", "--replicas", "4"]
+    argv += ["--engine", "serial", "--no-progress", "--out", str(tmp_path / "s")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: 1 of 2 runs failed (first: RuntimeError: injected failure)")
+    assert err.count("\n") == 1
+    marker.unlink()
+    assert main(argv) == 0
+    assert "1 ran, 1 already complete, 0 failed" in capsys.readouterr().out
