@@ -302,14 +302,15 @@ class SystemConfig:
 
     def estimated_bytes(self) -> int:
         """Bytes of the ensemble's arrays (states, weights, probe states, working copies)."""
-        item = np.dtype(self.dtype).itemsize
-        n = self.n_neurons_max
-        r = self.replicas
+        item = float(np.dtype(self.dtype).itemsize)
+        n = float(self.n_neurons_max)
+        r = float(self.replicas)
         states = r * self.batch_size * n * 8  # x, y, f, f', e, delta, gradient, scratch
         probe = r * self.n_probe * n * 8
         weights = r * n * n * (4 + (1 if self.momentum else 0))
         data = self.n_data * (self.n_input + self.n_output) * 2 if self.data == "finite" else 0
-        return int((states + probe + weights + data) * item)
+        total = (states + probe + weights + data) * item
+        return int(min(total, 2.0**62))
 
     def _check_memory(self) -> None:
         limit = self.memory_limit_gb
@@ -432,6 +433,7 @@ class SystemConfig:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("config", str(path), f"valid TOML ({exc})") from None
+        data.pop("dualsim", None)  # run metadata written by the scenarios, not a field
         topo = data.get("topology", data.get("system", {}).get("topology"))
         if isinstance(topo, str) and topo not in TOPOLOGIES and not Path(topo).is_absolute():
             resolved = (path.parent / topo).resolve()
