@@ -109,8 +109,20 @@ def test_drop_mode_drops_the_replica_and_goes_on() -> None:
 def test_cli_diverging_run_exit_1_and_tables_to_last_good_step(tmp_path: Path, capsys) -> None:
     out = tmp_path / "div"
     code = main(
-        ["run", "train", "--quick", "--out", str(out), "--replicas", "4", "--no-progress"]
-        + ["--set", "activation=linear", "--set", "step_size=5.0"]
+        [
+            "run",
+            "train",
+            "--quick",
+            "--out",
+            str(out),
+            "--replicas",
+            "4",
+            "--no-progress",
+            "--set",
+            "activation=linear",
+            "--set",
+            "step_size=5.0",
+        ]
     )
     err = capsys.readouterr().err.strip()
     assert code == 1
@@ -228,7 +240,15 @@ def test_divergence_in_a_session_writes_tables_and_fails(tmp_path: Path) -> None
 
 # ---------------------------------------------------------------- output folder, result files
 def _run(out: Path, *extra: str) -> list[str]:
-    return ["run", "train", "--steps", "6", "--replicas", "3", "--out", str(out)] + [
+    return [
+        "run",
+        "train",
+        "--steps",
+        "6",
+        "--replicas",
+        "3",
+        "--out",
+        str(out),
         "--no-progress",
         *extra,
     ]
@@ -311,8 +331,17 @@ def test_config_toml_of_a_result_round_trips(train_folder: Path, tmp_path: Path)
     out = tmp_path / "again"
     assert (
         main(
-            ["run", "train", "--config", str(train_folder / "config.toml"), "--steps", "6"]
-            + ["--out", str(out), "--no-progress"]
+            [
+                "run",
+                "train",
+                "--config",
+                str(train_folder / "config.toml"),
+                "--steps",
+                "6",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
         )
         == 0
     )
