@@ -1,0 +1,115 @@
+"""Bad input to the ``dualsim`` CLI: one line on stderr, exit code 2, no traceback (--debug
+shows it); good input runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scenarios.cli import main
+from scenarios.registry import scenario_names
+
+
+def _error(capsys, argv: list[str], code: int = 2) -> str:
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err and err.startswith("error: ")
+    return err
+
+
+def _toml(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_unknown_scenario_lists_the_valid_ones(capsys) -> None:
+    err = _error(capsys, ["run", "nosuch"])
+    assert "scenario: 'nosuch'" in err
+    for name in scenario_names():
+        assert name in err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--set", "step_size"], "--set: 'step_size'; expected key=value"),
+        (["--set", "=3"], "expected a non-empty key"),
+        (["--set", "replica=3"], "replica: 3; expected a field of SystemConfig"),
+        (["--set", "step_size=-1"], "step_size: -1"),
+        (["--set", "step_size=nan"], "step_size: nan"),
+        (["--set", "activation=softmax"], "activation: 'softmax'; expected one of tanh"),
+        (["--set", "replicas=100000000", "--set", "batch_size=4096"], "GiB"),
+        (["--replicas", "0"], "replicas: 0; expected an integer >= 1"),
+        (["--steps", "0"], "--steps: 0; expected an integer >= 1"),
+        (["--steps", "ten"], "invalid int value: 'ten'"),
+        (["--checkpoint-every", "-1"], "--checkpoint-every: -1"),
+        (["--divergence-factor", "0.5"], "--divergence-factor: 0.5"),
+        (["--on-divergence", "ignore"], "invalid choice: 'ignore'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_options(capsys, tmp_path: Path, args: list[str], expected: str) -> None:
+    err = _error(capsys, ["run", "train", "--out", str(tmp_path / "o"), *args])
+    assert expected in err
+
+
+def test_toml_syntax_error_has_the_line_number(capsys, tmp_path: Path) -> None:
+    path = _toml(tmp_path, "replicas = 4\nstep_size 0.1\n")
+    err = _error(capsys, ["run", "train", "--config", path, "--out", str(tmp_path / "o")])
+    assert path in err and "line 2" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('step_size = "big"\n', "step_size: 'big'"),
+        ("[system]\nreplicas = -3\n", "replicas: -3"),
+        ('[[controllers]]\ntype = "nosuch"\n', "nosuch"),
+        ('[[controllers]]\ntype = "step_size"\npolicy = "wobble"\n', "wobble"),
+        ('task = "parity"\nn_output = 2\n', "task: 'parity'"),
+        ('topology = "no/such/graph.json"\n', "topology"),
+    ],
+)
+def test_bad_toml_values(capsys, tmp_path: Path, text: str, expected: str) -> None:
+    err = _error(capsys, ["run", "train", "--config", _toml(tmp_path, text)])
+    assert expected in err
+
+
+def test_unknown_controller_lists_the_types(capsys, tmp_path: Path) -> None:
+    from agents.registry import controller_types
+
+    err = _error(
+        capsys, ["run", "train", "--config", _toml(tmp_path, '[[controllers]]\ntype = "x"\n')]
+    )
+    assert all(t in err for t in controller_types())
+
+
+def test_missing_config_file(capsys, tmp_path: Path) -> None:
+    err = _error(capsys, ["run", "train", "--config", str(tmp_path / "none.toml")])
+    assert "none.toml" in err
+
+
+def test_report_and_show_on_a_missing_folder(capsys, tmp_path: Path) -> None:
+    for cmd in ("report", "show"):
+        err = _error(capsys, [cmd, str(tmp_path / "none")])
+        assert "none: not a folder" in err
+
+
+def test_report_on_a_folder_without_config(capsys, tmp_path: Path) -> None:
+    err = _error(capsys, ["report", str(tmp_path)])
+    assert "config.toml: missing" in err
+
+
+def test_debug_shows_the_traceback() -> None:
+    with pytest.raises(ValueError, match="scenario: 'nosuch'"):
+        main(["run", "nosuch", "--debug"])
+
+
+def test_good_input_runs(capsys, tmp_path: Path) -> None:
+    path = _toml(tmp_path, "[system]\nreplicas = 3\nn_hidden = 2\n")
+    argv = ["run", "train", "--config", path, "--steps", "3", "--set", "step_size=0.02"]
+    assert main([*argv, "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    assert "train: wrote" in capsys.readouterr().out
