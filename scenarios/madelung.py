@@ -1483,6 +1483,16 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
                 color=f"C{k}",
                 label=f"{arm} (m = {f.mass:g})",
             )
+            bad = ~np.isfinite(w["hbar_over_m"].to_numpy())
+            if bad.any():
+                axes[0].plot(
+                    mid[bad],
+                    np.zeros(bad.sum()),
+                    "x",
+                    color=f"C{k}",
+                    ms=9,
+                    label=f"{arm}: window with fitted hbar^2 <= 0",
+                )
             axes[1].plot(mid, w["momentum_residual"], "o-", color=f"C{k}", label=f"{arm} residual")
             lo, med, hi = ctx["floors"][arm]
             axes[1].axhspan(lo, hi, color=f"C{k}", alpha=0.15)
