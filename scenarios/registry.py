@@ -10,6 +10,7 @@ SCENARIOS: dict[str, str] = {
     "transition": "scenarios.transition",
     "madelung": "scenarios.madelung",
     "spacetime": "scenarios.spacetime",
+    "duality": "scenarios.duality",
 }
 FLAGSHIP = "transition"
 
