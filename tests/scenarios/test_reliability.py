@@ -350,3 +350,20 @@ def test_config_toml_of_a_result_round_trips(train_folder: Path, tmp_path: Path)
         pd.read_parquet(out / "trajectories.parquet"),
         pd.read_parquet(train_folder / "trajectories.parquet"),
     )
+
+
+def test_cli_drop_mode_records_the_drop_and_finishes(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "drop"
+    argv = ["run", "train", "--steps", "30", "--replicas", "8", "--out", str(out), "--no-progress"]
+    argv += ["--set", "activation=linear", "--set", "step_size=0.7", "--on-divergence", "drop"]
+    assert main(argv) == 0
+    events = pd.read_parquet(out / "events.parquet")
+    drops = events[events["event"] == "drop_replicas"]
+    assert len(drops) >= 1
+    dropped = {int(r) for d in drops["detail"] for r in d.split(":")[0].split()[1].split(",")}
+    traj = pd.read_parquet(out / "trajectories.parquet")
+    assert traj["step"].max() == 30
+    last = traj[traj["step"] == 30].set_index("replica")
+    assert last.loc[sorted(dropped), "q_0"].isna().all()
+    assert np.isfinite(last.drop(index=sorted(dropped))["q_0"]).all()
+    assert np.isfinite(pd.read_parquet(out / "model.parquet")["loss_mean"].iloc[1:]).all()
