@@ -59,9 +59,11 @@ Statistics and verdicts (thresholds are constants of this module)
     are geodesics within twice their noise AND the metric halves the straight-line misfit (a
     packet that barely moves fits any metric and must not count). Its interval propagates that
     of the noise-scale factor ``s`` in ``chi^2 ~ s chi^2_dof`` (level 0.95; the flat fit held
-    fixed). Control: the same score with the shuffled metric. Positive control: exact
-    geodesics of the same metric from the fitted starts, with Gaussian noise of the paths'
-    size, through the same fit (it shows how much curvature the metric can express).
+    fixed). Control: the same score with the shuffled metric. Positive control: geodesics of
+    de Sitter space on the same grid box (``H = 1 / extent`` of X^0), started at the packet
+    paths' first samples with their mean velocities, with Gaussian noise of the paths' size,
+    through the same fit (it shows whether the test detects geodesic motion on a curved metric
+    when it is there).
 ``Einstein equations with Lambda``
     ``G + Lambda g = kappa T`` on the local metric of ``learning_on``
     (:func:`analysis.spacetime.local_metric`, ``METRIC_BINS`` patches per axis, the central
@@ -579,6 +581,57 @@ def _de_sitter(shape: tuple[int, ...]) -> float:
     return float(fit.residual / fit.residual_control)
 
 
+def de_sitter_grid(shape: tuple[int, ...], spacing: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """De Sitter metric ``-dt^2 + exp(2 H (x^0 - o^0)) dx^2`` on a grid, ``H = 1 / extent^0``.
+
+    Examples
+    --------
+    >>> g = de_sitter_grid((5, 5, 5, 5), np.full(4, 0.25), np.zeros(4))
+    >>> round(float(g[4, 0, 0, 0, 1, 1]), 3)  # exp(2 * 1 * 1)
+    7.389
+    """
+    from analysis.geometry import grid_coordinates
+
+    H = 1.0 / (spacing[0] * (shape[0] - 1))
+    x = grid_coordinates(shape, spacing, origin)
+    g = np.zeros((*shape, 4, 4))
+    g[..., 0, 0] = -1.0
+    for k in (1, 2, 3):
+        g[..., k, k] = np.exp(2.0 * H * (x[..., 0] - origin[0]))
+    return g
+
+
+def _geodesic_positive(paths: list[np.ndarray], noise: np.ndarray, lm: Any, seed: int) -> Any:
+    """Positive control: geodesics of de Sitter space on the metric's grid box, started like
+    the packet paths (first sample, mean velocity over the path), with Gaussian noise of the
+    paths' size, cut where they leave the grid box, fitted by the same test on that metric.
+    None if a path keeps fewer than 3 samples."""
+    from analysis.geometry import geodesic
+
+    shape = lm.g.shape[:4]
+    g = de_sitter_grid(shape, lm.spacing, lm.origin)
+    x0 = np.stack([p[0] for p in paths])
+    v0 = np.stack([(p[-1] - p[0]) / (PATH_STRIDE * (len(p) - 1)) for p in paths])
+    n = max(len(p) for p in paths)
+    try:
+        synth = geodesic(g, lm.spacing, lm.origin, x0, v0, n - 1, PATH_STRIDE).path
+    except ValueError:
+        return None
+    rng = np.random.default_rng([seed, 7])
+    out = []
+    for i, p in enumerate(paths):
+        q = synth[: len(p), i]
+        ok = np.all(np.isfinite(q), axis=1)
+        q = q[: int(np.argmin(ok)) if not ok.all() else len(q)]
+        if len(q) < 3:
+            return None
+        out.append(q + noise[i] * rng.normal(size=q.shape))
+    try:
+        return geodesic_test(out, g, lm.spacing, lm.origin, noise, PATH_STRIDE, substeps=1)
+    except ValueError:
+        return None
+
+
 # --------------------------------------------------------------------------------------------
 # the analysis
 # --------------------------------------------------------------------------------------------
@@ -792,20 +845,7 @@ def _analyse(
 
     n_max = int(geo.n_samples.max())
     synth = geodesic(gpoly, lm.spacing, lm.origin, geo.x0, geo.v0, n_max - 1, PATH_STRIDE).path
-    rng = np.random.default_rng([seed, 7])
-    pos_paths = []
-    for i, n_i in enumerate(geo.n_samples):
-        p = synth[:n_i, i]
-        p = p[np.all(np.isfinite(p), axis=1)]
-        pos_paths.append(p + noise[i] * rng.normal(size=p.shape))
-    pos_geo = None
-    if all(len(p) >= 3 for p in pos_paths):
-        try:
-            pos_geo = geodesic_test(
-                pos_paths, gpoly, lm.spacing, lm.origin, noise, PATH_STRIDE, substeps=1, seed=seed
-            )
-        except ValueError:
-            pos_geo = None
+    pos_geo = _geodesic_positive(paths, noise, lm, seed)
 
     def geo_score(chi: float, flat: float) -> float:
         return max(chi / GEODESIC_CHI2_MAX, chi / flat / GEODESIC_RATIO_MAX)
@@ -818,7 +858,7 @@ def _analyse(
     pos_score = np.nan
     if pos_geo is None:
         notes.append(
-            "geodesic positive control: the exact geodesics from the fitted starts leave the "
+            "geodesic positive control: the de Sitter geodesics from the paths' starts leave the "
             "metric's box within 3 samples; no positive-control value"
         )
     else:
