@@ -78,6 +78,16 @@ def test_graph_wave_propagates_and_graph_diffusion_does_not():
     assert diff.propagating.mean() < 0.2
 
 
+def test_lag1_autocorrelation_known_answer_and_white_noise_control():
+    rng = np.random.default_rng(3)
+    x = np.zeros((2000, 16, 2))
+    for t in range(1999):  # AR(1) with phi = 0.8 around replica-specific means
+        x[t + 1] = 0.8 * x[t] + rng.normal(size=(16, 2))
+    x += rng.normal(size=(1, 16, 2)) * 5
+    assert np.allclose(spacetime._lag1(x), 0.8, atol=0.03)
+    assert np.all(np.abs(spacetime._lag1(rng.normal(size=(2000, 16, 2)))) < 0.03)
+
+
 def test_de_sitter_positive_control_passes_the_einstein_threshold():
     assert spacetime._de_sitter((7, 7, 7, 7)) < spacetime.EINSTEIN_THRESHOLD
 
