@@ -1105,7 +1105,7 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
                     synth[:n_i, i, mu],
                     "-",
                     color=f"C{i}",
-                    label="fitted geodesic" if (mu == 0 and i == 0) else None,
+                    label="lines: fitted geodesics (same colour)" if (mu == 0 and i == 0) else None,
                 )
         for mu, ax in enumerate(axes):
             ax.set_xlabel("steps after injection")
@@ -1146,7 +1146,7 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
         disp, disp_diff, disp_wave = ctx["dispersion"]
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         p = disp.power[0]
-        axes[0].imshow(
+        im = axes[0].imshow(
             np.log10(np.maximum(p, 1e-300)).T,
             origin="lower",
             aspect="auto",
@@ -1155,6 +1155,7 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
         axes[0].set_xlabel("k (1 / embedding units), direction 0")
         axes[0].set_ylabel("ω (rad / step)")
         axes[0].set_title("log10 S(k, ω), learning on")
+        fig.colorbar(im, ax=axes[0], label="log10 power (state units² per bin)")
         for res, label, mk in (
             (disp, "learning on", "o"),
             (disp_diff, "diffusing control", "s"),
