@@ -64,8 +64,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_config(args: argparse.Namespace) -> SystemConfig:
-    """Combine ``--config``, the shortcut options and ``--set`` (later ones win)."""
-    base = _config_file(args.config) if args.config else SystemConfig()
+    """Combine ``--config`` (default: the scenario's default config), the shortcut options and
+    ``--set`` (later ones win)."""
+    base = _config_file(args.config) if args.config else scenario_default(args)
     changes: dict[str, Any] = {}
     if args.replicas is not None:
         changes["replicas"] = args.replicas
@@ -73,6 +74,24 @@ def build_config(args: argparse.Namespace) -> SystemConfig:
         changes["seed"] = args.seed
     changes.update(parse_set(args.set or []))
     return base.replace(**changes) if changes else base
+
+
+def scenario_default(args: argparse.Namespace) -> SystemConfig:
+    """The scenario's own default config (``SCENARIO.default_config(quick)``), else the
+    :class:`SystemConfig` defaults.
+
+    Examples
+    --------
+    >>> scenario_default(argparse.Namespace(name="train", quick=True)) == SystemConfig()
+    True
+    """
+    name = getattr(args, "name", None)
+    if not name:
+        return SystemConfig()
+    scn = getattr(load(name), "SCENARIO", None)
+    if scn is None:
+        return SystemConfig()
+    return scn.default_config(bool(getattr(args, "quick", False)))
 
 
 def _config_file(path: Path) -> SystemConfig:
