@@ -551,6 +551,7 @@ def _analyse(
         "run": (qd, xd, rs, rf, chi, chi_flat, sq, sx),
         "control": (qd_c, xd_c, rs_c, rf_c, chi_c, chi_flat_c, sq_c, sx_c),
         "post": traj[traj["step"] >= t_mid],
+        "pre": traj[(traj["step"] >= t_fit[0]) & (traj["step"] < t_fit[1])],
         "boots": boots,
         "ci": (lo, hi),
         "t_mid": t_mid,
@@ -651,7 +652,11 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
                 alpha=0.7,
                 label="Schrödinger prediction" if j == 0 else None,
             )
-        axq.plot(grid, snaps[idx[0]][2], "k--", lw=1, label="start density (KDE)")
+        ref = to_array(ctx["pre"], COORDS).q[-NULL_STEPS:, :, 0].ravel()
+        edges = np.linspace(grid[0], grid[-1], 41)
+        frozen, _ = np.histogram(ref, bins=edges, density=True)
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        axq.plot(centres, frozen, "k--", lw=1.2, label="frozen density (null, pooled before)")
         axq.set_xlabel("$q_0$ (parameter units)")
         axq.set_ylabel("marginal density of $q_0$")
         axq.set_title(f"Quantum side: density of q after the quench (score_q = {sq:.3g})")
@@ -695,7 +700,7 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
             )
         axx.set_xlabel("steps after the injection")
         axx.set_ylabel("$X^\\mu$ of the packet's own group (state units)")
-        axx.set_title(f"Gravity side: packet paths (score_x = {sx:.3g})")
+        axx.set_title(f"Gravity side: packet paths 0-3 of {len(paths)} (score_x = {sx:.3g})")
         axx.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
@@ -755,6 +760,9 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
         axs.set_xticks(range(3))
         axs.set_xticklabels(labels)
         axs.set_ylabel("prediction misfit / null misfit")
+        every = [*vals, *np.ravel([lo, hi]), ctl[6], ctl[7]]
+        if max(every) / max(min(every), 1e-300) > 20:
+            axs.set_yscale("log")
         axs.set_title("Both scores: supported only when both < 1")
         axs.legend(fontsize=7)
         fig.tight_layout()
