@@ -62,7 +62,9 @@ def _assert_same(a: Path, b: Path) -> None:
 
 
 def _start_and_signal(name: str, out: Path, signum: int, delay: float) -> subprocess.Popen:
-    """Start a run, wait for its first checkpoint, wait ``delay`` s more, send ``signum``."""
+    """Start a run, wait for its first checkpoint, wait ``delay`` s more, send ``signum``.
+
+    (Keeping finished arms of multi-arm scenarios is tested in process, in test_reliability.)"""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         _cmd(name, out, *_size(name)),
