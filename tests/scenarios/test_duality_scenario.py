@@ -115,7 +115,9 @@ def test_quick_end_to_end(quick_run):
     assert row["threshold"] == "< 1"
     diag = pd.read_parquet(out / "diagnostics.parquet")
     scores = diag[(diag.diagnostic == "duality") & (diag.quantity != "statistic")]
-    assert set(scores["arm"]) == {"adaptive", "block_shuffled"}
+    assert set(scores["arm"]) == {"adaptive", "block_shuffled", "positive_control"}
+    pos = scores[scores.arm == "positive_control"].set_index("quantity")["value"]
+    assert pos["score_q"] < 0.9  # the Nelson superposition: Schrödinger beats frozen
     run_scores = scores[scores.arm == "adaptive"].set_index("quantity")["value"]
     assert row["value"] == pytest.approx(max(run_scores["score_q"], run_scores["score_x"]))
     figures = sorted((out / "figures").glob("*.png"))
