@@ -94,6 +94,9 @@ def configs(draw: st.DrawFn) -> dict:
     for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2]))):
         field = draw(st.sampled_from(sorted(FIELDS - {"topology", "controllers"})))
         data[field] = draw(NASTY)
+    if draw(st.integers(0, 9)) == 0:  # huge step sizes: divergence is a result
+        data["step_size"] = draw(st.sampled_from([10.0, 1e3, 1e6]))
+        data["activation"] = draw(st.sampled_from(["linear", "relu", "tanh"]))
     if draw(st.integers(0, 19)) == 0:
         data["task_params"] = draw(
             st.dictionaries(
