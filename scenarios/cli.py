@@ -4,7 +4,9 @@
 [--config FILE.toml] [--out DIR] [--quick]`` runs a scenario and writes its output folder;
 ``dualsim list`` lists the scenarios; other sub-commands live in :mod:`scenarios.commands`.
 Exit codes: 0 done, 2 bad input (one line ``error: <field>: <value>; expected ...``, no
-traceback; ``--debug`` shows it), 1 the run failed.
+traceback; ``--debug`` shows it), 1 the run failed (diverged, analysis failed), 130/143
+interrupted by SIGINT/SIGTERM (recorded data and a checkpoint are kept; ``--resume``
+continues).
 """
 
 from __future__ import annotations
