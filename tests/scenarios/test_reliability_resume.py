@@ -20,6 +20,9 @@ from scenarios.registry import scenario_names
 ROOT = Path(__file__).resolve().parents[2]
 EVERY = 3
 TRAIN = ["--steps", "90", "--replicas", "16"]  # with --quick: about 2 s of stepping
+# long enough that a signal sent right after the first checkpoint always lands mid-run, even on
+# an idle fast machine (about 10 s of stepping there)
+TRAIN_LONG = ["--steps", "900", "--replicas", "16"]
 
 
 def _cmd(name: str, out: Path, *extra: str) -> list[str]:
@@ -61,13 +64,15 @@ def _assert_same(a: Path, b: Path) -> None:
         assert (a / "verdicts.csv").read_bytes() == (b / "verdicts.csv").read_bytes()
 
 
-def _start_and_signal(name: str, out: Path, signum: int, delay: float) -> subprocess.Popen:
+def _start_and_signal(
+    name: str, out: Path, signum: int, delay: float, size: list[str] | None = None
+) -> subprocess.Popen:
     """Start a run, wait for its first checkpoint, wait ``delay`` s more, send ``signum``.
 
     (Keeping finished arms of multi-arm scenarios is tested in process, in test_reliability.)"""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        _cmd(name, out, *_size(name)),
+        _cmd(name, out, *(_size(name) if size is None else size)),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -92,15 +97,18 @@ def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {}
 
 
-def _reference(name: str, references: dict[str, Path], root: Path) -> Path:
-    if name not in references:
+def _reference(
+    name: str, references: dict[str, Path], root: Path, size: list[str] | None = None
+) -> Path:
+    key = name if size is None else f"{name}:{' '.join(size)}"
+    if key not in references:
         out = root / f"ref-{name}"
-        res = _run(_cmd(name, out, *_size(name)))
+        res = _run(_cmd(name, out, *(_size(name) if size is None else size)))
         if res.returncode != 0:
             pytest.skip(f"the uninterrupted {name} run itself failed: {res.stderr.strip()[-300:]}")
         assert not (out / "checkpoints").exists()
-        references[name] = out
-    return references[name]
+        references[key] = out
+    return references[key]
 
 
 PARAMS = [
@@ -131,9 +139,9 @@ def test_sigint_sigterm_flush_parquet_and_resume(
     signum: int, code: int, references: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     root = tmp_path_factory.mktemp(f"sig{signum}")
-    ref = _reference("train", references, root)
+    ref = _reference("train", references, root, TRAIN_LONG)
     out = root / "run"
-    proc = _start_and_signal("train", out, signum, 0.3)
+    proc = _start_and_signal("train", out, signum, 0.3, TRAIN_LONG)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
     lines = err.strip().splitlines()
