@@ -28,6 +28,7 @@ ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 TASKS = ("teacher", "linear", "gaussian_mixture", "sine", "parity")
 DATA_MODES = ("online", "finite")
 DTYPES = ("float64", "float32")
+STATE_SOURCES = ("batch", "probe")
 TASK_PARAMS = {
     "teacher": {"teacher_scale": float, "input_scale": float},
     "linear": {"teacher_scale": float, "input_scale": float},
@@ -115,6 +116,11 @@ class SystemConfig:
     record_noise : bool
         Also record, every step, the per-sample gradient covariance projected on q
         (``sigma_i_j`` columns of the trajectory table).
+    state_source : str
+        What ``neuron_states()`` records: ``batch`` (the mean state over the step's own
+        mini-batch: it carries the input-sampling noise of every step) or ``probe`` (the mean
+        free-running state over the first ``min(n_probe, 64)`` fixed probe inputs: it changes only
+        as the weights learn).
     n_data, n_probe : int
         Finite dataset size and probe-set size.
     dtype : str
@@ -164,6 +170,7 @@ class SystemConfig:
     record_every: int = 10
     probe_every: int | None = None
     record_noise: bool = False
+    state_source: str = "batch"
     dtype: str = "float64"
     seed: int = 0
     controllers: tuple[Mapping[str, Any], ...] = ()
@@ -269,6 +276,7 @@ class SystemConfig:
             object.__setattr__(self, "probe_every", self.record_every)
         _int(self, "probe_every", 1)
         _bool(self, "record_noise")
+        _choice(self, "state_source", STATE_SOURCES)
         _choice(self, "dtype", DTYPES)
         if isinstance(self.controllers, Mapping) or not isinstance(self.controllers, list | tuple):
             raise ConfigError("controllers", self.controllers, "a list of controller tables")

@@ -517,6 +517,26 @@ class LearningSystem(mesa.Model):
             self._last_cache["x"] = self.last_state.x
         return self._last_cache["x"]
 
+    def probe_mean_states(self, samples: int = 64) -> np.ndarray:
+        """Mean free-running state of every slot over fixed probe inputs, shape (R, n).
+
+        The first ``min(n_probe, samples)`` probe inputs are clamped, the rest of the network
+        runs free (relaxed at T_x = 0), so the result changes only as the weights change.
+
+        Examples
+        --------
+        >>> model = LearningSystem(replicas=3, n_hidden=2, seed=0)
+        >>> model.probe_mean_states().shape
+        (3, 5)
+        """
+        px = self.data.probe_x[:samples]
+        R = self.config.replicas
+        steps = None if self.architecture.recurrent else 0
+        st = self.ensemble.relax(
+            np.broadcast_to(px, (R, *px.shape)), None, steps=steps, temperature=0.0
+        )
+        return st.batch_mean()
+
     def batch_mean_states(self) -> np.ndarray:
         """Batch-mean state of every slot after the last step, shape (R, n) (zeros before)."""
         if self.last_state is None:
@@ -555,7 +575,10 @@ class LearningSystem(mesa.Model):
             self.datacollector.collect(self)
             if self.last_state is not None:
                 self._state_steps.append(t)
-                self._state_values.append(self.batch_mean_states())
+                if cfg.state_source == "probe":
+                    self._state_values.append(self.probe_mean_states())
+                else:
+                    self._state_values.append(self.batch_mean_states())
                 self._state_active.append(self.ensemble.active.copy())
 
     def recent_coordinates(self, window: int) -> np.ndarray:
@@ -593,7 +616,10 @@ class LearningSystem(mesa.Model):
         return pd.DataFrame(data)
 
     def neuron_states(self) -> pd.DataFrame:
-        """Batch-mean neuron states per (step, replica, neuron), every ``record_every`` steps.
+        """Mean neuron states per (step, replica, neuron), every ``record_every`` steps.
+
+        With ``state_source = "batch"`` the mean over the step's mini-batch; with ``"probe"`` the
+        mean free-running state over fixed probe inputs (:meth:`probe_mean_states`).
 
         Only slots active in that replica appear. Columns: ``step``, ``replica``, ``neuron``,
         ``kind``, ``state``.

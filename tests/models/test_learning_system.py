@@ -8,7 +8,7 @@ import pytest
 from mesa.discrete_space import Network
 
 from agents import NeuronAgent
-from models import LearningSystem, SystemConfig
+from models import ConfigError, LearningSystem, SystemConfig
 
 
 @pytest.mark.parametrize("replicas", [SystemConfig().replicas, 64])
@@ -243,3 +243,29 @@ def test_inject_packet_drives_states_decays_and_is_recorded():
         probe.inject_packet([0], amplitude=1.0)
     with pytest.raises(ValueError, match="width"):
         probe.inject_packet([3], amplitude=1.0, width=0.0)
+
+
+def test_probe_state_source_removes_batch_noise():
+    cfg = SystemConfig(replicas=4, n_hidden=5, record_every=1, learning=False, seed=3)
+    probe = LearningSystem(cfg.replace(state_source="probe"))
+    batch = LearningSystem(cfg)
+    probe.run(4, progress=False)
+    batch.run(4, progress=False)
+    p = probe.neuron_states().pivot_table(
+        index=["replica", "neuron"], columns="step", values="state"
+    )
+    b = batch.neuron_states().pivot_table(
+        index=["replica", "neuron"], columns="step", values="state"
+    )
+    # frozen weights: probe-input states are constant in time, batch means are not
+    assert np.allclose(p.to_numpy().std(axis=1), 0.0)
+    assert b.to_numpy().std(axis=1).max() > 1e-3
+    # with learning on, probe states move with the weights
+    moving = LearningSystem(cfg.replace(state_source="probe", learning=True))
+    moving.run(4, progress=False)
+    m = moving.neuron_states().pivot_table(
+        index=["replica", "neuron"], columns="step", values="state"
+    )
+    assert m.to_numpy().std(axis=1).max() > 1e-6
+    with pytest.raises(ConfigError, match="state_source"):
+        SystemConfig(state_source="x")
