@@ -1274,7 +1274,8 @@ class GeodesicTest:
     dof : int
         Total degrees of freedom (``sum (n_i d - 2 d)``).
     n_samples : ndarray of int, shape (P,)
-        Samples of each path used: a path is cut at its first sample outside the grid box.
+        Samples of each path used: a path is cut at its first sample outside the grid box
+        (the fitted geodesics themselves may leave it; see :func:`geodesic_test`).
     """
 
     chi2_dof: float
@@ -1289,7 +1290,128 @@ class GeodesicTest:
     n_samples: np.ndarray
 
 
-_OUTSIDE = 1e4  # residual (in noise units) of a sample whose geodesic left the grid box
+_OUTSIDE = 1e4  # residuals (noise units) beyond this grow only logarithmically (no overflow)
+_HUGE = 1e200  # residual of a sample whose integration overflowed (non-finite position)
+_TAPER_CELLS = 2.0  # outside the box, the edge Christoffels fade as exp(-(distance / 2 cells)^2)
+_STAGES = (0.25, 0.5, 1.0)  # continuation: fractions of each path fitted in turn (refits)
+_RETRY_SIGMAS = 4.0  # refit a path whose chi^2 exceeds its dof by this many sd
+
+
+def _extended_geodesics(
+    interp: Any,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    width: np.ndarray,
+    x0: np.ndarray,
+    v0: np.ndarray,
+    steps: int,
+    dl: float,
+) -> np.ndarray:
+    """RK4 positions (steps + 1, ..., d) of geodesics continued smoothly beyond the grid box.
+
+    Inside the box this is exactly :func:`analysis.geometry.geodesic` (same interpolation, same
+    RK4). Outside, the Christoffels are those of the nearest box point times
+    ``exp(-sum((distance / width)^2))``, so a geodesic that leaves the box keeps moving (and
+    turns into a straight line far away) instead of becoming NaN: residuals grow with the
+    distance to the data and the shooting fit keeps a gradient.
+    """
+
+    def accel(xx: np.ndarray, vv: np.ndarray) -> np.ndarray:
+        xc = np.clip(xx, lo, hi)
+        fade = np.exp(-np.sum(((xx - xc) / width) ** 2, axis=-1))
+        gam = interp(np.where(np.isfinite(xc), xc, lo))
+        acc = -np.einsum("...abc,...b,...c->...a", gam, vv, vv)
+        return acc * fade[..., None]
+
+    x = np.array(x0, dtype=float)
+    v = np.array(v0, dtype=float)
+    path = np.empty((steps + 1, *x.shape))
+    path[0] = x
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(steps):
+            k1x, k1v = v, accel(x, v)
+            k2x, k2v = v + 0.5 * dl * k1v, accel(x + 0.5 * dl * k1x, v + 0.5 * dl * k1v)
+            k3x, k3v = v + 0.5 * dl * k2v, accel(x + 0.5 * dl * k2x, v + 0.5 * dl * k2v)
+            k4x, k4v = v + dl * k3v, accel(x + dl * k3x, v + dl * k3v)
+            x = x + dl / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x)
+            v = v + dl / 6.0 * (k1v + 2.0 * k2v + 2.0 * k3v + k4v)
+            path[i + 1] = x
+    return path
+
+
+def _levenberg_marquardt(
+    integrate: Callable[[np.ndarray], np.ndarray],
+    target: np.ndarray,
+    mask: np.ndarray,
+    sigma: np.ndarray,
+    par: np.ndarray,
+    max_iter: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batched LM of B shooting problems: target (n, B, d), mask (n, B, 1), sigma (B,),
+    start par (B, 2d). Returns (chi^2, par) per problem."""
+    n, B, d = target.shape
+
+    def residuals(traj: np.ndarray) -> np.ndarray:
+        """Scaled residuals (B, ..., n * d) of trajectories (n, B, ..., d)."""
+        extra = traj.ndim - 3
+        tgt = target.reshape(n, B, *([1] * extra), d)
+        msk = mask.reshape(n, B, *([1] * extra), 1)
+        sg = sigma.reshape(1, B, *([1] * extra), 1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = np.where(msk, (traj - tgt) / sg, 0.0)
+        r = np.where(np.isfinite(r), r, _HUGE)
+        r = _OUTSIDE * np.arcsinh(r / _OUTSIDE)  # identity for |r| << _OUTSIDE, never flat
+        return np.moveaxis(r, 0, -2).reshape(*traj.shape[1:-1], n * d)
+
+    lam = np.full(B, 1e-3)
+    eye = np.eye(2 * d)
+    cost = np.sum(residuals(integrate(par)) ** 2, axis=-1)
+    for _ in range(max_iter):
+        eps = 1e-6 * np.maximum(1.0, np.abs(par))  # (B, 2d)
+        pert = par[:, None, :] + eps[:, :, None] * eye[None]  # (B, 2d, 2d)
+        r_all = residuals(integrate(np.concatenate([par[:, None, :], pert], axis=1)))
+        r0 = r_all[:, 0]
+        jac = (r_all[:, 1:] - r0[:, None]) / eps[:, :, None]  # (B, 2d, m)
+        a = np.einsum("pkm,plm->pkl", jac, jac)
+        grad = np.einsum("pkm,pm->pk", jac, r0)
+        damp = lam[:, None, None] * (a * eye + 1e-12 * eye)
+        with np.errstate(over="ignore", invalid="ignore"):
+            step = -np.linalg.solve(a + damp, grad[..., None])[..., 0]
+        step = np.where(np.isfinite(step), step, 0.0)
+        trial = par + step
+        new_cost = np.sum(residuals(integrate(trial)) ** 2, axis=-1)
+        better = new_cost < cost
+        change = np.abs(cost - new_cost) <= 1e-9 * np.maximum(cost, 1e-300)
+        par = np.where(better[:, None], trial, par)
+        cost = np.where(better, new_cost, cost)
+        lam = np.where(better, lam / 3, lam * 4)
+        small_step = np.max(np.abs(step) / np.maximum(1.0, np.abs(par)), axis=1) < 1e-10
+        if np.all(change | small_step | (lam > 1e8)):
+            break
+    return cost, par
+
+
+def _starts(p: np.ndarray, dt: float) -> np.ndarray:
+    """Initial (x0, v0) candidates (3, 2d) of one path: a line through the first samples, a line
+    through the whole path (its value at t = 0), and the first finite difference."""
+    d = p.shape[1]
+    t = np.arange(len(p)) * dt
+    k = min(len(p), 5)
+    local = np.polyfit(t[:k], p[:k], 1)  # (2, d): slope, intercept
+    whole = np.polyfit(t, p, 1)
+    out = np.empty((3, 2 * d))
+    out[0, :d], out[0, d:] = p[0], local[0]
+    out[1, :d], out[1, d:] = whole[1], whole[0]
+    out[2, :d], out[2, d:] = p[0], (p[1] - p[0]) / dt
+    return out
+
+
+def _line_chi2(p: np.ndarray, sigma: float, dt: float) -> float:
+    """chi^2 of the least-squares straight line through a path (the flat-metric fit)."""
+    tt = np.arange(len(p)) * dt
+    design = np.stack([np.ones_like(tt), tt], axis=1)
+    coef, *_ = np.linalg.lstsq(design, p, rcond=None)
+    return float(np.sum(((p - design @ coef) / sigma) ** 2))
 
 
 def _shoot_all(
@@ -1304,73 +1426,72 @@ def _shoot_all(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batched Levenberg-Marquardt shooting of all paths; returns (chi^2, x0, v0) per path.
 
-    Every iteration integrates the geodesics of all paths and their finite-difference
-    perturbations in one call of :func:`analysis.geometry.geodesic`.
+    Geodesics are integrated by :func:`_extended_geodesics` (smooth continuation beyond the
+    grid box, so iterates that leave it still have a gradient). Every path is first fitted from
+    a line through its first samples. A path whose chi^2 then exceeds its dof by more than
+    ``_RETRY_SIGMAS`` standard deviations, or exceeds the straight-line chi^2, is refitted from
+    all starts of :func:`_starts`, each by continuation over growing prefixes of the path
+    (``_STAGES``); the smallest chi^2 on the whole path wins. Every LM iteration integrates all
+    paths, starts and finite-difference perturbations at once.
     """
-    from analysis.geometry import christoffel, geodesic
+    from analysis.geometry import _ChristoffelInterpolator, christoffel
 
     gamma = christoffel(g, spacing)
-    P = len(paths)
     d = paths[0].shape[1]
-    nmax = max(len(p) for p in paths)
-    target = np.zeros((nmax, P, d))
-    mask = np.zeros((nmax, P, 1), bool)
-    for i, p in enumerate(paths):
-        target[: len(p), i] = p
-        mask[: len(p), i] = True
-    steps = (nmax - 1) * substeps
+    lengths = np.array([len(p) for p in paths])
     lo = origin
     hi = origin + spacing * (np.array(g.shape[:d]) - 1)
+    width = _TAPER_CELLS * spacing
+    interp = _ChristoffelInterpolator(gamma, spacing, origin, 3)
 
-    def integrate(par: np.ndarray) -> np.ndarray:
-        """Positions (nmax, *par.shape[:-1], d) for parameter sets par (..., 2d)."""
-        x0 = par[..., :d]
-        inside = np.all((x0 >= lo) & (x0 <= hi), axis=-1)
-        x0 = np.clip(x0, lo, hi)
-        out = geodesic(g, spacing, origin, x0, par[..., d:], steps, dt / substeps, gamma=gamma)
-        out = out.path
-        out = out[::substeps]
-        out[:, ~inside] = np.nan
-        return out
+    def fit(
+        sel: list[np.ndarray], sg: np.ndarray, par: np.ndarray, stages: Sequence[float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        lens = np.array([len(p) for p in sel])
+        nmax = int(lens.max())
+        target = np.zeros((nmax, len(sel), d))
+        for i, p in enumerate(sel):
+            target[: len(p), i] = p
+        cost = np.full(len(sel), np.inf)
+        for frac in stages:
+            upto = np.maximum(np.minimum(lens, 3), np.ceil(frac * lens).astype(int))
+            n = int(upto.max())
+            mask = (np.arange(n)[:, None] < upto[None, :])[..., None]
 
-    def residuals(traj: np.ndarray) -> np.ndarray:
-        """Scaled residuals (P, ..., nmax * d) of trajectories (nmax, P, ..., d)."""
-        extra = traj.ndim - 3
-        tgt = target.reshape(nmax, P, *([1] * extra), d)
-        msk = mask.reshape(nmax, P, *([1] * extra), 1)
-        sg = sigma.reshape(1, P, *([1] * extra), 1)
-        r = np.where(msk, (traj - tgt) / sg, 0.0)
-        r = np.where(np.isfinite(r), r, _OUTSIDE)
-        return np.moveaxis(r, 0, -2).reshape(*traj.shape[1:-1], nmax * d)
+            def integrate(q: np.ndarray, n: int = n) -> np.ndarray:
+                """Positions (n, *q.shape[:-1], d) for parameter sets q (..., 2d)."""
+                out = _extended_geodesics(
+                    interp,
+                    lo,
+                    hi,
+                    width,
+                    q[..., :d],
+                    q[..., d:],
+                    (n - 1) * substeps,
+                    dt / substeps,
+                )
+                return out[::substeps]
 
-    par = np.empty((P, 2 * d))
-    for i, p in enumerate(paths):
-        k = min(len(p), 5)
-        par[i, :d] = p[0]
-        par[i, d:] = np.polyfit(np.arange(k) * dt, p[:k], 1)[0]
-    lam = np.full(P, 1e-3)
-    eye = np.eye(2 * d)
-    cost = np.sum(residuals(integrate(par)) ** 2, axis=-1)
-    for _ in range(max_iter):
-        eps = 1e-6 * np.maximum(1.0, np.abs(par))  # (P, 2d)
-        pert = par[:, None, :] + eps[:, :, None] * eye[None]  # (P, 2d, 2d)
-        r_all = residuals(integrate(np.concatenate([par[:, None, :], pert], axis=1)))
-        r0 = r_all[:, 0]
-        jac = (r_all[:, 1:] - r0[:, None]) / eps[:, :, None]  # (P, 2d, m)
-        a = np.einsum("pkm,plm->pkl", jac, jac)
-        grad = np.einsum("pkm,pm->pk", jac, r0)
-        damp = lam[:, None, None] * (a * eye + 1e-12 * eye)
-        step = -np.linalg.solve(a + damp, grad[..., None])[..., 0]
-        trial = par + step
-        new_cost = np.sum(residuals(integrate(trial)) ** 2, axis=-1)
-        better = new_cost < cost
-        change = np.abs(cost - new_cost) <= 1e-9 * np.maximum(cost, 1e-300)
-        par = np.where(better[:, None], trial, par)
-        cost = np.where(better, new_cost, cost)
-        lam = np.where(better, lam / 3, lam * 4)
-        small_step = np.max(np.abs(step) / np.maximum(1.0, np.abs(par)), axis=1) < 1e-10
-        if np.all(change | small_step | (lam > 1e8)):
-            break
+            cost, par = _levenberg_marquardt(integrate, target[:n], mask, sg, par, max_iter)
+        return cost, par
+
+    starts = np.stack([_starts(p, dt) for p in paths])  # (P, S, 2d)
+    cost, par = fit(paths, sigma, starts[:, 0].copy(), (1.0,))
+    dof = lengths * d - 2 * d
+    line = np.array([_line_chi2(p, s, dt) for p, s in zip(paths, sigma, strict=True)])
+    good = (cost <= dof + _RETRY_SIGMAS * np.sqrt(2.0 * np.maximum(dof, 1))) & (cost <= line)
+    retry = np.flatnonzero(~good)
+    if retry.size:
+        S = starts.shape[1]
+        sel = [paths[i] for i in retry for _ in range(S)]
+        c2, p2 = fit(sel, np.repeat(sigma[retry], S), starts[retry].reshape(-1, 2 * d), _STAGES)
+        c2 = np.where(np.isfinite(c2), c2, np.inf).reshape(len(retry), S)
+        best = np.argmin(c2, axis=1)
+        c2 = c2[np.arange(len(retry)), best]
+        p2 = p2.reshape(len(retry), S, 2 * d)[np.arange(len(retry)), best]
+        win = c2 < cost[retry]
+        cost[retry[win]] = c2[win]
+        par[retry[win]] = p2[win]
     return cost, par[:, :d], par[:, d:]
 
 
@@ -1389,11 +1510,24 @@ def geodesic_test(
     """Do tracked localized states move on geodesics of the estimated metric?
 
     Each path (positions sampled every ``dt``) is fitted by shooting (NUMERICS.md 4.7): the
-    initial position and velocity of a geodesic of ``g`` (RK4 of :func:`analysis.geometry.geodesic`
-    with ``substeps`` steps per sample, affine parameter = time) are optimised by
-    Levenberg-Marquardt on the position residuals divided by ``path_noise``. The same fit is
-    done on a flat metric (a straight line) and on a shuffled metric (grid points randomly
-    permuted, then smoothed with ``shuffle_smoothing`` cells, so that it stays differentiable).
+    initial position and velocity of a geodesic of ``g`` (RK4 as in
+    :func:`analysis.geometry.geodesic`, cubic Christoffels, ``substeps`` steps per sample,
+    affine parameter = time) are optimised by Levenberg-Marquardt on the position residuals
+    divided by ``path_noise``. The same fit is done on a flat metric (a straight line) and on a
+    shuffled metric (grid points randomly permuted, then smoothed with ``shuffle_smoothing``
+    cells, so that it stays differentiable).
+
+    Only the samples before a path's first sample outside the grid box are fitted
+    (``n_samples``). A trial geodesic may still leave the box (a poor starting guess, a
+    strongly curved or near-degenerate metric): it is continued beyond the box with the
+    Christoffels of the nearest box point, faded to zero over two grid cells (so it turns
+    into a straight line), and keeps its own coordinates, so the residuals grow with the
+    distance to the data and the fit keeps a gradient. Residuals beyond 1e4 noise units grow
+    logarithmically (no overflow). The fit starts from a line through the first samples; a path
+    whose chi^2 then exceeds its dof by more than 4 standard deviations, or exceeds the
+    straight-line chi^2, is refitted from three
+    starts (that line, a line through the whole path, the first difference), each by
+    continuation over the first 25 %, 50 % and 100 % of its samples, and the best is kept.
 
     Parameters
     ----------
@@ -1464,12 +1598,7 @@ def geodesic_test(
         plist[i] = p[: used[i]]
     dofs = np.array([p.size - 2 * d for p in plist])
     chi, x0, v0 = _shoot_all(g, h, o, plist, sig, dt, substeps)
-    chi_flat = np.empty(len(plist))
-    for i, p in enumerate(plist):
-        tt = np.arange(len(p)) * dt
-        design = np.stack([np.ones_like(tt), tt], axis=1)
-        coef, *_ = np.linalg.lstsq(design, p, rcond=None)
-        chi_flat[i] = np.sum(((p - design @ coef) / sig[i]) ** 2)
+    chi_flat = np.array([_line_chi2(p, s, dt) for p, s in zip(plist, sig, strict=True)])
     rng = np.random.default_rng(seed)
     flat_g = g.reshape(-1, d, d)
     shuffled = flat_g[rng.permutation(len(flat_g))].reshape(g.shape)

@@ -531,6 +531,47 @@ def test_geodesic_test_cuts_paths_at_the_grid_box() -> None:
         geodesic_test([path + 20.0], g, 1.0, 0.0, 1e-3)
 
 
+def _de_sitter_2d(x: np.ndarray, H: float) -> np.ndarray:
+    g = np.zeros((*x.shape[:-1], 2, 2))
+    g[..., 0, 0] = -1.0
+    g[..., 1, 1] = np.exp(2 * H * x[..., 0])
+    return g
+
+
+def test_geodesic_test_recovers_geodesics_whose_start_guess_leaves_the_box() -> None:
+    """Exact geodesics of 2-D de Sitter space (-dt^2 + e^{2 H t} dx^2, H = 4; indefinite and
+    strongly curved: Gamma^t_xx = H e^{2 H t} reaches ~1e5 in the box), time-like. Late paths
+    barely move in x, so the velocity guessed from their noisy samples flings the first trial
+    geodesic out of the box within one sample (the former fit stayed at chi^2/dof ~ 1e8 there);
+    early paths decelerate visibly in x, so straight lines fail on them."""
+    H, h, o, shape = 4.0, 0.05, np.array([-0.5, -0.5]), (61, 31)  # t in [-0.5, 2.5], x < 1
+    g = metric_from_function(lambda x: _de_sitter_2d(x, H), shape, h, o)
+
+    def rhs(_t: float, y: np.ndarray) -> list[float]:
+        t, _, vt, vx = y
+        return [vt, vx, -H * np.exp(2 * H * t) * vx**2, -2 * H * vt * vx]
+
+    rng = np.random.default_rng(3)
+    dt, nt = 0.1, 8
+    sigma = np.repeat([1e-2, 2e-4], 5)  # known noise per path
+    paths = []
+    for i, late in enumerate((True,) * 5 + (False,) * 5):
+        t0 = rng.uniform(1.5, 1.8) if late else rng.uniform(0.3, 0.6)
+        vx = rng.uniform(1e-5, 1e-4) if late else rng.uniform(0.6, 0.95) * np.exp(-H * t0)
+        y0 = [t0, rng.uniform(0.1, 0.5), 1.0, vx]
+        sol = solve_ivp(
+            rhs, (0, dt * (nt - 1)), y0, t_eval=dt * np.arange(nt), rtol=1e-11, atol=1e-13
+        )
+        paths.append(sol.y[:2].T + sigma[i] * rng.normal(size=(nt, 2)))
+    res = geodesic_test(paths, g, h, o, sigma, dt=dt, substeps=4)
+    assert 0.6 < res.chi2_dof < 1.6, res
+    assert np.all(res.per_path < 5), res.per_path
+    early = slice(5, None)  # visibly curved: straight lines fail there
+    assert np.median(res.per_path_flat[early]) > 30 * np.median(res.per_path[early]), res
+    assert res.chi2_dof_shuffled > 10 * res.chi2_dof
+    assert res.dof == int(np.sum(res.n_samples * 2 - 4))
+
+
 # ------------------------------------------------------------------ Einstein equations
 
 
