@@ -155,6 +155,11 @@ class Verdict:
                 raise AnalysisFailed(
                     f"{self.claim}: {name} is {v}; a missing number is a failed run"
                 )
+        # a (biased) percentile interval can miss its own point estimate: widen it to include
+        # the value, which only makes the verdict more cautious
+        if math.isfinite(float(self.ci_low)) and math.isfinite(float(self.ci_high)):
+            self.ci_low = min(float(self.ci_low), float(self.value))
+            self.ci_high = max(float(self.ci_high), float(self.value))
         self.verdict = judge(self.ci_low, self.ci_high, self.threshold, self.sense)
         control_passes = (
             self.control_value < self.threshold

@@ -619,8 +619,8 @@ def de_sitter_grid(shape: tuple[int, ...], spacing: np.ndarray, origin: np.ndarr
 def _geodesic_positive(paths: list[np.ndarray], noise: np.ndarray, lm: Any, seed: int) -> Any:
     """Positive control: geodesics of de Sitter space on the metric's grid box, started like
     the packet paths (first sample, mean velocity over the path), with Gaussian noise of the
-    paths' size, cut where they leave the grid box, fitted by the same test on that metric.
-    None if a path keeps fewer than 3 samples."""
+    paths' size, cut where they (noise included) leave the grid box, fitted by the same test on
+    that metric; paths left with fewer than 3 samples are dropped (None if none is left)."""
     from analysis.geometry import geodesic
 
     shape = lm.g.shape[:4]
@@ -633,16 +633,21 @@ def _geodesic_positive(paths: list[np.ndarray], noise: np.ndarray, lm: Any, seed
     except ValueError:
         return None
     rng = np.random.default_rng([seed, 7])
-    out = []
+    lo = np.asarray(lm.origin, dtype=float)
+    hi = lo + np.asarray(lm.spacing, dtype=float) * (np.asarray(shape) - 1)
+    out, kept = [], []
     for i, p in enumerate(paths):
         q = synth[: len(p), i]
-        ok = np.all(np.isfinite(q), axis=1)
-        q = q[: int(np.argmin(ok)) if not ok.all() else len(q)]
-        if len(q) < 3:
-            return None
-        out.append(q + noise[i] * rng.normal(size=q.shape))
+        q = q + noise[i] * rng.normal(size=q.shape)
+        inside = np.all(np.isfinite(q) & (q >= lo) & (q <= hi), axis=1)
+        q = q[: int(np.argmin(inside)) if not inside.all() else len(q)]
+        if len(q) >= 3:  # a noisy sample outside the box ends the path, as for the data
+            out.append(q)
+            kept.append(i)
+    if not out:
+        return None
     try:
-        return geodesic_test(out, g, lm.spacing, lm.origin, noise, PATH_STRIDE, substeps=1)
+        return geodesic_test(out, g, lm.spacing, lm.origin, noise[kept], PATH_STRIDE, substeps=1)
     except ValueError:
         return None
 
