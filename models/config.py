@@ -28,6 +28,9 @@ ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 TASKS = ("teacher", "linear", "gaussian_mixture", "sine", "parity")
 DATA_MODES = ("online", "finite")
 DTYPES = ("float64", "float32")
+# iteration counts per step: beyond these a single step would run for hours
+MAX_RELAX_STEPS = 10_000
+MAX_FORWARD_SWEEPS = 1_000
 STATE_SOURCES = ("batch", "probe")
 TASK_PARAMS = {
     "teacher": {"teacher_scale": float, "input_scale": float},
@@ -257,9 +260,9 @@ class SystemConfig:
         _int(self, "n_probe", 2)
         _float(self, "step_size", 0.0, math.inf, lo_open=True)
         _int(self, "batch_size", 1)
-        _int(self, "relax_steps", 0)
+        _int(self, "relax_steps", 0, MAX_RELAX_STEPS)
         _float(self, "relax_rate", 0.0, 1.0, lo_open=True)
-        _int(self, "forward_sweeps", 1)
+        _int(self, "forward_sweeps", 1, MAX_FORWARD_SWEEPS)
         _float(self, "neuron_temperature", 0.0, math.inf)
         _bool(self, "learning")
         _float(self, "momentum", 0.0, 1.0, hi_open=True)
@@ -499,15 +502,15 @@ def _toml_value(value: Any) -> str:
     raise ConfigError("config", value, "TOML-representable values")
 
 
-def _int(cfg: SystemConfig, name: str, lo: int) -> None:
+def _int(cfg: SystemConfig, name: str, lo: int, hi: int | None = None) -> None:
     value = getattr(cfg, name)
+    allowed = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        if isinstance(value, float) and value.is_integer() and value >= lo:
-            object.__setattr__(cfg, name, int(value))
-            return
-        raise ConfigError(name, value, f"an integer >= {lo}")
-    if value < lo:
-        raise ConfigError(name, value, f"an integer >= {lo}")
+        raise ConfigError(name, value, allowed)
+    if value < lo or (hi is not None and value > hi):
+        raise ConfigError(name, value, allowed)
     object.__setattr__(cfg, name, int(value))
 
 
