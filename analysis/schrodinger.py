@@ -1121,7 +1121,23 @@ def realtime_signatures(
                 np.where(ok, (draws - es) ** 2 / np.where(ok, es, 1.0), 0.0), axis=1
             ) / np.maximum(ok.sum(axis=1), 1)
         mean_null = null.mean(axis=0)
-        ratio = obs / mean_null
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = obs / mean_null
+        if not np.any(np.isfinite(ratio)):
+            # e.g. two far-apart clusters: every bin between them is too sparse to test
+            rows.append(
+                (
+                    "fringe_excess",
+                    ta.coords[a],
+                    float("nan"),
+                    float("nan"),
+                    float("nan"),
+                    1.0,
+                    False,
+                    "not computable: no histogram bin has enough counts at any time",
+                )
+            )
+            continue
         jmax = int(np.nanargmax(ratio))
         val = float(ratio[jmax])
         null_max = np.nanmax(null / mean_null, axis=1)

@@ -94,11 +94,23 @@ def test_joint_vs_separate_detects_interference_only_when_present():
     assert chi0 < q990
 
 
-def test_bad_network_is_refused():
-    with pytest.raises(ValueError, match="network"):
-        madelung.SCENARIO.simulate(
-            madelung.SCENARIO.default_config(True).replace(n_hidden=3), True, 10, False
-        )
+def test_larger_network_runs_on_projected_coordinates_with_a_warning(tmp_path):
+    cfg = madelung.SCENARIO.default_config(True).replace(n_hidden=4, bias=True)
+    assert not madelung.is_two_param(cfg)
+    res = madelung.run(config=cfg, out=tmp_path / "larger", quick=True)
+    verdicts = pd.read_csv(tmp_path / "larger" / "verdicts.csv")
+    assert list(verdicts["claim"]) == [
+        "Fokker-Planck form",
+        "entropy budget",
+        "Madelung (fixed N)",
+        "real-time signatures",
+    ]
+    for col in ("value", "ci_low", "ci_high", "control_value"):
+        assert np.isfinite(verdicts[col]).all(), col
+    assert verdicts["statistic"].str.contains("not Markov").all()
+    summary = (tmp_path / "larger" / "summary.md").read_text()
+    assert "projected coordinates: not Markov" in summary
+    assert set(res.tables["trajectories"]["arm"]) >= {"sgd", "momentum"}
 
 
 @pytest.fixture(scope="module")
