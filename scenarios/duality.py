@@ -396,8 +396,9 @@ def positive_control(xd: dict[str, Any], seed: int, quick: bool) -> tuple[float,
     ``POSITIVE_STEPS`` steps, mass 1), split in halves exactly as the run. Gravity: exact
     geodesics of the run's first-half metric from the fitted starts (``xd`` from
     :func:`gravity_score`), sampled like the packet paths, with Gaussian noise of the paths'
-    size, through the same fit; paths whose geodesic leaves the box within 5 samples are
-    dropped (``score_x`` is NaN when none is left). Returns ``(score_q, score_x)``.
+    size, through the same fit; fitted starts outside the box are skipped and paths that (noise
+    included) leave the box within 5 samples are dropped (``score_x`` is NaN when none is
+    left). Returns ``(score_q, score_x)``.
     """
     n = POSITIVE_STEPS // 2 if quick else POSITIVE_STEPS
     nelson = tr.positive_control(POSITIVE_REPLICAS, n, seed).assign(step_size=0.5)
@@ -406,21 +407,34 @@ def positive_control(xd: dict[str, Any], seed: int, quick: bool) -> tuple[float,
     geo, paths, noise = xd["geo"], xd["paths"], xd["noise"]
     n_max = max(len(p) for p in paths)
     lm = xd["lm"]
-    synth = geodesic(xd["g"], lm.spacing, lm.origin, geo.x0, geo.v0, n_max - 1, PATH_STRIDE).path
+    lo = np.asarray(lm.origin, dtype=float)
+    hi = lo + np.asarray(lm.spacing, dtype=float) * (np.asarray(xd["g"].shape[: lo.size]) - 1)
+    # fitted starts may lie outside the box (a best-fit geodesic may leave it): start only
+    # from the ones inside
+    inside0 = np.all((geo.x0 >= lo) & (geo.x0 <= hi), axis=1)
+    idx = np.nonzero(inside0)[0]
+    if idx.size == 0:
+        return sq, float("nan")
+    synth = geodesic(
+        xd["g"], lm.spacing, lm.origin, geo.x0[idx], geo.v0[idx], n_max - 1, PATH_STRIDE
+    ).path
     rng = np.random.default_rng([seed, 37])
     keep, sig = [], []
-    for i in range(len(paths)):
-        p = synth[:, i]
-        ok = np.all(np.isfinite(p), axis=1)
+    for j, i in enumerate(idx):
+        p = synth[:, j] + noise[i] * rng.normal(size=synth[:, j].shape)
+        ok = np.all(np.isfinite(p) & (p >= lo) & (p <= hi), axis=1)
         n_ok = int(np.argmin(ok)) if not ok.all() else len(p)
-        if n_ok >= 5:
-            keep.append(p[:n_ok] + noise[i] * rng.normal(size=(n_ok, p.shape[1])))
+        if n_ok >= 5:  # a noisy sample outside the box ends the path, as for the data
+            keep.append(p[:n_ok])
             sig.append(noise[i])
     if not keep:
         return sq, float("nan")
-    res = geodesic_test(
-        keep, xd["g"], lm.spacing, lm.origin, np.array(sig), PATH_STRIDE, substeps=1
-    )
+    try:
+        res = geodesic_test(
+            keep, xd["g"], lm.spacing, lm.origin, np.array(sig), PATH_STRIDE, substeps=1
+        )
+    except ValueError:
+        return sq, float("nan")
     return sq, float(np.median(res.per_path / res.per_path_flat))
 
 

@@ -51,8 +51,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.linalg import LinAlgError
 
 from models.config import ConfigError, SystemConfig
+from scenarios.commands import RunFailed
 from scenarios.result import ScenarioResult
 
 VERDICT_COLUMNS = [
@@ -85,7 +87,7 @@ CLAIMS = (
 REQUIRED_TABLES = ("model", "trajectories", "neurons", "events")
 
 
-class AnalysisFailed(RuntimeError):
+class AnalysisFailed(RunFailed):
     """The analysis could not produce a number it needs (a failed run, exit 1)."""
 
 
@@ -511,6 +513,25 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([head, sep, *rows])
 
 
+def _analyse(
+    scn: Scenario,
+    tables: dict[str, pd.DataFrame],
+    config: SystemConfig,
+    meta: dict[str, Any],
+    folder: Path,
+) -> Analysis:
+    """Run the analysis; any error in it is a failed run (exit 1), with the tables kept."""
+    try:
+        return scn.analyse(tables, config, meta)
+    except AnalysisFailed:
+        raise
+    except (ValueError, ArithmeticError, LinAlgError, IndexError, KeyError) as exc:
+        raise AnalysisFailed(
+            f"analysis of {scn.name} failed ({type(exc).__name__}: {exc}); the simulated "
+            f"tables are kept in {folder}; `dualsim report {folder}` retries the analysis"
+        ) from exc
+
+
 def run_scenario(
     scn: Scenario,
     config: SystemConfig | None = None,
@@ -546,7 +567,7 @@ def run_scenario(
         write_table(folder / f"{name}.parquet", frame)
     # analyse what was saved, exactly as `dualsim report` will
     saved = load_tables(folder, list(tables))
-    analysis = scn.analyse(saved, base, meta)
+    analysis = _analyse(scn, saved, base, meta, folder)
     return _write_analysis(scn, folder, base, meta, saved, analysis)
 
 
@@ -567,5 +588,5 @@ def report(out: str | Path) -> ScenarioResult:
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
         raise ValueError(f"{folder / (missing[0] + '.parquet')}: missing")
-    analysis = scn.analyse(tables, config, meta)
+    analysis = _analyse(scn, tables, config, meta, folder)
     return _write_analysis(scn, folder, config, meta, tables, analysis)
