@@ -727,9 +727,22 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
         geo, paths, noise = xd["geo"], xd["paths"], xd["noise"]
         d = paths[0].shape[1]
         n_max = int(geo.n_samples.max())
-        synth = geodesic(
-            xd["g"], xd["lm"].spacing, xd["lm"].origin, geo.x0, geo.v0, n_max - 1, PATH_STRIDE
-        ).path
+        lo = np.asarray(xd["lm"].origin, dtype=float)
+        hi = lo + np.asarray(xd["lm"].spacing, dtype=float) * (
+            np.asarray(xd["g"].shape[: lo.size]) - 1
+        )
+        inside0 = np.all((geo.x0 >= lo) & (geo.x0 <= hi), axis=1)
+        synth = np.full((n_max, geo.x0.shape[0], geo.x0.shape[1]), np.nan)
+        if inside0.any():  # a best-fit start may lie outside the box: no curve drawn for it
+            synth[:, inside0] = geodesic(
+                xd["g"],
+                xd["lm"].spacing,
+                xd["lm"].origin,
+                geo.x0[inside0],
+                geo.v0[inside0],
+                n_max - 1,
+                PATH_STRIDE,
+            ).path
         for i, p in enumerate(paths[: min(4, len(paths))]):
             mu = i % d
             n_i = int(geo.n_samples[i])

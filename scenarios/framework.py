@@ -443,7 +443,13 @@ def _write_analysis(
     paths = []
     for name, draw in analysis.figures.items():
         path = fig_dir / f"{name}.png"
-        draw(path)
+        try:
+            draw(path)
+        except (ValueError, ArithmeticError, LinAlgError, IndexError, KeyError) as exc:
+            raise AnalysisFailed(
+                f"figure {name} of {scn.name} failed ({type(exc).__name__}: {exc}); the "
+                f"tables and verdicts are kept in {out}"
+            ) from exc
         plt.close("all")
         paths.append(path)
     summary_md = _summary_markdown(scn, config, meta, verdicts, paths, analysis)
