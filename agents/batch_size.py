@@ -28,34 +28,25 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from agents.controller import (
-    COMMON_KEYS,
-    HbarMeter,
-    ScalarController,
-    check_float,
-    check_int,
-    check_keys,
-    check_schedule,
-    chemical_potential,
-    schedule_value,
-)
+from agents.consistency import SHARED_POLICY_KEYS, ConsistencyController
+from agents.controller import check_float, check_int
 from agents.registry import register
-from agents.step_size import needs_mu_c, validate_consistency
 from models.config import ConfigError
 
 if TYPE_CHECKING:
     from models.learning_system import LearningSystem
 
+# the order of the policies is the order of POLICIES (the first is the default)
 POLICY_KEYS = {
-    "constant": ("value",),
-    "schedule": ("steps", "values", "interpolation"),
+    "constant": SHARED_POLICY_KEYS["constant"],
+    "schedule": SHARED_POLICY_KEYS["schedule"],
     "noise_scale": ("scale", "smoothing"),
-    "consistency": ("mu_c", "gain", "window", "exponent"),
+    "consistency": SHARED_POLICY_KEYS["consistency"],
 }
 
 
 @register("batch_size")
-class BatchSizeController(ScalarController):
+class BatchSizeController(ConsistencyController):
     """Controller of the mini-batch size M (``model.batch_size``, used by the next step).
 
     Parameters
@@ -82,6 +73,8 @@ class BatchSizeController(ScalarController):
 
     kind: ClassVar[str] = "batch_size"
     POLICIES: ClassVar[tuple[str, ...]] = tuple(POLICY_KEYS)
+    POLICY_KEYS: ClassVar[dict[str, tuple[str, ...]]] = POLICY_KEYS
+    BOUND_KEYS: ClassVar[tuple[str, str]] = ("m_min", "m_max")
     attribute: ClassVar[str] = "batch_size"
     integer: ClassVar[bool] = True
 
@@ -95,25 +88,17 @@ class BatchSizeController(ScalarController):
         name: str | None = None,
         **params: Any,
     ) -> None:
-        super().__init__(model, policy, m_min, m_max, interval, name)
-        self.params = params
+        super().__init__(model, policy, m_min, m_max, interval, name, params)
         self.value = int(params.get("value", model.config.batch_size))
         self.smoothing = float(params.get("smoothing", 0.2))
         self.trace_ema = math.nan
         self.grad2_ema = math.nan
-        self.mu_c = params.get("mu_c")
-        self.meter = None
-        if policy == "consistency":
-            needs_mu_c(model, self.mu_c, self.where)
-            self.meter = HbarMeter(params.get("window", 20), params.get("exponent", 1.0))
 
     @classmethod
     def validate(cls, spec: dict, where: str) -> dict:
         """Check a ``batch_size`` table (see the class docstring for its keys)."""
-        out = cls.validate_common(spec, where)
+        out = cls.validate_policy_keys(spec, where)
         policy = out["policy"]
-        allowed = (*COMMON_KEYS, "m_min", "m_max", *POLICY_KEYS[policy])
-        check_keys(spec, where, allowed, f"batch_size ({policy})")
         lo = check_int(spec, "m_min", where, 2, 1)
         hi = check_int(spec, "m_max", where, max(1024, lo), 1)
         if hi < lo:
@@ -121,22 +106,13 @@ class BatchSizeController(ScalarController):
         out.update(m_min=lo, m_max=hi)
         if policy == "constant" and "value" in spec:
             out["value"] = check_int(spec, "value", where, None, lo, hi)
-        elif policy == "schedule":
-            out.update(check_schedule(spec, where, lo, hi))
         elif policy == "noise_scale":
             out["scale"] = check_float(spec, "scale", where, 1.0, 0.0, lo_open=True)
             out["smoothing"] = check_float(spec, "smoothing", where, 0.2, 0.0, 1.0, lo_open=True)
-        elif policy == "consistency":
-            out.update(validate_consistency(spec, where))
+        out.update(cls.validate_shared_policy(spec, where, policy, lo, hi))
         return out
 
     # ------------------------------------------------------------------ policies
-    def step(self) -> None:
-        if self.meter is not None:
-            self.meter.observe(self.model)
-            if self.model.steps % self.interval == 0:
-                self.meter.measure()
-        super().step()
 
     def noise_scale(self) -> float:
         """The smoothed gradient noise scale B = tr(Sigma) / |grad F|^2 (NaN before any data)."""
@@ -160,41 +136,19 @@ class BatchSizeController(ScalarController):
             self.trace_ema = (1 - a) * self.trace_ema + a * s
             self.grad2_ema = (1 - a) * self.grad2_ema + a * g2
 
-    def proposal(self) -> float:
-        model = self.model
-        p = self.params
-        if self.policy == "constant":
-            return self.value
-        if self.policy == "schedule":
-            return schedule_value(model.steps, p["steps"], p["values"], p["interpolation"])
-        if self.policy == "noise_scale":
-            self._update_noise()
-            b = self.noise_scale()
-            if math.isnan(b):
-                return model.batch_size
-            return self.upper if math.isinf(b) else p.get("scale", 1.0) * b
-        return self.consistency_target(model.batch_size)
+    def own_proposal(self) -> float:
+        """The ``noise_scale`` policy: M = scale x B (``m_max`` when B is infinite)."""
+        self._update_noise()
+        b = self.noise_scale()
+        if math.isnan(b):
+            return self.model.batch_size
+        return self.upper if math.isinf(b) else self.params.get("scale", 1.0) * b
 
-    def consistency_target(self, m: int) -> float:
-        """log M moved ``gain`` of the way to the M that makes hbar = |mu_c| / (2 pi)."""
-        target = chemical_potential(self.model, self.mu_c) / (2.0 * math.pi)
-        ratio = self.meter.ratio_for(target)
-        if not math.isfinite(ratio) or ratio <= 0:
-            return m
-        wanted = self.model.step_size / ratio
-        gain = self.params.get("gain", 0.5)
-        return float(math.exp((1 - gain) * math.log(m) + gain * math.log(wanted)))
-
-    def hbar_gap(self) -> float:
-        """hbar(gamma, M) / (|mu_c| / 2 pi) - 1 with the measured constant (NaN if unknown)."""
-        if self.meter is None:
-            return math.nan
-        target = chemical_potential(self.model, self.mu_c) / (2.0 * math.pi)
-        return self.meter.hbar(self.model.step_size, self.model.batch_size) / target - 1
+    def wanted_for(self, ratio: float) -> float:
+        """M = gamma / ratio."""
+        return self.model.step_size / ratio
 
     def reporters(self) -> dict[str, Any]:
         if self.policy == "noise_scale":
             return {f"{self.name}_noise_scale": lambda m: self.noise_scale()}
-        if self.policy == "consistency":
-            return {f"{self.name}_hbar_gap": lambda m: self.hbar_gap()}
-        return {}
+        return super().reporters()

@@ -31,70 +31,32 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from agents.controller import (
-    COMMON_KEYS,
-    HbarMeter,
-    ScalarController,
-    check_float,
-    check_int,
-    check_keys,
-    check_schedule,
-    chemical_potential,
-    schedule_value,
+from agents.consistency import (
+    SHARED_POLICY_KEYS,
+    ConsistencyController,
+    needs_mu_c,
+    validate_consistency,
 )
+from agents.controller import check_float
 from agents.registry import register
 from models.config import ConfigError
 
 if TYPE_CHECKING:
     from models.learning_system import LearningSystem
 
+__all__ = ["POLICY_KEYS", "StepSizeController", "needs_mu_c", "validate_consistency"]
+
+# the order of the policies is the order of POLICIES (the first is the default)
 POLICY_KEYS = {
-    "constant": ("value",),
-    "schedule": ("steps", "values", "interpolation"),
+    "constant": SHARED_POLICY_KEYS["constant"],
+    "schedule": SHARED_POLICY_KEYS["schedule"],
     "temperature": ("target", "smoothing"),
-    "consistency": ("mu_c", "gain", "window", "exponent"),
+    "consistency": SHARED_POLICY_KEYS["consistency"],
 }
 
 
-def validate_consistency(spec: dict, where: str) -> dict[str, Any]:
-    """Parameters of a ``consistency`` policy: mu_c (optional), gain, window, exponent.
-
-    Examples
-    --------
-    >>> validate_consistency({"mu_c": -0.01}, "controllers[0]")
-    {'gain': 0.5, 'window': 20, 'exponent': 1.0, 'mu_c': -0.01}
-    """
-    out: dict[str, Any] = {
-        "gain": check_float(spec, "gain", where, 0.5, 0.0, 1.0, lo_open=True),
-        "window": check_int(spec, "window", where, 20, 2),
-        "exponent": check_float(spec, "exponent", where, 1.0, 0.0, 4.0, lo_open=True),
-    }
-    if "mu_c" in spec:
-        mu = check_float(spec, "mu_c", where, None)
-        if mu == 0:
-            raise ConfigError(f"{where}.mu_c", mu, "a non-zero number")
-        out["mu_c"] = mu
-    return out
-
-
-def needs_mu_c(model: LearningSystem, mu_c: float | None, where: str) -> None:
-    """Refuse a consistency policy without mu_c when no neuron-count controller provides one.
-
-    Examples
-    --------
-    >>> from models import LearningSystem
-    >>> try:
-    ...     needs_mu_c(LearningSystem(replicas=2, n_hidden=1), None, "controllers[0]")
-    ... except ConfigError as err:
-    ...     print(err)
-    controllers[0].mu_c: None; expected a number (no neuron_count controller gives one)
-    """
-    if mu_c is None and not any(s.get("type") == "neuron_count" for s in model.config.controllers):
-        raise ConfigError(f"{where}.mu_c", None, "a number (no neuron_count controller gives one)")
-
-
 @register("step_size")
-class StepSizeController(ScalarController):
+class StepSizeController(ConsistencyController):
     """Controller of the step size gamma (``model.step_size``, used by the next step).
 
     Parameters
@@ -121,6 +83,8 @@ class StepSizeController(ScalarController):
 
     kind: ClassVar[str] = "step_size"
     POLICIES: ClassVar[tuple[str, ...]] = tuple(POLICY_KEYS)
+    POLICY_KEYS: ClassVar[dict[str, tuple[str, ...]]] = POLICY_KEYS
+    BOUND_KEYS: ClassVar[tuple[str, str]] = ("gamma_min", "gamma_max")
     attribute: ClassVar[str] = "step_size"
 
     def __init__(
@@ -133,24 +97,16 @@ class StepSizeController(ScalarController):
         name: str | None = None,
         **params: Any,
     ) -> None:
-        super().__init__(model, policy, gamma_min, gamma_max, interval, name)
-        self.params = params
+        super().__init__(model, policy, gamma_min, gamma_max, interval, name, params)
         self.value = float(params.get("value", model.config.step_size))
         self.sigma2 = math.nan
         self.smoothing = float(params.get("smoothing", 0.3))
-        self.mu_c = params.get("mu_c")
-        self.meter = None
-        if policy == "consistency":
-            needs_mu_c(model, self.mu_c, self.where)
-            self.meter = HbarMeter(params.get("window", 20), params.get("exponent", 1.0))
 
     @classmethod
     def validate(cls, spec: dict, where: str) -> dict:
         """Check a ``step_size`` table (see the class docstring for its keys)."""
-        out = cls.validate_common(spec, where)
+        out = cls.validate_policy_keys(spec, where)
         policy = out["policy"]
-        allowed = (*COMMON_KEYS, "gamma_min", "gamma_max", *POLICY_KEYS[policy])
-        check_keys(spec, where, allowed, f"step_size ({policy})")
         lo = check_float(spec, "gamma_min", where, 1e-6, 0.0, lo_open=True)
         hi = check_float(spec, "gamma_max", where, 1.0, 0.0, lo_open=True)
         if hi < lo:
@@ -158,66 +114,28 @@ class StepSizeController(ScalarController):
         out.update(gamma_min=lo, gamma_max=hi)
         if policy == "constant" and "value" in spec:
             out["value"] = check_float(spec, "value", where, None, lo, hi)
-        elif policy == "schedule":
-            out.update(check_schedule(spec, where, lo, hi))
         elif policy == "temperature":
             if "target" not in spec:
                 raise ConfigError(f"{where}.target", None, "a positive number (the T_eff to hold)")
             out["target"] = check_float(spec, "target", where, None, 0.0, lo_open=True)
             out["smoothing"] = check_float(spec, "smoothing", where, 0.3, 0.0, 1.0, lo_open=True)
-        elif policy == "consistency":
-            out.update(validate_consistency(spec, where))
+        out.update(cls.validate_shared_policy(spec, where, policy, lo, hi))
         return out
 
     # ------------------------------------------------------------------ policies
-    def step(self) -> None:
-        if self.meter is not None:
-            self.meter.observe(self.model)
-            if self.model.steps % self.interval == 0:
-                self.meter.measure()
-        super().step()
-
-    def proposal(self) -> float:
+    def own_proposal(self) -> float:
+        """The ``temperature`` policy: gamma = 2 M target / sigma^2 (smoothed sigma^2)."""
         model = self.model
-        p = self.params
-        gamma = model.step_size
-        if self.policy == "constant":
-            return self.value
-        if self.policy == "schedule":
-            return schedule_value(model.steps, p["steps"], p["values"], p["interpolation"])
-        if self.policy == "temperature":
-            obs = model.observables
-            per = np.asarray(obs.trace_sigma / obs.n_parameters, dtype=float)
-            s = float(per[np.isfinite(per)].mean()) if np.isfinite(per).any() else math.nan
-            if math.isfinite(s) and s > 0:
-                a = self.smoothing
-                self.sigma2 = s if not math.isfinite(self.sigma2) else (1 - a) * self.sigma2 + a * s
-            if not math.isfinite(self.sigma2) or self.sigma2 <= 0:
-                return gamma
-            return 2.0 * model.batch_size * p["target"] / self.sigma2
-        # consistency
-        return self.consistency_target(gamma)
+        obs = model.observables
+        per = np.asarray(obs.trace_sigma / obs.n_parameters, dtype=float)
+        s = float(per[np.isfinite(per)].mean()) if np.isfinite(per).any() else math.nan
+        if math.isfinite(s) and s > 0:
+            a = self.smoothing
+            self.sigma2 = s if not math.isfinite(self.sigma2) else (1 - a) * self.sigma2 + a * s
+        if not math.isfinite(self.sigma2) or self.sigma2 <= 0:
+            return model.step_size
+        return 2.0 * model.batch_size * self.params["target"] / self.sigma2
 
-    def consistency_target(self, gamma: float) -> float:
-        """log gamma moved ``gain`` of the way to the gamma that makes hbar = |mu_c| / (2 pi)."""
-        ratio = self.meter.ratio_for(self.hbar_target())
-        if not math.isfinite(ratio) or ratio <= 0:
-            return gamma
-        wanted = ratio * self.model.batch_size
-        gain = self.params.get("gain", 0.5)
-        return float(math.exp((1 - gain) * math.log(gamma) + gain * math.log(wanted)))
-
-    def hbar_target(self) -> float:
-        """|mu_c| / (2 pi) (mu_c given, or the neuron-count controller's current value)."""
-        return chemical_potential(self.model, self.mu_c) / (2.0 * math.pi)
-
-    def hbar_gap(self) -> float:
-        """hbar(gamma, M) / (|mu_c| / 2 pi) - 1 with the measured constant (NaN if unknown)."""
-        if self.meter is None:
-            return math.nan
-        return self.meter.hbar(self.model.step_size, self.model.batch_size) / self.hbar_target() - 1
-
-    def reporters(self) -> dict[str, Any]:
-        if self.policy != "consistency":
-            return {}
-        return {f"{self.name}_hbar_gap": lambda m: self.hbar_gap()}
+    def wanted_for(self, ratio: float) -> float:
+        """gamma = ratio * M."""
+        return ratio * self.model.batch_size
