@@ -26,16 +26,15 @@ from analysis.schrodinger import (
     Grid,
     Potential,
     _axes,
-    _count,
     _gradient,
     _interp,
-    _positive,
     _potential,
     _sample_grid,
     _spacing,
     _wavenumbers,
 )
 from analysis.trajectory import to_frame
+from analysis.validation import as_generator, check_integer, check_positive
 
 __all__ = [
     "NoiseFloor",
@@ -46,7 +45,12 @@ __all__ = [
 ]
 
 
-def _setup(psi0, grid, V, hbar, mass, dt, steps, replicas, substeps):
+def _setup(psi0, grid, V, hbar, mass, dt, steps, replicas, substeps, rng):
+    """Checked arguments, the split-step propagator and the first positions drawn from |psi0|^2.
+
+    Returns ``(axes, psi, hbar, mass, h, steps, substeps, (advance, kmesh), x0, out)`` with
+    ``out`` the empty ``(steps + 1, replicas, d)`` record whose row 0 is ``x0``.
+    """
     axes = _axes(grid)
     shape = tuple(ax.size for ax in axes)
     psi = np.asarray(psi0)
@@ -57,12 +61,12 @@ def _setup(psi0, grid, V, hbar, mass, dt, steps, replicas, substeps):
     norm = float(np.sum(np.abs(psi) ** 2) * np.prod(_spacing(axes)))
     if norm <= 0:
         raise ValueError("psi0: zero everywhere; expected a normalisable wave function")
-    hbar = _positive(hbar, "hbar")
-    mass = _positive(mass, "mass")
-    dt = _positive(dt, "dt")
-    steps = _count(steps, "steps", 1)
-    replicas = _count(replicas, "replicas", 1)
-    substeps = _count(substeps, "substeps", 1)
+    hbar = check_positive("hbar", hbar)
+    mass = check_positive("mass", mass)
+    dt = check_positive("dt", dt)
+    steps = check_integer("steps", steps, 1)
+    replicas = check_integer("replicas", replicas, 1)
+    substeps = check_integer("substeps", substeps, 1)
     v = _potential(V, axes)
     kmesh = _wavenumbers(axes)
     k2 = sum(k**2 for k in kmesh)
@@ -73,17 +77,11 @@ def _setup(psi0, grid, V, hbar, mass, dt, steps, replicas, substeps):
     def advance(p: np.ndarray) -> np.ndarray:
         return half * np.fft.ifftn(kin * np.fft.fftn(half * p))
 
-    return (
-        axes,
-        psi.astype(complex) / np.sqrt(norm),
-        hbar,
-        mass,
-        h,
-        steps,
-        replicas,
-        substeps,
-        (advance, kmesh),
-    )
+    psi = psi.astype(complex) / np.sqrt(norm)
+    x = _sample_grid(np.abs(psi) ** 2, axes, replicas, rng)
+    out = np.empty((steps + 1, replicas, len(axes)))
+    out[0] = x
+    return axes, psi, hbar, mass, h, steps, substeps, (advance, kmesh), x, out
 
 
 def _guidance(psi, kmesh, axes, x, hbar_m, osmotic: bool) -> np.ndarray:
@@ -150,14 +148,10 @@ def nelson_trajectories(
     >>> round(float(df[df.step == 20].q_0.var()), 1)             # stays 1/2
     0.5
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    axes, psi, hbar, mass, h, steps, replicas, substeps, (advance, kmesh) = _setup(
-        psi0, grid, V, hbar, mass, dt, steps, replicas, substeps
+    rng = as_generator(seed)
+    axes, psi, hbar, mass, h, steps, substeps, (advance, kmesh), x, out = _setup(
+        psi0, grid, V, hbar, mass, dt, steps, replicas, substeps, rng
     )
-    d = len(axes)
-    x = _sample_grid(np.abs(psi) ** 2, axes, replicas, rng)
-    out = np.empty((steps + 1, replicas, d))
-    out[0] = x
     noise = np.sqrt(hbar / mass * h)
     for s in range(1, steps + 1):
         for _ in range(substeps):
@@ -196,14 +190,10 @@ def bohmian_trajectories(
     >>> round(float(df[df.step == 4].q_0.var()), 1)             # 1 + (t / 2)^2 = 2
     2.0
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    axes, psi, hbar, mass, h, steps, replicas, substeps, (advance, kmesh) = _setup(
-        psi0, grid, V, hbar, mass, dt, steps, replicas, substeps
+    rng = as_generator(seed)
+    axes, psi, hbar, mass, h, steps, substeps, (advance, kmesh), x, out = _setup(
+        psi0, grid, V, hbar, mass, dt, steps, replicas, substeps, rng
     )
-    d = len(axes)
-    x = _sample_grid(np.abs(psi) ** 2, axes, replicas, rng)
-    out = np.empty((steps + 1, replicas, d))
-    out[0] = x
     hm = hbar / mass
     v0 = _guidance(psi, kmesh, axes, x, hm, osmotic=False)
     for s in range(1, steps + 1):
@@ -261,7 +251,7 @@ def ou_trajectories(
     >>> bool(abs(df[df.step == 4].q_0.var() - 4.0) < 0.3)       # 2 D t = 4
     True
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     x = np.asarray(q0, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
@@ -281,8 +271,8 @@ def ou_trajectories(
     if np.min(np.linalg.eigvalsh(D)) < -1e-12:
         raise ValueError("diffusion: negative eigenvalue; expected positive semi-definite")
     c = np.broadcast_to(np.asarray(center, dtype=float), (k,))
-    dt = _positive(dt, "dt")
-    steps = _count(steps, "steps", 1)
+    dt = check_positive("dt", dt)
+    steps = check_integer("steps", steps, 1)
     # Van Loan: expm([[-B, 2D], [0, B^T]] dt) -> F = expm(B dt), cov = F @ G12
     M = np.zeros((2 * k, 2 * k))
     M[:k, :k] = -B
@@ -356,9 +346,9 @@ def noise_floor(
     >>> 0.04 < fl.median < 0.1          # ~ 0.674 / sqrt(100)
     True
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    n = _count(n, "n", 2)
-    draws = _count(draws, "draws", 5)
+    rng = as_generator(seed)
+    n = check_integer("n", n, 2)
+    draws = check_integer("draws", draws, 5)
     if not callable(statistic):
         raise ValueError(f"statistic: {type(statistic).__name__}; expected a callable")
     if callable(reference):

@@ -43,8 +43,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.polynomial import monomial_exponents, monomial_gradients
 from analysis.score import METHODS, fit_score, weighted_scores
 from analysis.trajectory import to_array
+from analysis.validation import as_generator
 
 GradV = Callable[[np.ndarray], np.ndarray]
 _DEFAULT_AXIS = {1: 5, 2: 3, 3: 3, 4: 2}
@@ -277,7 +279,7 @@ def fit(
         test_span,
         velocity_degree,
     )
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     weights = np.full((1, R), 1.0 / R)
     if bootstrap > 0:
         counts = rng.multinomial(R, np.full(R, 1.0 / R), size=bootstrap) / R
@@ -530,14 +532,7 @@ def _parse_potential(
             f"potential: {potential!r}; expected 'none', 'quadratic', 'polynomial:k' or a "
             "callable grad_V(x)"
         )
-    exps = []
-    for deg in range(1, k + 1):
-        for combo in itertools.combinations_with_replacement(range(d), deg):
-            e = np.zeros(d, dtype=int)
-            for i in combo:
-                e[i] += 1
-            exps.append(e)
-    exps_arr = np.array(exps, dtype=int)
+    exps_arr = monomial_exponents(d, k)
     name = f"monomials of degree 1..{k} in {', '.join(coords)} (raw coordinates)"
     return exps_arr, name, None
 
@@ -586,14 +581,12 @@ def _window_indices(
 
 def _poly_design(x: np.ndarray, degree: int) -> np.ndarray:
     """Monomials of degree 0..degree of standardised x (..., n, d) -> (..., n, P)."""
-    d = x.shape[-1]
-    cols = [np.ones(x.shape[:-1])]
-    for deg in range(1, degree + 1):
-        for combo in itertools.combinations_with_replacement(range(d), deg):
-            c = np.ones(x.shape[:-1])
-            for i in combo:
-                c = c * x[..., i]
-            cols.append(c)
+    cols = []
+    for e in monomial_exponents(x.shape[-1], degree, constant=True):
+        c = np.ones(x.shape[:-1])
+        for i in np.repeat(np.arange(len(e)), e):  # factors in coordinate order
+            c = c * x[..., i]
+        cols.append(c)
     return np.stack(cols, axis=-1)
 
 
@@ -690,7 +683,7 @@ class _Setup:
         if s_boot is not None:
             out["s_boot"], out["grad_phi"], out["d_lap_phi"] = s_boot, grad_phi, d_lap_phi
         if len(self.exps):
-            gb = _monomial_grads(x, self.exps)  # (J, R, d, nb)
+            gb = monomial_gradients(x, self.exps)  # (J, R, d, nb)
             out["basis"] = phi[..., None, None] * gb[:, :, None, :, :]
         else:
             out["basis"] = np.zeros((J, R, len(centres), d, 0))
@@ -709,21 +702,6 @@ class _Setup:
             out["f"] = f
             out["g"] = g_term
         return out
-
-
-def _monomial_grads(x: np.ndarray, exps: np.ndarray) -> np.ndarray:
-    """Gradients of raw-coordinate monomials: (J, R, d, nb)."""
-    top = int(exps.max())
-    pw = x[..., None] ** np.arange(top + 1)  # (J, R, d, top+1)
-    d = x.shape[-1]
-    out = np.empty((*x.shape, len(exps)))
-    ar = np.arange(d)[None, :]
-    for i in range(d):
-        e = exps.copy()
-        e[:, i] -= 1
-        mono = np.prod(pw[..., ar, np.clip(e, 0, None)], axis=-1)  # (J, R, nb)
-        out[..., i, :] = exps[:, i] * mono
-    return out
 
 
 def _avg(w: np.ndarray, a: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import ndimage, optimize, signal, stats
 
 from analysis.trajectory import to_array
+from analysis.validation import as_generator, check_integer, check_positive
 
 __all__ = [
     "EvolutionComparison",
@@ -104,22 +105,6 @@ def _potential(V: Potential, axes: tuple[np.ndarray, ...], name: str = "V") -> n
     if not np.all(np.isfinite(out)):
         raise ValueError(f"{name}: NaN/Inf on the grid; expected a finite potential")
     return out
-
-
-def _positive(value: Any, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: {value!r}; expected a positive finite number") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name}: {value!r}; expected a positive finite number")
-    return v
-
-
-def _count(value: Any, name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name}: {value!r}; expected an integer >= {minimum}")
-    return int(value)
 
 
 def _gradient(psi: np.ndarray, kmesh: tuple[np.ndarray, ...]) -> list[np.ndarray]:
@@ -231,12 +216,12 @@ def split_step(
         raise ValueError(f"psi0: shape {psi.shape}; expected the grid shape {shape}")
     if not np.all(np.isfinite(psi)):
         raise ValueError("psi0: NaN/Inf values; expected a finite wave function")
-    hbar = _positive(hbar, "hbar")
-    mass = _positive(mass, "mass")
-    dt = _positive(dt, "dt")
-    steps = _count(steps, "steps")
+    hbar = check_positive("hbar", hbar)
+    mass = check_positive("mass", mass)
+    dt = check_positive("dt", dt)
+    steps = check_integer("steps", steps, 0)
     if every is not None:
-        every = _count(every, "every", 1)
+        every = check_integer("every", every, 1)
     v = _potential(V, axes)
     kmesh = _wavenumbers(axes)
     k2 = sum(k**2 for k in kmesh)
@@ -281,7 +266,7 @@ def wavefunction(p: np.ndarray, phase: np.ndarray | float, hbar: float) -> np.nd
         raise ValueError(
             f"phase: shape {phase.shape}; expected broadcastable to {p.shape}"
         ) from None
-    hbar = _positive(hbar, "hbar")
+    hbar = check_positive("hbar", hbar)
     return np.sqrt(p) * np.exp(1j * phase / hbar)
 
 
@@ -343,9 +328,9 @@ def schrodinger_residual(
         raise ValueError(f"density: shape {arr.shape}; expected (T >= 3, *{shape})")
     if not np.all(np.isfinite(arr)):
         raise ValueError("density: NaN/Inf values; expected finite snapshots")
-    hbar = _positive(hbar, "hbar")
-    mass = _positive(mass, "mass")
-    dt = _positive(dt, "dt")
+    hbar = check_positive("hbar", hbar)
+    mass = check_positive("mass", mass)
+    dt = check_positive("dt", dt)
     if not 0 <= mask < 1:
         raise ValueError(f"mask: {mask!r}; expected a number in [0, 1)")
     if np.iscomplexobj(arr):
@@ -474,16 +459,16 @@ class EvolutionComparison:
 
 
 def _resolve_hbar(hbar: float | None, mass: float | None, fit: Any) -> tuple[float, float]:
-    mass = 1.0 if mass is None else _positive(mass, "mass")
+    mass = 1.0 if mass is None else check_positive("mass", mass)
     if fit is not None:
         if hbar is not None:
             raise ValueError("hbar: given together with fit; pass one of them")
         if not hasattr(fit, "hbar_over_m"):
             raise ValueError(f"fit: {type(fit).__name__} has no attribute hbar_over_m")
-        return _positive(fit.hbar_over_m, "fit.hbar_over_m") * mass, mass
+        return check_positive("fit.hbar_over_m", fit.hbar_over_m) * mass, mass
     if hbar is None:
         raise ValueError("hbar: None; expected a positive number (or a fit with hbar_over_m)")
-    return _positive(hbar, "hbar"), mass
+    return check_positive("hbar", hbar), mass
 
 
 def _scott(q: np.ndarray) -> np.ndarray:
@@ -641,13 +626,13 @@ def compare_evolution(
     >>> res.winner
     'fokker_planck'
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     hbar, mass = _resolve_hbar(hbar, mass, fit)
-    dt = _positive(dt, "dt")
-    lag = _count(lag, "lag", 1)
-    n_times = _count(n_times, "n_times", 2)
-    substeps = _count(substeps, "substeps", 1)
-    floor_draws = _count(floor_draws, "floor_draws", 5)
+    dt = check_positive("dt", dt)
+    lag = check_integer("lag", lag, 1)
+    n_times = check_integer("n_times", n_times, 2)
+    substeps = check_integer("substeps", substeps, 1)
+    floor_draws = check_integer("floor_draws", floor_draws, 5)
     if not 0 <= pad <= 5:
         raise ValueError(f"pad: {pad!r}; expected a fraction in [0, 5]")
     ta = to_array(traj, coords, min_replicas=20, min_steps=3)
@@ -664,15 +649,15 @@ def compare_evolution(
     use_vel = isinstance(phase0, str)
     if t0 is None:
         t0 = lag if use_vel else 0
-    t0 = _count(t0, "t0")
+    t0 = check_integer("t0", t0, 0)
     if t0 > T - 2 or (use_vel and (t0 < lag or t0 + lag > T - 1)):
         raise ValueError(
             f"t0: {t0}; expected lag <= t0 <= T-1-lag for a velocity phase (T = {T}, lag = {lag})"
         )
     d_bins = 48 if k == 1 else 20
     d_ref = 8 if k == 1 else 4
-    bins = d_bins if bins is None else _count(bins, "bins", 4)
-    refine = d_ref if refine is None else _count(refine, "refine", 1)
+    bins = d_bins if bins is None else check_integer("bins", bins, 4)
+    refine = d_ref if refine is None else check_integer("refine", refine, 1)
 
     seg = q[t0:]
     lo = seg.min(axis=(0, 1))
@@ -1014,12 +999,12 @@ def realtime_signatures(
     >>> sig.oscillation, sig.ballistic, sig.fringes
     (False, False, False)
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    dt = _positive(dt, "dt")
-    n_boot = _count(n_boot, "n_boot", 5)
-    n_times = _count(n_times, "n_times", 1)
-    lag = _count(lag, "lag", 1)
-    fringe_window = _count(fringe_window, "fringe_window", 5)
+    rng = as_generator(seed)
+    dt = check_positive("dt", dt)
+    n_boot = check_integer("n_boot", n_boot, 5)
+    n_times = check_integer("n_times", n_times, 1)
+    lag = check_integer("lag", lag, 1)
+    fringe_window = check_integer("fringe_window", fringe_window, 5)
     if fringe_window % 2 == 0:
         raise ValueError(f"fringe_window: {fringe_window}; expected an odd integer >= 5")
     ta = to_array(traj, coords, min_replicas=20, min_steps=12)
@@ -1056,7 +1041,7 @@ def realtime_signatures(
         )
 
     # --- spreading exponent of the total variance
-    Wn = T // 4 if spread_window is None else _count(spread_window, "spread_window", 4)
+    Wn = T // 4 if spread_window is None else check_integer("spread_window", spread_window, 4)
     Wn = int(min(max(Wn, 8), T - 1))
     pts = np.arange(1, Wn + 1)
     qs = q[: Wn + 1]
@@ -1099,7 +1084,7 @@ def realtime_signatures(
     fb = (
         int(np.clip(R // 25, 30, 200))
         if fringe_bins is None
-        else _count(fringe_bins, "fringe_bins", 10)
+        else check_integer("fringe_bins", fringe_bins, 10)
     )
     if fringe_window >= fb:
         raise ValueError(f"fringe_window: {fringe_window}; expected < fringe_bins = {fb}")
@@ -1330,13 +1315,13 @@ def hbar_routes(
     >>> r.agree, round(r.weighted_mean, 2)
     (True, 0.7)
     """
-    mass = _positive(mass, "mass")
-    n_boot = _count(n_boot, "n_boot", 10)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    mass = check_positive("mass", mass)
+    n_boot = check_integer("n_boot", n_boot, 10)
+    rng = as_generator(seed)
     rows = []
     if weak_form is not None:
         if hasattr(weak_form, "hbar_over_m"):
-            v = _positive(weak_form.hbar_over_m, "weak_form.hbar_over_m")
+            v = check_positive("weak_form.hbar_over_m", weak_form.hbar_over_m)
             ci = getattr(weak_form, "hbar_over_m_ci", (np.nan, np.nan))
             lo, hi = (float(c) for c in ci)
             rows.append(("weak_form", v * mass, lo * mass, hi * mass, "hbar_over_m * mass"))
@@ -1507,7 +1492,7 @@ def quantization_score(
     >>> s.quantized, round(s.slope, 2)
     (True, 1.0)
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     v = np.asarray(values, dtype=float).ravel()
     c = np.asarray(counts).ravel()
     if v.shape != c.shape:
@@ -1520,7 +1505,7 @@ def quantization_score(
     unit = float(unit)
     if not np.isfinite(unit) or unit == 0:
         raise ValueError(f"unit: {unit!r}; expected a finite non-zero quantum (mu_c)")
-    n_boot = _count(n_boot, "n_boot", 10)
+    n_boot = check_integer("n_boot", n_boot, 10)
     c = c.astype(float)
     use = c != 0
     vu, cu = v[use], c[use]
@@ -1588,11 +1573,11 @@ def consistency_gap(hbar_madelung: Any, mu_c: float, mass: float | None = None) 
     if hasattr(hbar_madelung, "hbar_over_m"):
         if mass is None:
             raise ValueError("mass: None; a fit gives hbar_over_m, so state the mass convention")
-        hbar = _positive(hbar_madelung.hbar_over_m, "hbar_madelung.hbar_over_m") * _positive(
-            mass, "mass"
-        )
+        hbar = check_positive(
+            "hbar_madelung.hbar_over_m", hbar_madelung.hbar_over_m
+        ) * check_positive("mass", mass)
     else:
-        hbar = _positive(hbar_madelung, "hbar_madelung")
+        hbar = check_positive("hbar_madelung", hbar_madelung)
     mu = float(mu_c)
     if not np.isfinite(mu) or mu == 0:
         raise ValueError(f"mu_c: {mu_c!r}; expected a finite non-zero chemical potential")

@@ -24,10 +24,17 @@ Methods (NUMERICS.md 2.2, FEASIBILITY.md 1.1):
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from analysis.polynomial import (
+    monomial_exponents,
+    monomial_gradients,
+    monomial_powers,
+    monomial_values,
+)
+from analysis.validation import check_points
 
 METHODS = ("sm2", "sm3", "sm4", "gaussian", "kde")
 _CHUNK_PAIRS = 4_000_000  # evaluation points x samples per KDE chunk
@@ -111,7 +118,7 @@ class ScoreModel:
         return self._evaluate(points)
 
     def _evaluate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = _as_points(points, "points")
+        x = check_points(points, "points")
         if x.shape[1] != self.dim:
             raise ValueError(
                 f"points: {x.shape[1]} coordinate(s); the model was fitted in d={self.dim}"
@@ -209,14 +216,14 @@ def fit_score(
     """
     if method not in METHODS:
         raise ValueError(f"method: {method!r}; expected one of {', '.join(METHODS)}")
-    x = _as_points(samples, "samples")
+    x = check_points(samples, "samples")
     n, d = x.shape
     if bandwidth is not None and method != "kde":
         raise ValueError(f"bandwidth: {bandwidth}; only the 'kde' method takes a bandwidth")
     degree = int(method[2]) if method.startswith("sm") else 2
     if method.startswith("sm") and d > 4:
         raise ValueError(f"samples: d={d} coordinates; score matching supports d = 1..4")
-    exps = _exponents(d, degree) if method.startswith("sm") else np.zeros((0, d), dtype=int)
+    exps = monomial_exponents(d, degree) if method.startswith("sm") else np.zeros((0, d), dtype=int)
     need = max(10, 3 * len(exps), 2 * d + 2)
     if n < need:
         raise ValueError(f"samples: {n} rows; method {method!r} in d={d} needs at least {need}")
@@ -248,53 +255,16 @@ def fit_score(
     return ScoreModel(method, mean, whiten, coef=coef, exponents=exps, n_samples=n)
 
 
-def _as_points(a: np.ndarray, name: str) -> np.ndarray:
-    x = np.asarray(a, dtype=float)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2 or x.shape[1] < 1:
-        raise ValueError(f"{name}: array of shape {np.shape(a)}; expected (n, d)")
-    if not np.all(np.isfinite(x)):
-        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{name}: {bad} NaN/Inf value(s); expected finite coordinates")
-    return x
-
-
-def _exponents(d: int, degree: int) -> np.ndarray:
-    """Exponents of all monomials of total degree 1..degree in d variables, shape (P, d)."""
-    rows = []
-    for deg in range(1, degree + 1):
-        for combo in itertools.combinations_with_replacement(range(d), deg):
-            e = np.zeros(d, dtype=int)
-            for i in combo:
-                e[i] += 1
-            rows.append(e)
-    return np.array(rows, dtype=int)
-
-
-def _powers(z: np.ndarray, top: int) -> np.ndarray:
-    """``z[:, i] ** p`` for p = 0..top, shape (m, d, top + 1)."""
-    return z[:, :, None] ** np.arange(top + 1)
-
-
-def _monomial(pw: np.ndarray, exps: np.ndarray) -> np.ndarray:
-    d = exps.shape[1]
-    return np.prod(pw[:, np.arange(d)[None, :], np.clip(exps, 0, None)], axis=2)
-
-
 def _poly_features(z: np.ndarray, exps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gradients (m, P, d) and Laplacians (m, P) of the monomials at z."""
     m, d = z.shape
-    pw = _powers(z, int(exps.max()))
-    grad = np.empty((m, len(exps), d))
+    pw = monomial_powers(z, int(exps.max()))
+    grad = np.ascontiguousarray(np.swapaxes(monomial_gradients(z, exps), 1, 2))
     lap = np.zeros((m, len(exps)))
     for j in range(d):
-        ej = exps.copy()
-        ej[:, j] -= 1
-        grad[:, :, j] = exps[:, j] * _monomial(pw, ej)
         ejj = exps.copy()
         ejj[:, j] -= 2
-        lap += exps[:, j] * (exps[:, j] - 1) * _monomial(pw, ejj)
+        lap += exps[:, j] * (exps[:, j] - 1) * monomial_values(pw, ejj)
     return grad, lap
 
 
@@ -303,18 +273,18 @@ def _poly_grad_hess(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient (m, d) and Hessian (m, d, d) of sum_p coef_p z^exps_p."""
     m, d = z.shape
-    pw = _powers(z, int(exps.max()))
+    pw = monomial_powers(z, int(exps.max()))
     grad = np.empty((m, d))
     hess = np.empty((m, d, d))
     for j in range(d):
         ej = exps.copy()
         ej[:, j] -= 1
-        grad[:, j] = _monomial(pw, ej) @ (coef * exps[:, j])
+        grad[:, j] = monomial_values(pw, ej) @ (coef * exps[:, j])
         for k in range(j, d):
             ejk = ej.copy()
             ejk[:, k] -= 1
             c = exps[:, j] * (exps[:, k] - (1 if k == j else 0))
-            hess[:, j, k] = _monomial(pw, ejk) @ (coef * c)
+            hess[:, j, k] = monomial_values(pw, ejk) @ (coef * c)
             hess[:, k, j] = hess[:, j, k]
     return grad, hess
 
@@ -371,7 +341,7 @@ def weighted_scores(samples: np.ndarray, method: str, weights: np.ndarray, *, ri
     if method not in ("sm2", "sm3", "sm4"):
         raise ValueError(f"method: {method!r}; weighted refits exist for sm2, sm3, sm4")
     base = fit_score(samples, method, ridge=ridge)
-    x = _as_points(samples, "samples")
+    x = check_points(samples, "samples")
     w = np.asarray(weights, dtype=float)
     if w.ndim != 2 or w.shape[1] != len(x) or not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError(

@@ -36,8 +36,10 @@ import pandas as pd
 from scipy import linalg, special, stats
 from scipy.spatial import cKDTree
 
+from analysis.polynomial import monomial_exponents
 from analysis.score import fit_score
 from analysis.trajectory import TrajectoryArray, to_array
+from analysis.validation import check_integer, check_points, check_positive
 
 __all__ = [
     "ChemicalPotential",
@@ -60,22 +62,6 @@ _Z95 = 1.959963984540054
 # --------------------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name}: {value!r}; expected an integer >= {minimum}")
-    return int(value)
-
-
-def _check_positive(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: {value!r}; expected a positive finite number") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name}: {value!r}; expected a positive finite number")
-    return v
-
-
 def _load(traj: pd.DataFrame | np.ndarray, coords: Sequence[str] | None, min_steps: int):
     return to_array(traj, coords, min_steps=min_steps, min_replicas=2)
 
@@ -91,18 +77,6 @@ def _time_step(ta: TrajectoryArray, dt: float) -> float:
             "expected evenly spaced steps"
         )
     return float(gaps[0]) * dt
-
-
-def _exponents(k: int, degree: int) -> np.ndarray:
-    """Exponent vectors of all monomials in k variables of total degree <= ``degree``."""
-    rows = [np.zeros(k, dtype=int)]
-    for deg in range(1, degree + 1):
-        for combo in itertools.combinations_with_replacement(range(k), deg):
-            e = np.zeros(k, dtype=int)
-            for i in combo:
-                e[i] += 1
-            rows.append(e)
-    return np.array(rows)
 
 
 def _monomials(z: np.ndarray, expo: np.ndarray) -> np.ndarray:
@@ -157,7 +131,7 @@ def _fit_poly(x: np.ndarray, y: np.ndarray, degree: int) -> tuple[_PolyDrift, np
     center = x.mean(axis=0)
     scale = x.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
-    expo = _exponents(x.shape[1], degree)
+    expo = monomial_exponents(x.shape[1], degree, constant=True)
     phi = _monomials((x - center) / scale, expo)
     # normal equations on standardised monomials (well conditioned at the degrees used here,
     # and an order of magnitude faster than an SVD of the tall design)
@@ -269,22 +243,19 @@ class KramersMoyal:
             return self.bins.copy()
         if kind != "global":
             raise ValueError(f"kind: {kind!r}; expected 'bins' or 'global'")
-        rows = []
         k = len(self.coords)
-        for i in range(k):
-            rows.append(("drift_offset", i, -1, self.drift_offset[i], self.drift_offset_se[i]))
-        for i in range(k):
-            for j in range(k):
-                rows.append(("jacobian", i, j, self.jacobian[i, j], self.jacobian_se[i, j]))
-        for i in range(k):
-            for j in range(k):
-                rows.append(("jacobian_log", i, j, self.jacobian_log[i, j], np.nan))
-        for i in range(k):
-            for j in range(k):
-                rows.append(("diffusion", i, j, self.diffusion[i, j], self.diffusion_se[i, j]))
-        for i in range(k):
-            for j in range(k):
-                rows.append(("diffusion_continuous", i, j, self.diffusion_continuous[i, j], np.nan))
+        rows = [
+            ("drift_offset", i, -1, self.drift_offset[i], self.drift_offset_se[i]) for i in range(k)
+        ]
+        nan = np.full((k, k), np.nan)
+        matrices = (
+            ("jacobian", self.jacobian, self.jacobian_se),
+            ("jacobian_log", self.jacobian_log, nan),
+            ("diffusion", self.diffusion, self.diffusion_se),
+            ("diffusion_continuous", self.diffusion_continuous, nan),
+        )
+        for name, value, se in matrices:
+            rows += [(name, i, j, value[i, j], se[i, j]) for i in range(k) for j in range(k)]
         return pd.DataFrame(rows, columns=["quantity", "i", "j", "value", "se"])
 
 
@@ -417,11 +388,11 @@ def kramers_moyal(
     >>> round(float(km.jacobian[0, 0]), 1), round(float(km.diffusion[0, 0]), 1)
     (-0.1, 0.5)
     """
-    dt = _check_positive("dt", dt)
-    bins = _check_int("bins", bins, 2)
-    lag = _check_int("lag", lag, 1)
-    degree = _check_int("degree", degree, 1)
-    min_count = _check_int("min_count", min_count, 2)
+    dt = check_positive("dt", dt)
+    bins = check_integer("bins", bins, 2)
+    lag = check_integer("lag", lag, 1)
+    degree = check_integer("degree", degree, 1)
+    min_count = check_integer("min_count", min_count, 2)
     if binning not in ("uniform", "quantile"):
         raise ValueError(f"binning: {binning!r}; expected 'uniform' or 'quantile'")
     ta = _load(traj, coords, min_steps=lag + 1)
@@ -515,7 +486,7 @@ def kramers_moyal(
         n_par = n_lin
     else:
         _, res = _fit_poly(x, dq, degree)
-        n_par = _exponents(k, degree).shape[0]
+        n_par = monomial_exponents(k, degree, constant=True).shape[0]
     if n <= n_par + 1:
         raise ValueError(f"degree: {degree}; too many drift terms for {n} increments")
     diff = (res.T @ res) / (n - n_par) / (2 * tau)
@@ -795,14 +766,7 @@ def _kl_constant(n: int, d: int, k: int) -> float:
 
 
 def _check_samples(samples: Any, k: int) -> np.ndarray:
-    x = np.asarray(samples, dtype=float)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2:
-        raise ValueError(f"samples: array of shape {x.shape}; expected (n, d)")
-    if not np.all(np.isfinite(x)):
-        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"samples: {bad} NaN/Inf value(s); expected finite coordinates")
+    x = check_points(samples, "samples")
     if x.shape[0] < k + 2:
         raise ValueError(f"samples: {x.shape[0]} point(s); k={k} needs at least {k + 2}")
     return x
@@ -842,7 +806,7 @@ def entropy(samples: np.ndarray, k: int = 4, *, whiten: bool = True) -> float:
     >>> bool(abs(entropy(x) - exact) < 0.05)
     True
     """
-    k = _check_int("k", k, 1)
+    k = check_integer("k", k, 1)
     x = _check_samples(samples, k)
     n, d = x.shape
     log_jac = 0.0
@@ -911,8 +875,8 @@ def entropy_trajectory(
     >>> bool(np.allclose(tab["entropy"], 0.5 * np.log(2 * np.pi * np.e), atol=0.06))
     True
     """
-    k = _check_int("k", k, 1)
-    every = _check_int("every", every, 1)
+    k = check_integer("k", k, 1)
+    every = check_integer("every", every, 1)
     ta = _load(traj, coords, min_steps=1)
     q = ta.q[::every]
     steps = ta.steps[::every]
@@ -1077,10 +1041,10 @@ def entropy_budget(
     >>> bool(eb.max_closure < 0.1)
     True
     """
-    dt = _check_positive("dt", dt)
-    k_nn = _check_int("k", k, 1)
-    drift_degree = _check_int("drift_degree", drift_degree, 1)
-    score_steps = _check_int("score_steps", score_steps, 1)
+    dt = check_positive("dt", dt)
+    k_nn = check_integer("k", k, 1)
+    drift_degree = check_integer("drift_degree", drift_degree, 1)
+    score_steps = check_integer("score_steps", score_steps, 1)
     if score not in ("gaussian", "sm2", "sm3", "sm4", "kde"):
         raise ValueError(f"score: {score!r}; expected 'gaussian', 'sm2', 'sm3', 'sm4' or 'kde'")
     ta = _load(traj, coords, min_steps=4)
@@ -1300,7 +1264,7 @@ def chemical_potential(
     """
     ev = _as_frame(events, "events")
     _check_frame_columns(ev, "events", ["delta_F", "delta_N", "accepted"])
-    min_events = _check_int("min_events", min_events, 2)
+    min_events = check_integer("min_events", min_events, 2)
     if len(ev) < min_events:
         raise ValueError(f"events: {len(ev)} proposal(s); chemical_potential needs >= {min_events}")
     dF = _finite_column(ev, "delta_F", "events")

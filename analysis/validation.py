@@ -1,0 +1,156 @@
+"""Shared argument checks of the analysis package: one-line ``ValueError`` messages.
+
+Every message names the argument, the value and what is allowed
+(``"bins: 0; expected an integer >= 2"``). Numbers carry no units here; each caller states its
+own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["as_generator", "check_integer", "check_points", "check_positive"]
+
+
+def check_integer(name: str, value: Any, minimum: int) -> int:
+    """Return ``value`` as an ``int`` if it is an integer (not a bool) ``>= minimum``.
+
+    Parameters
+    ----------
+    name : str
+        Argument name used in the error message.
+    value : Any
+        The value to check (Python or numpy integer).
+    minimum : int
+        Smallest allowed value.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        ``"<name>: <value!r>; expected an integer >= <minimum>"``.
+
+    Examples
+    --------
+    >>> check_integer("bins", 4, 2)
+    4
+    >>> try:
+    ...     check_integer("bins", 0, 2)
+    ... except ValueError as err:
+    ...     print(err)
+    bins: 0; expected an integer >= 2
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name}: {value!r}; expected an integer >= {minimum}")
+    return int(value)
+
+
+def check_positive(name: str, value: Any) -> float:
+    """Return ``value`` as a ``float`` if it is a finite number ``> 0``.
+
+    Parameters
+    ----------
+    name : str
+        Argument name used in the error message.
+    value : Any
+        Anything ``float()`` accepts.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        ``"<name>: <value!r>; expected a positive finite number"``.
+
+    Examples
+    --------
+    >>> check_positive("dt", 0.5)
+    0.5
+    >>> try:
+    ...     check_positive("dt", float("nan"))
+    ... except ValueError as err:
+    ...     print(err)
+    dt: nan; expected a positive finite number
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {value!r}; expected a positive finite number") from None
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name}: {value!r}; expected a positive finite number")
+    return v
+
+
+def check_points(a: Any, name: str) -> np.ndarray:
+    """Return samples as a finite float array of shape ``(n, d)`` (a 1-D input becomes d = 1).
+
+    Parameters
+    ----------
+    a : array_like, shape (n, d) or (n,)
+        Sample points, one per row.
+    name : str
+        Argument name used in the error message.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+
+    Raises
+    ------
+    ValueError
+        Wrong shape (``"<name>: array of shape ...; expected (n, d)"``) or NaN/Inf values.
+
+    Examples
+    --------
+    >>> check_points([1.0, 2.0, 3.0], "samples").shape
+    (3, 1)
+    >>> try:
+    ...     check_points([[1.0, float("nan")]], "samples")
+    ... except ValueError as err:
+    ...     print(err)
+    samples: 1 NaN/Inf value(s); expected finite coordinates
+    """
+    x = np.asarray(a, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[1] < 1:
+        raise ValueError(f"{name}: array of shape {np.shape(a)}; expected (n, d)")
+    if not np.all(np.isfinite(x)):
+        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(f"{name}: {bad} NaN/Inf value(s); expected finite coordinates")
+    return x
+
+
+def as_generator(
+    seed: int | np.random.Generator | np.random.SeedSequence | None,
+) -> np.random.Generator:
+    """A numpy ``Generator`` from a ``seed`` argument: a Generator is used as it is.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence, Generator or None
+        Anything ``numpy.random.default_rng`` accepts; a Generator is passed through (so
+        callers that share one stream keep sharing it).
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> as_generator(rng) is rng
+    True
+    >>> float(as_generator(0).random()) == float(np.random.default_rng(0).random())
+    True
+    """
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
