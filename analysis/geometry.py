@@ -68,26 +68,25 @@ _SYM_RTOL = 1e-8
 # --------------------------------------------------------------------------- validation
 
 
+def _per_axis(value: float | Sequence[float], d: int, name: str, positive: bool) -> np.ndarray:
+    """``d`` finite floats (a scalar is broadcast), all ``> 0`` when ``positive``."""
+    v = np.asarray(value, dtype=float)
+    if v.ndim == 0:
+        v = np.full(d, float(v))
+    if v.shape != (d,):
+        raise ValueError(f"{name}: shape {v.shape}; expected a scalar or {d} floats")
+    if not np.all(np.isfinite(v)) or (positive and np.any(v <= 0)):
+        allowed = "finite positive floats" if positive else "finite floats"
+        raise ValueError(f"{name}: {v.tolist()}; expected {allowed}")
+    return v
+
+
 def _as_spacing(spacing: float | Sequence[float], d: int, name: str = "spacing") -> np.ndarray:
-    h = np.asarray(spacing, dtype=float)
-    if h.ndim == 0:
-        h = np.full(d, float(h))
-    if h.shape != (d,):
-        raise ValueError(f"{name}: shape {h.shape}; expected a scalar or {d} floats")
-    if not np.all(np.isfinite(h)) or np.any(h <= 0):
-        raise ValueError(f"{name}: {h.tolist()}; expected finite positive floats")
-    return h
+    return _per_axis(spacing, d, name, positive=True)
 
 
 def _as_origin(origin: float | Sequence[float], d: int) -> np.ndarray:
-    o = np.asarray(origin, dtype=float)
-    if o.ndim == 0:
-        o = np.full(d, float(o))
-    if o.shape != (d,):
-        raise ValueError(f"origin: shape {o.shape}; expected a scalar or {d} floats")
-    if not np.all(np.isfinite(o)):
-        raise ValueError(f"origin: {o.tolist()}; expected finite floats")
-    return o
+    return _per_axis(origin, d, "origin", positive=False)
 
 
 def _check_metric(g: np.ndarray, *, name: str = "g", check_degenerate: bool = True) -> np.ndarray:
@@ -129,6 +128,24 @@ def _check_metric(g: np.ndarray, *, name: str = "g", check_degenerate: bool = Tr
                 f"expected a non-degenerate metric (ratio >= {_DEGENERATE:g})"
             )
     return g
+
+
+def _checked_metric(g: np.ndarray, spacing: float | Sequence[float]) -> _Metric:
+    """The validated metric with its spacing, ready for curvature (``_Metric``)."""
+    g = _check_metric(g)
+    return _Metric(g, _as_spacing(spacing, g.shape[-1]))
+
+
+def _grid_box(
+    g: np.ndarray,
+    spacing: float | Sequence[float],
+    origin: float | Sequence[float],
+    order: int,
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, int]:
+    """Validated ``(g, d, spacing, origin, order)`` of the interpolating geodesic tools."""
+    g = _check_metric(g)
+    d = g.shape[-1]
+    return g, d, _as_spacing(spacing, d), _as_origin(origin, d), _check_order(order)
 
 
 def _check_field(t: np.ndarray, g: np.ndarray, name: str) -> np.ndarray:
@@ -180,6 +197,15 @@ def _last(a: np.ndarray, r: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(a, tuple(range(r)), tuple(range(-r, 0))))
 
 
+def _symmetric_unpack(d: int) -> np.ndarray:
+    """``(d, d)`` table of positions of ``(a, b)`` among the packed ``a <= b`` components."""
+    iu = np.triu_indices(d)
+    unpack = np.empty((d, d), dtype=int)
+    unpack[iu] = np.arange(len(iu[0]))
+    unpack[iu[1], iu[0]] = np.arange(len(iu[0]))
+    return unpack
+
+
 def _grad(f: np.ndarray, h: np.ndarray, r: int) -> np.ndarray:
     """Components-first gradient: ``out[c, <r tensor axes>, <grid>] = d_c f[<tensor>, <grid>]``."""
     return np.stack([_d1(f, r + k, h[k]) for k in range(len(h))], axis=0)
@@ -198,9 +224,7 @@ class _Metric:
         d = g.shape[-1]
         self.d, self.h = d, h
         iu = np.triu_indices(d)
-        self.unpack = np.empty((d, d), dtype=int)
-        self.unpack[iu] = np.arange(len(iu[0]))
-        self.unpack[iu[1], iu[0]] = np.arange(len(iu[0]))
+        self.unpack = _symmetric_unpack(d)
         self.g = np.ascontiguousarray(_first(g, 2))
         self.packed = np.ascontiguousarray(self.g[iu])  # (K, *grid)
         ginv = np.linalg.inv(g)
@@ -311,9 +335,7 @@ def christoffel(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
     >>> bool(np.isclose(gam[4, 2, 0, 1, 1], -np.sin(1.0) * np.cos(1.0), rtol=1e-5))
     True
     """
-    g = _check_metric(g)
-    h = _as_spacing(spacing, g.shape[-1])
-    return _last(_Metric(g, h).gam, 3)
+    return _last(_checked_metric(g, spacing).gam, 3)
 
 
 def riemann(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
@@ -343,9 +365,7 @@ def riemann(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
     >>> bool(np.isclose(rie[4, 2, 0, 1, 0, 1], np.sin(1.0) ** 2, rtol=1e-5))
     True
     """
-    g = _check_metric(g)
-    h = _as_spacing(spacing, g.shape[-1])
-    return _last(_Metric(g, h).riemann(), 4)
+    return _last(_checked_metric(g, spacing).riemann(), 4)
 
 
 def ricci(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
@@ -371,9 +391,7 @@ def ricci(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
     >>> bool(np.allclose(ricci(g, (0.05, 0.1))[2:-2, 2:-2], g[2:-2, 2:-2] / 4.0, rtol=1e-5))
     True
     """
-    g = _check_metric(g)
-    h = _as_spacing(spacing, g.shape[-1])
-    return _last(_Metric(g, h).ricci(), 2)
+    return _last(_checked_metric(g, spacing).ricci(), 2)
 
 
 def ricci_scalar(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
@@ -399,9 +417,7 @@ def ricci_scalar(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarray:
     >>> round(float(interior(ricci_scalar(g, (0.05, 0.1)), 2).mean()), 5)
     0.5
     """
-    g = _check_metric(g)
-    h = _as_spacing(spacing, g.shape[-1])
-    m = _Metric(g, h)
+    m = _checked_metric(g, spacing)
     return np.einsum("ab...,ab...->...", m.ginv, m.ricci())
 
 
@@ -435,9 +451,7 @@ def einstein_tensor(g: np.ndarray, spacing: float | Sequence[float]) -> np.ndarr
     >>> bool(np.allclose(interior(G, 2), -3 * H**2 * interior(g, 2), atol=1e-6))
     True
     """
-    g = _check_metric(g)
-    h = _as_spacing(spacing, g.shape[-1])
-    m = _Metric(g, h)
+    m = _checked_metric(g, spacing)
     ric = m.ricci()
     scalar = np.einsum("ab...,ab...->...", m.ginv, ric)
     ric -= 0.5 * scalar * m.g
@@ -780,9 +794,7 @@ class _ChristoffelInterpolator:
     def __init__(self, gamma: np.ndarray, spacing: np.ndarray, origin: np.ndarray, order: int):
         d = gamma.shape[-1]
         iu = np.triu_indices(d)
-        self.unpack = np.empty((d, d), dtype=int)
-        self.unpack[iu] = np.arange(len(iu[0]))
-        self.unpack[iu[1], iu[0]] = np.arange(len(iu[0]))
+        self.unpack = _symmetric_unpack(d)
         self.interp = _GridInterpolator(gamma[..., iu[0], iu[1]], spacing, origin, order)
         self.inside = self.interp.inside
 
@@ -811,6 +823,19 @@ def _gamma_or_compute(gamma: np.ndarray | None, g: np.ndarray, h: np.ndarray) ->
     if not np.all(np.isfinite(gamma)):
         raise ValueError("gamma: contains NaN or inf; expected finite Christoffel symbols")
     return gamma
+
+
+def _rk4_step(
+    accel: Callable[[np.ndarray, np.ndarray], np.ndarray], x: np.ndarray, v: np.ndarray, dl: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One classical RK4 step of ``x' = v, v' = accel(x, v)`` over ``dl``."""
+    k1x, k1v = v, accel(x, v)
+    k2x, k2v = v + 0.5 * dl * k1v, accel(x + 0.5 * dl * k1x, v + 0.5 * dl * k1v)
+    k3x, k3v = v + 0.5 * dl * k2v, accel(x + 0.5 * dl * k2x, v + 0.5 * dl * k2v)
+    k4x, k4v = v + dl * k3v, accel(x + dl * k3x, v + dl * k3v)
+    x = x + dl / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x)
+    v = v + dl / 6.0 * (k1v + 2.0 * k2v + 2.0 * k3v + k4v)
+    return x, v
 
 
 def geodesic_equation(
@@ -853,11 +878,8 @@ def geodesic_equation(
     >>> np.round(sol.y[:2, -1], 6).tolist()
     [3.0, 2.0]
     """
-    g = _check_metric(g)
-    d = g.shape[-1]
-    h = _as_spacing(spacing, d)
-    o = _as_origin(origin, d)
-    interp = _ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, _check_order(order))
+    g, d, h, o, order = _grid_box(g, spacing, origin, order)
+    interp = _ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)
 
     def rhs(_l: float, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=float)
@@ -933,11 +955,7 @@ def geodesic(
     >>> path[-1].tolist()
     [3.0, 2.0]
     """
-    g = _check_metric(g)
-    d = g.shape[-1]
-    h = _as_spacing(spacing, d)
-    o = _as_origin(origin, d)
-    order = _check_order(order)
+    g, d, h, o, order = _grid_box(g, spacing, origin, order)
     x = np.array(x0, dtype=float)
     v = np.array(v0, dtype=float)
     if x.ndim < 1 or x.shape[-1] != d:
@@ -964,12 +982,7 @@ def geodesic(
     vel = np.empty_like(path)
     path[0], vel[0] = x, v
     for i in range(steps):
-        k1x, k1v = v, accel(x, v)
-        k2x, k2v = v + 0.5 * dl * k1v, accel(x + 0.5 * dl * k1x, v + 0.5 * dl * k1v)
-        k3x, k3v = v + 0.5 * dl * k2v, accel(x + 0.5 * dl * k2x, v + 0.5 * dl * k2v)
-        k4x, k4v = v + dl * k3v, accel(x + dl * k3x, v + dl * k3v)
-        x = x + dl / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x)
-        v = v + dl / 6.0 * (k1v + 2.0 * k2v + 2.0 * k3v + k4v)
+        x, v = _rk4_step(accel, x, v, dl)
         out = ~interp.inside(x)
         x[out] = np.nan
         v[out] = np.nan
@@ -992,12 +1005,11 @@ def _path_derivatives(path: np.ndarray, window: int | None) -> tuple[np.ndarray,
         v[:half] = v[n - half :] = np.nan
         a[:half] = a[n - half :] = np.nan
         return v, a
-    v = np.full_like(path, np.nan)
-    a = np.full_like(path, np.nan)
-    v[2:-2] = (path[:-4] - 8.0 * path[1:-3] + 8.0 * path[3:-1] - path[4:]) / 12.0
-    a[2:-2] = (
-        -path[:-4] + 16.0 * path[1:-3] - 30.0 * path[2:-2] + 16.0 * path[3:-1] - path[4:]
-    ) / 12.0
+    # the fourth-order central stencils of the metric derivatives, with unit spacing (the
+    # sample index); their second-order edge layers are not used
+    v, a = _d1(path, 0, 1.0), _d2(path, 0, 1.0)
+    v[:2] = v[-2:] = np.nan
+    a[:2] = a[-2:] = np.nan
     return v, a
 
 
@@ -1067,11 +1079,7 @@ def geodesic_residual(
     >>> round(float(np.nanmean(geodesic_residual(arc, g, 1.0, 0.0))), 4)
     1.0
     """
-    g = _check_metric(g)
-    d = g.shape[-1]
-    h = _as_spacing(spacing, d)
-    o = _as_origin(origin, d)
-    order = _check_order(order)
+    g, d, h, o, order = _grid_box(g, spacing, origin, order)
     p = np.asarray(path, dtype=float)
     if p.ndim < 2 or p.shape[-1] != d:
         raise ValueError(f"path: shape {p.shape}; expected (T, ..., {d})")

@@ -1315,6 +1315,7 @@ def _extended_geodesics(
     turns into a straight line far away) instead of becoming NaN: residuals grow with the
     distance to the data and the shooting fit keeps a gradient.
     """
+    from analysis.geometry import _rk4_step
 
     def accel(xx: np.ndarray, vv: np.ndarray) -> np.ndarray:
         xc = np.clip(xx, lo, hi)
@@ -1329,12 +1330,7 @@ def _extended_geodesics(
     path[0] = x
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(steps):
-            k1x, k1v = v, accel(x, v)
-            k2x, k2v = v + 0.5 * dl * k1v, accel(x + 0.5 * dl * k1x, v + 0.5 * dl * k1v)
-            k3x, k3v = v + 0.5 * dl * k2v, accel(x + 0.5 * dl * k2x, v + 0.5 * dl * k2v)
-            k4x, k4v = v + dl * k3v, accel(x + dl * k3x, v + dl * k3v)
-            x = x + dl / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x)
-            v = v + dl / 6.0 * (k1v + 2.0 * k2v + 2.0 * k3v + k4v)
+            x, v = _rk4_step(accel, x, v, dl)
             path[i + 1] = x
     return path
 
