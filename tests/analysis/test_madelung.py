@@ -67,6 +67,19 @@ def test_brownian_control_fails_where_bohmian_passes(free_fit):
     assert g.window_spread > 0.5
 
 
+def test_continuity_control_shuffled_replicas_fails(free_fit):
+    """Continuity holds for any diffusion once v is the current velocity, so its control must
+    break the velocities: replica identities scrambled between rows pair unrelated points."""
+    q, _ = free_packet()
+    rng = np.random.default_rng(2)
+    perm = np.argsort(rng.random(q.shape[:2]), axis=1)
+    shuffled = np.take_along_axis(q, perm[:, :, None], axis=1)
+    g = fit(shuffled, dt=0.05, potential="none", bootstrap=0, plateau=False)
+    assert free_fit.continuity_residual < 0.02  # measured 2e-4
+    assert g.continuity_residual > 0.3  # measured 0.68
+    assert g.momentum_residual > 0.5  # measured 0.99
+
+
 def test_free_packet_2d_anisotropic():
     q, _ = free_packet(hbar_m=0.8, s0=(1.0, 0.6), R=2000, T=100)
     f = fit(q, dt=0.05, potential="none", bootstrap=50, plateau=("sm2", "sm4"))
