@@ -30,6 +30,7 @@ from models.config import ConfigError
 
 if TYPE_CHECKING:
     from models.learning_system import LearningSystem
+    from models.network import State
 
 EVENT_COLUMNS = (
     "step",
@@ -362,6 +363,15 @@ class Controller(FixedAgent):
     def act(self) -> None:
         """Apply the policy once (subclasses)."""
         raise NotImplementedError
+
+    def before_update(self, state: State) -> State:
+        """Act on the step's relaxed mini-batch, before the learning update.
+
+        Called by the model every step, between the relaxation and the gradients; returns the
+        state the update uses. Most controllers act after the step (:meth:`step`) and return
+        ``state`` unchanged.
+        """
+        return state
 
     # ------------------------------------------------------------------ events
     def log(

@@ -29,9 +29,35 @@ schedule
 Every proposal is logged (``action`` add/remove, ``before``/``after`` N, ``delta_F``,
 ``accepted``); a proposal rejected by the bounds has ``delta_F = NaN``.
 
-Cost: one move for all replicas needs two relaxations on the probe set (one when the model has
-already computed F this step). ``probe_samples`` restricts Delta F to the first samples of the
-probe set (the same samples before and after, so the difference is correlated and cheap).
+Delta F (``source``)
+--------------------
+probe (default)
+    On the whole probe set (``probe_samples = n_probe``, the default): exact, noise-free. With
+    ``probe_samples = S < n_probe`` each replica draws its own S probe samples without
+    replacement for each move (the same samples before and after): an unbiased estimate of the
+    probe-set Delta F whose variance, s^2 (1 - S/P) / S from the per-sample differences, enters
+    the acceptance as the penalty of :mod:`agents.metropolis`, so that the stationary
+    distribution stays exp(-beta_c (F - mu_c N)) for Gaussian noise.
+batch
+    On the step's own mini-batch (M samples of the task distribution, variance s^2 / M,
+    penalty as above; needs M >= 2 and learning on). The move is made inside the learning step,
+    between the relaxation and the update (:meth:`NeuronCountController.before_update`): the
+    "before" relaxation continues from the states the step has just relaxed (nearly free), and
+    the update then uses the new network's relaxed states where the move was accepted. The
+    target is the task-distribution F rather than the probe-set F; the learning update is a
+    separate kernel applied after the move.
+
+Both relaxations (before and after the proposal) run at T_x = 0 with the outputs clamped to
+the targets and stop once converged within ``relax_tol`` (capped at ``WARM_RELAX_MAX`` descent
+steps): F is the relaxed free energy, not H after a fixed number of steps. The default makes the
+error of beta_c Delta F about 1e-3 on the whole probe set (``relax_tol = 1e-3 / beta_c``) and
+1e-2 for the noisy estimates (``1e-2 / beta_c``), where the noise of beta_c Delta F is of order 1
+and is penalised anyway; the error tilts the stationary distribution of N by that factor per
+neuron at most. The "after" relaxation starts from the
+forward sweep: measured on the benchmark network, a start from the "before" states (the new
+neuron from f(w x + b)) excites slow modes and needs about twice the steps. Cost per move: two
+relaxations over replicas x samples (with ``batch``, about one); ``make bench``
+(``scenarios/bench_controllers.py``) measures each source.
 """
 
 from __future__ import annotations
@@ -50,18 +76,23 @@ from agents.controller import (
     check_schedule,
     schedule_value,
 )
+from agents.metropolis import acceptance, noise_penalty
 from agents.registry import register
 from models.config import ConfigError
 
 if TYPE_CHECKING:
     from models.learning_system import LearningSystem
+    from models.network import State
 
 POLICY_KEYS = {
     "grand_canonical": (),
     "target": ("target", "gain"),
     "schedule": ("steps", "values", "interpolation"),
 }
-MOVE_KEYS = ("mu_c", "beta_c", "n_min", "n_max", "probe_samples")
+WARM_RELAX_MAX = 500
+"""Cap on the descent steps of one warm-started Delta F relaxation (it stops at ``relax_tol``)."""
+MOVE_KEYS = ("mu_c", "beta_c", "n_min", "n_max", "probe_samples", "relax_tol", "source")
+SOURCES = ("probe", "batch")
 
 
 def structure_changed(model: LearningSystem, free_energy: np.ndarray | None) -> None:
@@ -99,7 +130,14 @@ class NeuronCountController(Controller):
     n_min, n_max : int, optional
         Bounds on N (boundary included); defaults: one hidden neuron, and all slots.
     probe_samples : int, optional
-        Probe samples used for Delta F (default: the whole probe set).
+        Probe samples per replica and move for Delta F (default: the whole probe set, exact);
+        fewer are drawn at random and their noise is penalised (``source = "probe"`` only).
+    relax_tol : float, optional
+        Convergence tolerance of the Delta F relaxations (units of F; default 1e-3 / beta_c on
+        the whole probe set, 1e-2 / beta_c for the noisy estimates).
+    source : {"probe", "batch"}
+        Samples of Delta F: the probe set, or the step's own mini-batch (see the module
+        docstring).
     interval : int
     name : str, optional
     **params
@@ -131,6 +169,8 @@ class NeuronCountController(Controller):
         n_min: int | None = None,
         n_max: int | None = None,
         probe_samples: int | None = None,
+        relax_tol: float | None = None,
+        source: str = "probe",
         interval: int = 1,
         name: str | None = None,
         **params: Any,
@@ -152,11 +192,24 @@ class NeuronCountController(Controller):
                 f"{self.where}.n_max", self.n_max, f"an integer in [{n0}, {cfg.n_neurons_max}]"
             )
         p = cfg.n_probe if probe_samples is None else int(probe_samples)
-        if p > cfg.n_probe:
+        if not 2 <= p <= cfg.n_probe:
             raise ConfigError(
-                f"{self.where}.probe_samples", p, f"an integer in [1, n_probe = {cfg.n_probe}]"
+                f"{self.where}.probe_samples", p, f"an integer in [2, n_probe = {cfg.n_probe}]"
             )
         self.probe_samples = p
+        exact = source == "probe" and p == cfg.n_probe
+        default_tol = (1e-3 if exact else 1e-2) / self.beta_c
+        self.relax_tol = default_tol if relax_tol is None else float(relax_tol)
+        self.source = source
+        if source == "batch" and (cfg.batch_size < 2 or not cfg.learning):
+            raise ConfigError(
+                f"{self.where}.source",
+                source,
+                "'probe' when batch_size < 2 or learning is off (the move reuses the learning "
+                "step's clamped mini-batch and needs 2 samples for its variance)",
+            )
+        self.last_relax_steps = (0, 0)
+        self.last_penalty = math.nan
         self.params = params
         self.proposed = 0
         self.accepted = 0
@@ -172,9 +225,15 @@ class NeuronCountController(Controller):
         out["mu_c"] = check_float(spec, "mu_c", where, 0.0)
         out["beta_c"] = check_float(spec, "beta_c", where, 1.0, 0.0, lo_open=True)
         for key in ("n_min", "n_max", "probe_samples"):
-            value = check_int(spec, key, where, None, 1)
+            value = check_int(spec, key, where, None, 2 if key == "probe_samples" else 1)
             if value is not None:
                 out[key] = value
+        if "source" in spec:
+            if spec["source"] not in SOURCES:
+                raise ConfigError(f"{where}.source", spec["source"], f"one of {list(SOURCES)}")
+            out["source"] = spec["source"]
+        if "relax_tol" in spec:
+            out["relax_tol"] = check_float(spec, "relax_tol", where, None, 0.0)
         if "n_min" in out and "n_max" in out and out["n_max"] < out["n_min"]:
             raise ConfigError(
                 f"{where}.n_max", out["n_max"], f"an integer >= n_min ({out['n_min']})"
@@ -198,25 +257,61 @@ class NeuronCountController(Controller):
         ]
 
     # ------------------------------------------------------------------ moves
-    def acceptance_probability(self, delta_f: np.ndarray, delta_n: np.ndarray) -> np.ndarray:
-        """min(1, exp(-beta_c (Delta F - mu_c Delta N))), elementwise.
+    def acceptance_probability(
+        self, delta_f: np.ndarray, delta_n: np.ndarray, var: np.ndarray | float = 0.0
+    ) -> np.ndarray:
+        """min(1, exp(-beta_c (Delta F - mu_c Delta N) - u(var))), elementwise.
+
+        ``var`` is the variance of the Delta F estimate; u is the penalty of
+        :func:`agents.metropolis.noise_penalty` (0 when ``var`` is 0).
 
         Examples
         --------
         >>> c = NeuronCountController.__new__(NeuronCountController)
-        >>> c.beta_c, c.mu_c = 2.0, 0.5
+        >>> c.beta_c, c.mu_c, c.probe_samples = 2.0, 0.5, 16
         >>> c.acceptance_probability(np.array([0.0, 0.0]), np.array([1, -1])).round(4).tolist()
         [1.0, 0.3679]
         """
-        x = -self.beta_c * (delta_f - self.mu_c * delta_n)
-        return np.exp(np.minimum(x, 0.0))
+        return acceptance(delta_f, delta_n, self.beta_c, self.mu_c, var, self.probe_samples)
+
+    # ------------------------------------------------------------------ Delta F
+    def _samples(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Probe inputs (R, S, n_in) and targets (R, S, n_out) of this move's Delta F.
+
+        The whole probe set, or per replica ``probe_samples`` of it drawn without replacement.
+        """
+        model = self.model
+        R = model.config.replicas
+        px, py = model.data.probe_x, model.data.probe_y
+        P = model.config.n_probe
+        if self.probe_samples == P:
+            return np.broadcast_to(px, (R, *px.shape)), np.broadcast_to(py, (R, *py.shape))
+        keys = rng.random((R, P))
+        idx = np.argpartition(keys, self.probe_samples - 1, axis=1)[:, : self.probe_samples]
+        return px[idx], py[idx]
+
+    def _relaxed(self, xin: np.ndarray, tgt: np.ndarray, start: np.ndarray | None) -> Any:
+        """Relaxed states (outputs clamped, T_x = 0) converged to ``relax_tol``."""
+        model = self.model
+        cap = max(WARM_RELAX_MAX, model.config.relax_steps)
+        return model.ensemble.relax(
+            xin,
+            tgt,
+            steps=cap,
+            temperature=0.0,
+            start=None if start is None else {"hidden": start},
+            tol=self.relax_tol,
+        )
 
     def free_energy(self) -> np.ndarray:
-        """F per replica of the current arrays on the controller's probe samples, shape (R,)."""
+        """F per replica of the current arrays on the whole probe set (cold relaxation), (R,).
+
+        The moves use the cheaper warm-started estimate of :meth:`metropolis`; this is the
+        reference it approximates.
+        """
         model = self.model
-        p = self.probe_samples
+        px, py = model.data.probe_x, model.data.probe_y
         R = model.config.replicas
-        px, py = model.data.probe_x[:p], model.data.probe_y[:p]
         st = model.ensemble.relax(
             np.broadcast_to(px, (R, *px.shape)),
             np.broadcast_to(py, (R, *py.shape)),
@@ -233,13 +328,38 @@ class NeuronCountController(Controller):
         if self.policy == "schedule":
             self._follow_schedule()
             return
+        if self.source == "batch":
+            return  # acted in before_update, on the step's relaxed batch
+        self._adapt_mu()
+        self.metropolis()
+
+    def before_update(self, state: State) -> State:
+        """With ``source = "batch"``: the move, on the step's relaxed mini-batch.
+
+        Returns the state the learning update uses: the step's own for replicas whose move was
+        rejected, the relaxed state of the new network for those whose move was accepted.
+        """
+        if (
+            self.source != "batch"
+            or self.policy == "schedule"
+            or self.model.steps % self.interval != 0
+        ):
+            return state
+        self._adapt_mu()
+        return self.metropolis(state)
+
+    def _adapt_mu(self) -> None:
         if self.policy == "target":
             mean_n = float(self.model.ensemble.n_active().mean())
             self.mu_c += self.params["gain"] / self.beta_c * (self.params["target"] - mean_n)
-        self.metropolis()
 
-    def metropolis(self) -> None:
-        """One grand-canonical proposal per replica, all replicas at once."""
+    def metropolis(self, state: State | None = None) -> State | None:
+        """One grand-canonical proposal per replica, all replicas at once.
+
+        Delta F is the mean, over the replica's samples (``source``), of the per-sample change
+        of the relaxed H; the variance of that mean (zero on the whole probe set) enters the
+        acceptance as the penalty of :mod:`agents.metropolis`.
+        """
         model = self.model
         ens = model.ensemble
         rng = model.streams["controllers"]
@@ -254,42 +374,58 @@ class NeuronCountController(Controller):
         candidates = np.where(add[:, None], ~active_h, active_h)
         valid = (n + dn >= self.n_min) & (n + dn <= self.n_max) & candidates.any(axis=1)
         slot = self._pick(candidates, keys)
-
-        full = self.probe_samples == model.config.n_probe
-        f_before = model.free_energy() if full else self.free_energy()
+        if state is None:
+            xin, tgt = self._samples(rng)
+            before = self._relaxed(xin, tgt, None)
+        else:  # the step's mini-batch, converged at T_x = 0 from the step's own relaxation
+            xin = state.X["input"].transpose(0, 2, 1)
+            tgt = state.X["output"].transpose(0, 2, 1)  # clamped to the batch's targets
+            before = self._relaxed(xin, tgt, state.X["hidden"])
+        h_before = before.energy()
         ra = np.nonzero(valid & add)[0]
         sa = slot[ra]
         rr = np.nonzero(valid & ~add)[0]
         sr = slot[rr]
-        saved = [ens.w[rr, sr, :].copy(), ens.w[rr, :, sr].copy(), ens.b[rr, sr].copy()]
-        if ens.momentum:
-            saved += [ens.vw[rr, sr, :].copy(), ens.vw[rr, :, sr].copy(), ens.vb[rr, sr].copy()]
+        saved = ens.slot_parameters(rr, sr)
         ens.activate(ra, sa, model.streams["growth"])
         ens.deactivate(rr, sr)
-        f_after = self.free_energy()
-        delta_f = np.where(valid, f_after - f_before, np.nan)
-        prob = self.acceptance_probability(np.nan_to_num(delta_f), dn)
+        # a cold start (forward sweep) converges faster than the "before" states here: those
+        # excite the slow modes of the perturbation a new or missing neuron makes
+        after = self._relaxed(xin, tgt, None)
+        d = after.energy() - h_before
+        S = d.shape[1]
+        if self.source == "batch":  # a sample of the task distribution
+            if S < 2:
+                raise ValueError(f"batch_size: {S}; source 'batch' needs mini-batches of >= 2")
+            var = d.var(axis=1, ddof=1) / S
+        else:  # drawn without replacement from the fixed probe set (exact on all of it)
+            P = model.config.n_probe
+            var = d.var(axis=1, ddof=1) / S * (1.0 - S / P) if S < P else np.zeros(R)
+        delta_f = np.where(valid, d.mean(axis=1), 0.0)
+        var = np.where(valid, var, 0.0)
+        prob = self.acceptance_probability(delta_f, dn, var)
         accept = valid & (u < prob)
+        delta_f[~valid] = np.nan
 
         back_a = ~accept[ra]
         ens.deactivate(ra[back_a], sa[back_a])
         back_r = ~accept[rr]
         if back_r.any():
-            r, s = rr[back_r], sr[back_r]
-            ens.activate(r, s, np.random.default_rng(0))  # mask only; weights restored below
-            ens.w[r, s, :] = saved[0][back_r]
-            ens.w[r, :, s] = saved[1][back_r]
-            ens.b[r, s] = saved[2][back_r]
-            if ens.momentum:
-                ens.vw[r, s, :] = saved[3][back_r]
-                ens.vw[r, :, s] = saved[4][back_r]
-                ens.vb[r, s] = saved[5][back_r]
-        f_new = np.where(accept, f_after, f_before)
-        structure_changed(model, f_new if full else None)
+            ens.restore(rr[back_r], sr[back_r], [a[back_r] for a in saved])
+        structure_changed(model, None)
+        if state is not None:  # the update uses the new network's states where accepted
+            keep = ~accept
+            for part in ("X", "Y", "FY", "DFY", "E", "D"):
+                mine, step = getattr(after, part), getattr(state, part)
+                for g in mine:
+                    mine[g][keep] = step[g][keep]
 
         self.proposed += R
         self.accepted += int(accept.sum())
         self.last_acceptance = float(accept.mean())
+        self.last_relax_steps = (before.steps_done, after.steps_done)
+        penalty = noise_penalty(self.beta_c**2 * var, max(S, 2))
+        self.last_penalty = float(penalty[valid].mean()) if valid.any() else 0.0
         replicas = np.arange(R)
         self.log(
             replicas,
@@ -299,6 +435,7 @@ class NeuronCountController(Controller):
             delta_f,
             accept,
         )
+        return after if state is not None else None
 
     def _follow_schedule(self) -> None:
         model = self.model
@@ -342,4 +479,5 @@ class NeuronCountController(Controller):
             f"{self.name}_acceptance": lambda m: self.last_acceptance,
             f"{self.name}_acceptance_total": lambda m: self.acceptance_rate,
             f"{self.name}_mu_c": lambda m: self.mu_c,
+            f"{self.name}_penalty": lambda m: self.last_penalty,
         }

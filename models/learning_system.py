@@ -267,6 +267,8 @@ class LearningSystem(mesa.Model):
         adj = self.architecture.adjacency
         present = {i for i in self._neurons}
         wanted = set(np.nonzero(used)[0].tolist())
+        if wanted == present:
+            return  # the same slots are in use somewhere: nodes, cells, agents and edges stand
         for i in sorted(present - wanted):
             agent = self._neurons.pop(i)
             cell = agent.cell
@@ -431,6 +433,8 @@ class LearningSystem(mesa.Model):
         inputs, targets = self.data.batch(self.streams["batch"], self.batch_size)
         learning = cfg.learning
         state = ens.relax(inputs, targets if learning else None, rng=self.streams["relax"])
+        for controller in self.controllers:  # moves that reuse the relaxed batch
+            state = controller.before_update(state)
         gamma, m = self.step_size, self.batch_size
         if learning:
             gw, gb = ens.gradients(state)

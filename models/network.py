@@ -39,6 +39,8 @@ class State:
         States per group, ``X[g]`` of shape (R, n_g, M).
     Y, FY, DFY, E, D : dict of str to ndarray
         Pre-activations, f(y), f'(y), errors and delta = e f'(y) of the hidden and output groups.
+    steps_done : int
+        Descent steps the relaxation took (fewer than asked when it stopped at its tolerance).
     """
 
     def __init__(self, sizes: dict[str, int], replicas: int, batch: int, dtype: np.dtype) -> None:
@@ -50,6 +52,7 @@ class State:
         self.DFY = {g: np.empty_like(a) for g, a in self.Y.items()}
         self.E = {g: np.empty_like(a) for g, a in self.Y.items()}
         self.D = {g: np.empty_like(a) for g, a in self.Y.items()}
+        self.steps_done = 0
 
     def _full(self, parts: dict[str, np.ndarray]) -> np.ndarray:
         ref = self.X["input"]
@@ -228,12 +231,15 @@ class Ensemble:
         rate: float | None = None,
         temperature: float | None = None,
         rng: np.random.Generator | None = None,
+        start: dict[str, np.ndarray] | None = None,
+        tol: float | None = None,
     ) -> State:
         """Relax the fast variables with the boundary clamped.
 
         Inputs are always clamped; outputs are clamped to ``targets`` when given (learning),
-        free otherwise. Bulk neurons start from a forward sweep x <- f(w x + b) and descend
-        H for ``steps`` steps at ``rate`` (Langevin at ``temperature`` when > 0).
+        free otherwise. Bulk neurons start from a forward sweep x <- f(w x + b), or from
+        ``start`` (a warm start), and descend H for ``steps`` steps at ``rate`` (Langevin at
+        ``temperature`` when > 0), or until converged within ``tol``.
 
         Parameters
         ----------
@@ -243,10 +249,35 @@ class Ensemble:
             Default to the config's ``relax_steps``, ``relax_rate``, ``neuron_temperature``.
         rng : numpy.random.Generator, optional
             Needed when the temperature is positive.
+        start : dict of str to ndarray, optional
+            Warm start: initial states ``(R, n_g, M)`` of bulk groups (``"hidden"``, and
+            ``"output"`` when free), replacing the forward sweep for those groups. NaN entries
+            (e.g. a neuron switched on since the states were saved) start from f(w x + b)
+            evaluated at the other starting states.
+        tol : float, optional
+            Stop early, at temperature 0, once every replica's sample-mean H is estimated to
+            be within ``tol`` of its limit (``steps`` is then the cap). Descent contracts
+            geometrically, so the remaining decrease is estimated from the last two decreases
+            d_k, d_(k-1) as d_k rho / (1 - rho), rho = d_k / d_(k-1) (Aitken); after a single
+            step the test is d_1 <= tol / 10.
 
         Returns
         -------
         State
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=3)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> rng = np.random.default_rng(2)
+        >>> xin, y = rng.normal(size=(2, 5, 2)), rng.normal(size=(2, 5, 1))
+        >>> cold = ens.relax(xin, y, steps=200, temperature=0.0)
+        >>> warm = ens.relax(xin, y, temperature=0.0, start={"hidden": cold.X["hidden"]},
+        ...                  tol=1e-12)
+        >>> bool(np.allclose(warm.energy(), cold.energy(), atol=1e-10)), warm.steps_done
+        (True, 1)
         """
         cfg = self.config
         steps = cfg.relax_steps if steps is None else steps
@@ -264,20 +295,23 @@ class Ensemble:
         else:
             X["output"][...] = 0.0
         act_h = self.act[:, self.slices["hidden"], None]
-        sweeps = cfg.forward_sweeps if self.arch.recurrent else 1
-        for _ in range(sweeps):
-            if has_hidden:
-                self._preactivation(st, "hidden")
-                self._activate_group(st, "hidden")
-                X["hidden"][...] = st.FY["hidden"]
-                if not self.all_active:
-                    X["hidden"] *= act_h
-            if not clamp_out:
-                self._preactivation(st, "output")
-                self._activate_group(st, "output")
-                X["output"][...] = st.FY["output"]
-        self._evaluate(st)
         bulk = [g for g in (("hidden",) if clamp_out else ("hidden", "output")) if self.sizes[g]]
+        if start is not None:
+            self._warm_start(st, start, bulk)
+        else:
+            sweeps = cfg.forward_sweeps if self.arch.recurrent else 1
+            for _ in range(sweeps):
+                if has_hidden:
+                    self._preactivation(st, "hidden")
+                    self._activate_group(st, "hidden")
+                    X["hidden"][...] = st.FY["hidden"]
+                    if not self.all_active:
+                        X["hidden"] *= act_h
+                if not clamp_out:
+                    self._preactivation(st, "output")
+                    self._activate_group(st, "output")
+                    X["output"][...] = st.FY["output"]
+        self._evaluate(st)
         if not bulk or steps == 0:
             return st
         noise_scale = np.sqrt(2.0 * rate * temperature) if temperature > 0 else 0.0
@@ -295,7 +329,10 @@ class Ensemble:
         ]
         grads = {g: np.empty_like(X[g]) for g in bulk}
         acts = {g: self.act[:, self.slices[g], None] for g in bulk}
-        for _ in range(steps):
+        watch = tol is not None and not noise_scale
+        level = self._mean_energy(st) if watch else None
+        last_drop = None
+        for k in range(steps):
             for g in bulk:
                 grads[g][...] = st.E[g]
             for dst, src, wt in back:
@@ -309,7 +346,49 @@ class Ensemble:
                 if not self.all_active:
                     X[g] *= acts[g]
             self._evaluate(st)
+            st.steps_done = k + 1
+            if watch:
+                new_level = self._mean_energy(st)
+                drop = level - new_level
+                if k == 0:
+                    done = np.max(drop) <= 0.1 * tol
+                else:
+                    # geometric tail: remaining decrease ~ drop * rho / (1 - rho)
+                    rho = np.clip(drop / np.where(last_drop > 0, last_drop, np.inf), 0.0, 0.99)
+                    done = np.max(drop * rho / (1.0 - rho)) <= tol
+                if done:
+                    break
+                level, last_drop = new_level, drop
         return st
+
+    @staticmethod
+    def _mean_energy(st: State) -> np.ndarray:
+        """Sample-mean H per replica, shape (R,) (one reduction per group)."""
+        M = st.X["input"].shape[2]
+        return sum(np.einsum("rim,rim->r", e, e) for e in st.E.values()) / (2 * M)
+
+    def _warm_start(self, st: State, start: dict[str, np.ndarray], bulk: list[str]) -> None:
+        """Set the bulk states from ``start``; NaN entries become f(w x + b) at the others."""
+        unset = {}
+        for g in bulk:
+            if g not in start:
+                raise ValueError(f"start: no states for group {g!r}; expected keys {bulk}")
+            value = np.asarray(start[g], dtype=self.dtype)
+            if value.shape != st.X[g].shape:
+                raise ValueError(
+                    f"start[{g!r}]: shape {value.shape}; expected {st.X[g].shape} (R, n_g, M)"
+                )
+            missing = np.isnan(value)
+            st.X[g][...] = np.where(missing, 0.0, value)
+            if missing.any():
+                unset[g] = missing
+        for g, missing in unset.items():
+            self._preactivation(st, g)
+            self._activate_group(st, g)
+            st.X[g][missing] = st.FY[g][missing]
+        for g in bulk:
+            if not self.all_active:
+                st.X[g] *= self.act[:, self.slices[g], None]
 
     # ------------------------------------------------------------------ slow variables
     def gradients(self, st: State) -> tuple[list[np.ndarray], np.ndarray]:
@@ -477,6 +556,44 @@ class Ensemble:
             self.vw[replicas, slots, :] = 0.0
             self.vw[replicas, :, slots] = 0.0
             self.vb[replicas, slots] = 0.0
+
+    def slot_parameters(self, replicas: np.ndarray, slots: np.ndarray) -> list[np.ndarray]:
+        """Copies of the weights into and out of ``slots[k]`` of ``replicas[k]`` and their
+        biases (and velocities with momentum), for :meth:`restore`."""
+        out = [self.w[replicas, slots, :].copy(), self.w[replicas, :, slots].copy()]
+        out.append(self.b[replicas, slots].copy())
+        if self.momentum:
+            out += [self.vw[replicas, slots, :].copy(), self.vw[replicas, :, slots].copy()]
+            out.append(self.vb[replicas, slots].copy())
+        return out
+
+    def restore(self, replicas: np.ndarray, slots: np.ndarray, saved: list[np.ndarray]) -> None:
+        """Switch ``slots[k]`` of ``replicas[k]`` back on with the parameters ``saved`` by
+        :meth:`slot_parameters` (an exact undo of :meth:`deactivate`).
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2, n_hidden_max=3)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> w0, r, s = ens.w.copy(), np.array([1]), np.array([2])
+        >>> saved = ens.slot_parameters(r, s)
+        >>> ens.deactivate(r, s)
+        >>> ens.restore(r, s, saved)
+        >>> bool(np.array_equal(ens.w, w0)), ens.n_active().tolist()
+        (True, [5, 5])
+        """
+        self._check_hidden(slots)
+        self.active[replicas, slots] = True
+        self._refresh_mask()
+        self.w[replicas, slots, :] = saved[0]
+        self.w[replicas, :, slots] = saved[1]
+        self.b[replicas, slots] = saved[2]
+        if self.momentum:
+            self.vw[replicas, slots, :] = saved[3]
+            self.vw[replicas, :, slots] = saved[4]
+            self.vb[replicas, slots] = saved[5]
 
     def _check_hidden(self, slots: np.ndarray) -> None:
         hid = self.slices["hidden"]

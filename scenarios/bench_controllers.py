@@ -25,7 +25,7 @@ import numpy as np
 
 from models import LearningSystem, SystemConfig
 
-GAMMA = {"type": "step_size", "policy": "temperature", "target": 1e-4, "gamma_max": 1.0}
+GAMMA = {"type": "step_size", "policy": "temperature", "target": 4e-6, "gamma_max": 0.3}
 BATCH = {"type": "batch_size", "policy": "noise_scale", "m_min": 16, "m_max": 16}
 
 
@@ -47,15 +47,22 @@ ARMS = {
 
 
 def _timed(controller, clock: list[float]) -> None:
-    """Wrap ``controller.step`` so that its wall time accumulates in ``clock[0]``."""
-    inner = controller.step
+    """Wrap ``controller.step`` and ``before_update`` so their wall time adds to ``clock[0]``."""
+    inner_step, inner_before = controller.step, controller.before_update
 
     def step() -> None:
         t0 = time.perf_counter()
-        inner()
+        inner_step()
         clock[0] += time.perf_counter() - t0
 
+    def before_update(state):
+        t0 = time.perf_counter()
+        out = inner_before(state)
+        clock[0] += time.perf_counter() - t0
+        return out
+
     controller.step = step
+    controller.before_update = before_update
 
 
 def time_step(

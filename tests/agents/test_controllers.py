@@ -71,14 +71,16 @@ def coherence_errors(model: LearningSystem) -> list[str]:
 
 
 def zero_outgoing(model: LearningSystem) -> None:
-    """Make F independent of the hidden neurons: zero outgoing weights, now and on activation."""
+    """Make F independent of the hidden neurons: zero every weight out of a hidden neuron, now
+    and on activation (a new neuron's incoming weights from hidden neurons are outgoing weights
+    of those)."""
     ens = model.ensemble
     hid = ens.slices["hidden"]
     original = ens.activate
 
     def activate(replicas, slots, rng):
         original(replicas, slots, rng)
-        ens.w[np.asarray(replicas, dtype=int), :, np.asarray(slots, dtype=int)] = 0.0
+        ens.w[:, :, hid] = 0.0
 
     ens.activate = activate
     ens.w[:, :, hid] = 0.0
@@ -113,7 +115,7 @@ def stationary_counts(
     zero_outgoing(model)
     ctrl = model.controllers[0]
     if always_accept:
-        ctrl.acceptance_probability = lambda df, dn: np.ones_like(df)
+        ctrl.acceptance_probability = lambda df, dn, *var: np.ones_like(df)
     model.run(steps, progress=False)
     levels = np.arange(3, 8)
     n = model.ensemble.n_active()
@@ -293,7 +295,7 @@ def test_rejected_moves_are_reverted_exactly_and_accepted_ones_logged():
     ens = model.ensemble
     ctrl = model.controllers[0]
     before = [a.copy() for a in (ens.w, ens.b, ens.active, ens.vw, ens.vb)]
-    ctrl.acceptance_probability = lambda df, dn: np.zeros_like(df)
+    ctrl.acceptance_probability = lambda df, dn, *var: np.zeros_like(df)
     ctrl.act()
     after = (ens.w, ens.b, ens.active, ens.vw, ens.vb)
     assert all(np.array_equal(x, y) for x, y in zip(before, after, strict=True))
@@ -302,7 +304,7 @@ def test_rejected_moves_are_reverted_exactly_and_accepted_ones_logged():
     assert not last["accepted"].any() and np.array_equal(last["before"], last["after"])
     # accept everything: N moves by exactly the proposed +-1 where the bounds allow
     n0 = ens.n_active().copy()
-    ctrl.acceptance_probability = lambda df, dn: np.ones_like(df)
+    ctrl.acceptance_probability = lambda df, dn, *var: np.ones_like(df)
     ctrl.act()
     last = model.controller_events().tail(ens.replicas)
     step = np.where(last["action"] == "add", 1, -1)
