@@ -210,6 +210,7 @@ class NeuronCountController(Controller):
             )
         self.last_relax_steps = (0, 0)
         self.last_penalty = math.nan
+        self.last_variance = np.full(cfg.replicas, np.nan)
         self.params = params
         self.proposed = 0
         self.accepted = 0
@@ -290,18 +291,12 @@ class NeuronCountController(Controller):
         idx = np.argpartition(keys, self.probe_samples - 1, axis=1)[:, : self.probe_samples]
         return px[idx], py[idx]
 
-    def _relaxed(self, xin: np.ndarray, tgt: np.ndarray, start: np.ndarray | None) -> Any:
-        """Relaxed states (outputs clamped, T_x = 0) converged to ``relax_tol``."""
+    def _relaxed(self, xin: np.ndarray, tgt: np.ndarray, state: State | None = None) -> State:
+        """Relaxed states (outputs clamped, T_x = 0) converged to ``relax_tol``, from the
+        forward sweep or from the evaluated ``state`` of the same samples."""
         model = self.model
         cap = max(WARM_RELAX_MAX, model.config.relax_steps)
-        return model.ensemble.relax(
-            xin,
-            tgt,
-            steps=cap,
-            temperature=0.0,
-            start=None if start is None else {"hidden": start},
-            tol=self.relax_tol,
-        )
+        return model.ensemble.minimize(xin, tgt, self.relax_tol, steps=cap, state=state)
 
     def free_energy(self) -> np.ndarray:
         """F per replica of the current arrays on the whole probe set (cold relaxation), (R,).
@@ -380,7 +375,7 @@ class NeuronCountController(Controller):
         else:  # the step's mini-batch, converged at T_x = 0 from the step's own relaxation
             xin = state.X["input"].transpose(0, 2, 1)
             tgt = state.X["output"].transpose(0, 2, 1)  # clamped to the batch's targets
-            before = self._relaxed(xin, tgt, state.X["hidden"])
+            before = self._relaxed(xin, tgt, state)
         h_before = before.energy()
         ra = np.nonzero(valid & add)[0]
         sa = slot[ra]
@@ -391,7 +386,7 @@ class NeuronCountController(Controller):
         ens.deactivate(rr, sr)
         # a cold start (forward sweep) converges faster than the "before" states here: those
         # excite the slow modes of the perturbation a new or missing neuron makes
-        after = self._relaxed(xin, tgt, None)
+        after = self._relaxed(xin, tgt)
         d = after.energy() - h_before
         S = d.shape[1]
         if self.source == "batch":  # a sample of the task distribution
@@ -414,16 +409,17 @@ class NeuronCountController(Controller):
             ens.restore(rr[back_r], sr[back_r], [a[back_r] for a in saved])
         structure_changed(model, None)
         if state is not None:  # the update uses the new network's states where accepted
-            keep = ~accept
+            keep = ~accept[:, None, None]
             for part in ("X", "Y", "FY", "DFY", "E", "D"):
                 mine, step = getattr(after, part), getattr(state, part)
                 for g in mine:
-                    mine[g][keep] = step[g][keep]
+                    np.copyto(mine[g], step[g], where=keep)
 
         self.proposed += R
         self.accepted += int(accept.sum())
         self.last_acceptance = float(accept.mean())
-        self.last_relax_steps = (before.steps_done, after.steps_done)
+        self.last_relax_steps = (0 if before is state else before.steps_done, after.steps_done)
+        self.last_variance = np.where(valid, var, np.nan)
         penalty = noise_penalty(self.beta_c**2 * var, max(S, 2))
         self.last_penalty = float(penalty[valid].mean()) if valid.any() else 0.0
         replicas = np.arange(R)

@@ -260,3 +260,61 @@ def test_projected_gradient_covariance_matches_per_sample_gradients():
     g = np.concatenate([per_w, per_b], axis=2) @ U
     slow = np.array([np.cov(g[r].T) for r in range(3)])
     assert np.allclose(fast, slow, rtol=1e-10, atol=1e-14)
+
+
+# ---------------------------------------------------------------------- minimisation
+@pytest.mark.parametrize(
+    "kw, most",
+    [
+        # linear outputs: H is quadratic in the hidden states, one Gauss-Newton step is exact
+        (dict(replicas=3, n_input=3, n_hidden=6, n_output=1, bias=True), 1),
+        (dict(replicas=3, n_input=2, n_hidden=5, n_output=3, bias=True), 1),
+        # nonlinear outputs or hidden -> hidden edges: the descent fallback at the same tol
+        (dict(replicas=3, n_input=2, n_hidden=5, n_output=2, output_activation="tanh"), 500),
+        (dict(replicas=3, n_input=2, n_hidden=5, topology="recurrent", connectivity=0.5), 500),
+    ],
+)
+def test_minimize_reaches_the_minimum_of_long_descent_within_tol(kw, most):
+    """Known answer: the H of 5000 plain descent steps; control: 3 descent steps miss it."""
+    cfg, ens = _ensemble(**kw)
+    rng = np.random.default_rng(3)
+    xin = rng.normal(size=(cfg.replicas, 7, cfg.n_input))
+    y = rng.normal(size=(cfg.replicas, 7, cfg.n_output))
+    slow = ens.relax(xin, y, steps=5000, temperature=0.0).energy().mean(axis=1)
+    tol = 1e-8
+    fast = ens.minimize(xin, y, tol=tol, steps=500)
+    assert np.max(np.abs(fast.energy().mean(axis=1) - slow)) < 10 * tol
+    assert fast.steps_done <= most
+    short = ens.relax(xin, y, steps=3, temperature=0.0).energy().mean(axis=1)
+    assert np.max(np.abs(short - slow)) > 100 * tol
+
+
+def test_minimize_from_a_converged_state_takes_no_step_and_never_modifies_it():
+    _, ens = _ensemble(replicas=2, n_input=2, n_hidden=4, n_output=1)
+    rng = np.random.default_rng(4)
+    xin, y = rng.normal(size=(2, 6, 2)), rng.normal(size=(2, 6, 1))
+    done = ens.minimize(xin, y, tol=1e-12)
+    assert ens.minimize(xin, y, tol=1e-10, state=done) is done
+    raw = ens.relax(xin, y, steps=1, temperature=0.0)
+    kept = raw.X["hidden"].copy()
+    out = ens.minimize(xin, y, tol=1e-12, state=raw)
+    assert out is not raw and np.array_equal(raw.X["hidden"], kept)
+    assert np.allclose(out.energy(), done.energy(), atol=1e-12)
+
+
+def test_warm_start_fills_new_neurons_forward_and_stops_when_converged():
+    _, ens = _ensemble(replicas=2, n_input=2, n_hidden=4, n_output=1)
+    rng = np.random.default_rng(5)
+    xin, y = rng.normal(size=(2, 6, 2)), rng.normal(size=(2, 6, 1))
+    cold = ens.relax(xin, y, steps=400, temperature=0.0)
+    warm = ens.relax(xin, y, temperature=0.0, start={"hidden": cold.X["hidden"]}, tol=1e-10)
+    assert warm.steps_done == 1
+    start = cold.X["hidden"].copy()
+    start[:, 1, :] = np.nan  # neuron 1 "new": starts from f(w x + b) at the other states
+    filled = ens.relax(xin, y, steps=0, temperature=0.0, start={"hidden": start})
+    h = ens.slices["hidden"]
+    y1 = np.einsum("rj,rjm->rm", ens.w[:, h.start + 1, :2], filled.X["input"])
+    assert np.allclose(filled.X["hidden"][:, 1, :], np.tanh(y1 + ens.b[:, h.start + 1, None]))
+    assert np.array_equal(filled.X["hidden"][:, 0, :], cold.X["hidden"][:, 0, :])
+    with pytest.raises(ValueError, match=r"start\['hidden'\]: shape \(2, 4, 5\); expected"):
+        ens.relax(xin, y, start={"hidden": np.zeros((2, 4, 5))})
