@@ -400,15 +400,16 @@ class Ensemble:
 
         Without hidden -> hidden edges each hidden error e_h = x_h - f(y_h) is linear in the
         hidden states, and with linear outputs so is every output error e_k = y_k - W[k] x_h
-        - c_k: H is quadratic, with Hessian A = I + W^T W, and one Newton step
-        x_h <- x_h - A^-1 grad H reaches its minimum. A is inverted per sample by Woodbury
-        (one k x k system, k = outputs). Other networks (nonlinear outputs, where the
-        Gauss-Newton matrix misses curvature and converged slowly in a test, or hidden ->
-        hidden edges) fall back to :meth:`relax` with the same tolerance. It stops before a step
-        whose predicted decrease g^T A^-1 g / 2 is below ``tol / 10`` for every replica (a
-        converged start costs no step), after a step whose decrease met that prediction within
-        ``tol`` for every replica (the check that H was quadratic along it), or by the test of
-        :meth:`relax`.
+        - c_k: H is quadratic, with Hessian A = I + W^T W (the same for every sample), and one
+        Newton step x_h <- x_h - A^-1 grad H reaches its minimum. A^-1 is applied by Woodbury
+        (one k x k inverse per replica, k = outputs); the hidden pre-activations do not move,
+        so a step re-evaluates only the errors and the outputs. Other networks (nonlinear
+        outputs, where the Gauss-Newton matrix misses curvature and converged slowly in a test,
+        or hidden -> hidden edges) fall back to :meth:`relax` with the same tolerance. It stops
+        before a step whose predicted decrease g^T A^-1 g / 2 is below ``tol / 10`` for every
+        replica (a converged start costs no step), after a step whose decrease met that
+        prediction within ``tol`` for every replica (the check that H was quadratic along it),
+        or by the test of :meth:`relax`.
 
         Parameters
         ----------
@@ -448,28 +449,39 @@ class Ensemble:
             return self.relax(inputs, targets, steps=steps, temperature=0.0, start=start, tol=tol)
         if state is not None:
             st = state
-        else:
+        elif start is not None:
             st = self.relax(inputs, targets, steps=0, temperature=0.0, start=start)
+        else:  # the forward sweep, evaluated once (hidden states do not feed hidden neurons)
+            st = State(self.sizes, self.replicas, inputs.shape[-2], self.dtype)
+            st.X["input"][...] = np.swapaxes(inputs, -1, -2)
+            st.X["output"][...] = np.swapaxes(targets, -1, -2)
+            self._preactivation(st, "hidden")
+            self._activate_group(st, "hidden")
+            np.multiply(
+                st.FY["hidden"], self.act[:, self.slices["hidden"], None], out=st.X["hidden"]
+            )
+            self._errors(st, "hidden")
+            self._preactivation(st, "output")
+            self._activate_group(st, "output")
+            self._errors(st, "output")
         hid = self.slices["hidden"]
         W = np.zeros((self.replicas, self.sizes["output"], self.sizes["hidden"]), self.dtype)
         for blk in self.arch.blocks:
             if blk.src == "hidden" and blk.dst == "output":
                 W += self.w[:, blk.rows, blk.cols]
         Wt = np.ascontiguousarray(W.transpose(0, 2, 1))
+        # the Hessian of H in the hidden states is A = I + W^T W, the same for every sample
+        # (f' = 1 on outputs); by Woodbury A^-1 g = g - W^T (I + W W^T)^-1 W g, a k x k inverse
+        small = np.matmul(W, Wt)
+        small += np.eye(self.sizes["output"], dtype=self.dtype)
+        small_inv = np.linalg.inv(small)
         acts = self.act[:, hid, None]
         X = st.X["hidden"]
         level = self._mean_energy(st)
         last_drop = None
         for k in range(steps):
             grad = st.E["hidden"] - np.matmul(Wt, st.D["output"])
-            U = Wt[:, :, :, None] * st.DFY["output"][:, None, :, :]  # (R, n_h, k, M)
-            ug = np.einsum("rhkm,rhm->rmk", U, grad)
-            if U.shape[2] == 1:
-                z = ug / (1.0 + np.einsum("rhkm,rhkm->rmk", U, U))
-            else:
-                gram = np.einsum("rhkm,rhlm->rmkl", U, U) + np.eye(U.shape[2], dtype=self.dtype)
-                z = np.linalg.solve(gram, ug[..., None])[..., 0]
-            step = grad - np.einsum("rhkm,rmk->rhm", U, z)
+            step = grad - np.matmul(Wt, np.matmul(small_inv, np.matmul(W, grad)))
             step *= acts
             # the quadratic model's decrease g^T A^-1 g / 2 (the gap itself when H is quadratic)
             predicted = np.einsum("rhm,rhm->r", grad, step) / (2 * X.shape[2])
@@ -479,7 +491,12 @@ class Ensemble:
                 st = state.copy()
                 X = st.X["hidden"]
             X -= step
-            self._evaluate(st)
+            # hidden pre-activations do not depend on hidden states here: only the errors and
+            # the (linear) outputs change
+            self._errors(st, "hidden")
+            self._preactivation(st, "output")
+            self._activate_group(st, "output")
+            self._errors(st, "output")
             new_level = self._mean_energy(st)
             st.steps_done = k + 1
             drop = level - new_level
