@@ -88,7 +88,7 @@ def _default_spec(kind: str, policy: str, mu_c: float, n_hidden: int, cfg: Syste
     n0 = cfg.n_input + cfg.n_hidden + cfg.n_output
     spec: dict[str, Any] = {"type": kind, "policy": policy}
     if kind == "neuron_count":
-        spec.update(mu_c=mu_c, beta_c=100.0, probe_samples=min(32, cfg.n_probe))
+        spec.update(mu_c=mu_c, beta_c=100.0)  # Delta F exact on the whole probe set
         if policy == "target":
             spec.update(target=float(n0 + max(1, n_hidden // 2)), gain=0.1)
         elif policy == "schedule":

@@ -103,7 +103,6 @@ def adaptive_controllers(mu_c: float = MU_C) -> list[dict[str, Any]]:
             "mu_c": mu_c,
             "beta_c": BETA_C,
             "interval": 10,
-            "probe_samples": 32,
         },
         {"type": "step_size", "policy": "consistency", "gain": 0.3, "window": 20, "gamma_max": 0.3},
         {"type": "batch_size", "policy": "noise_scale", "m_min": 4, "m_max": 32},
