@@ -235,10 +235,11 @@ OPS = st.lists(
     topology=st.sampled_from(["layered", "recurrent", "small_world"]),
     dtype=st.sampled_from(["float64", "float32"]),
     seed=st.integers(0, 50),
+    source=st.sampled_from([{}, {"source": "batch"}, {"probe_samples": 2}]),
 )
-def test_any_sequence_of_moves_keeps_bounds_and_coherence(ops, topology, dtype, seed):
+def test_any_sequence_of_moves_keeps_bounds_and_coherence(ops, topology, dtype, seed, source):
     controllers = [
-        {"type": "neuron_count", "mu_c": 0.0, "beta_c": 10.0, "n_min": 4, "n_max": 6},
+        {"type": "neuron_count", "mu_c": 0.0, "beta_c": 10.0, "n_min": 4, "n_max": 6, **source},
         {"type": "step_size", "policy": "temperature", "target": 1e-3, "gamma_max": 0.2},
         {"type": "batch_size", "policy": "noise_scale", "m_min": 2, "m_max": 6},
     ]
