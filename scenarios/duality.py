@@ -27,8 +27,11 @@ Quantum side (q = ``q_0, q_1``, two fixed random projections of the parameter ve
     to any smoothing prediction even on stationary data: :func:`frozen_null`).
     ``score_q = median(H/floor, Schrödinger) / median(H/floor, frozen)``. The measured-drift
     Fokker-Planck prediction of the same comparison is reported as a diagnostic.
-Gravity side (x = ``X^0 .. X^3``, the mean batch states of 4 Louvain groups of hidden neurons,
-:func:`scenarios.spacetime.hidden_groups` on the saved ``edges`` table)
+Gravity side (x = ``X^0 .. X^3``, the mean states of 4 Louvain groups of hidden neurons,
+:func:`scenarios.spacetime.hidden_groups` on the saved ``edges`` table; states are probe
+states, ``state_source = "probe"``: mean free-running states over the fixed probe inputs, a
+function of the weights and the injected drive only, free of mini-batch sampling noise;
+``--set state_source=batch`` gives the old mini-batch-mean states for comparison)
     The local metric of the first half (:func:`analysis.spacetime.local_metric` on steps
     ``[t_mid // 3, t_mid)``, polynomial model of degree 3, the spacetime scenario's grid
     settings) and the path noise (step-to-step fluctuation of each block mean over the same
@@ -73,11 +76,12 @@ import pandas as pd
 
 from analysis import schrodinger
 from analysis.geometry import geodesic
-from analysis.spacetime import coarse_coordinates, geodesic_test, local_metric, polynomial_metric
+from analysis.spacetime import geodesic_test, local_metric, polynomial_metric
 from analysis.trajectory import to_array, to_frame
 from models import LearningSystem, SystemConfig
 from scenarios import spacetime as st
 from scenarios import transition as tr
+from scenarios.entry import scenario_run
 from scenarios.framework import (
     Analysis,
     AnalysisFailed,
@@ -87,9 +91,14 @@ from scenarios.framework import (
     concat_arms,
     diagnostics_frame,
     run_arm,
-    run_scenario,
 )
-from scenarios.result import ScenarioResult
+from scenarios.neuron_coordinates import (
+    arm_coordinates,
+    check_network,
+    inject_block_packets,
+    replica_blocks,
+    tidy_events,
+)
 
 ARM = "adaptive"
 COORDS = tr.COORDS
@@ -119,8 +128,8 @@ def default_config(quick: bool = False) -> SystemConfig:
     Examples
     --------
     >>> cfg = default_config(quick=True)
-    >>> cfg.replicas, cfg.record_every, [c["type"] for c in cfg.controllers][0]
-    (64, 1, 'neuron_count')
+    >>> cfg.replicas, cfg.record_every, cfg.state_source, [c["type"] for c in cfg.controllers][0]
+    (64, 1, 'probe', 'neuron_count')
     """
     return st.default_config(quick).replace(
         replicas=64 if quick else 192,
@@ -142,33 +151,13 @@ def mid_step(steps: int) -> int:
 
 
 def _blocks(replicas: int) -> list[np.ndarray]:
-    return np.array_split(np.arange(replicas), BLOCKS)
+    return replica_blocks(replicas, BLOCKS)
 
 
 def _perturb(model: LearningSystem, groups: list[list[int]]) -> None:
     """The mid-run event: quench the teacher and inject one packet per replica block."""
     tr._quench(model)
-    for b, rows in enumerate(_blocks(model.config.replicas)):
-        model.inject_packet(
-            groups[b % len(groups)],
-            amplitude=st.PACKET_AMPLITUDE,
-            width=st.PACKET_WIDTH,
-            decay=st.PACKET_DECAY,
-            replicas=rows,
-        )
-
-
-def _tidy_events(ev: pd.DataFrame) -> pd.DataFrame:
-    """Mixed controller/model event columns: numeric ones as float, the rest as strings."""
-    ev = ev.copy()
-    for col in ev.columns:
-        if ev[col].dtype == object:
-            num = pd.to_numeric(ev[col], errors="coerce")
-            if num.notna().sum() == ev[col].notna().sum():
-                ev[col] = num.astype(float)
-            else:
-                ev[col] = ev[col].where(ev[col].isna(), ev[col].astype(str))
-    return ev
+    inject_block_packets(model, groups, BLOCKS)
 
 
 class DualityScenario(Scenario):
@@ -184,10 +173,7 @@ class DualityScenario(Scenario):
     def simulate(
         self, config: SystemConfig, quick: bool, steps: int, progress: bool
     ) -> dict[str, pd.DataFrame]:
-        if config.n_hidden < st.D_GROUPS:
-            raise ValueError(f"n_hidden: {config.n_hidden}; expected >= {st.D_GROUPS} (4 groups)")
-        if config.record_every != 1:
-            raise ValueError(f"record_every: {config.record_every}; expected 1 (every step)")
+        check_network(config)
         if config.replicas < 2 * BLOCKS:
             raise ValueError(f"replicas: {config.replicas}; expected >= {2 * BLOCKS}")
         if config.observed < 2:
@@ -201,7 +187,7 @@ class DualityScenario(Scenario):
             ARM, build, steps, progress, actions={mid_step(steps): partial(_perturb, groups=groups)}
         )
         tables = concat_arms([{"edges": edges}, arm_tables(model, ARM)])
-        tables["events"] = _tidy_events(tables["events"])
+        tables["events"] = tidy_events(tables["events"])
         return tables
 
     def analyse(
@@ -213,33 +199,11 @@ class DualityScenario(Scenario):
 SCENARIO = DualityScenario()
 
 
-def run(
-    config: SystemConfig | None = None,
-    out: str | Path | None = None,
-    quick: bool = False,
-    steps: int | None = None,
-    progress: bool = False,
-    **overrides: Any,
-) -> ScenarioResult:
-    """Run the ``duality`` scenario (one adaptive run), save and analyse it.
-
-    Parameters
-    ----------
-    config : SystemConfig, optional
-        Defaults to :func:`default_config`; ``overrides`` are applied on top.
-    out : path, optional
-        Output folder; default ``results/duality-YYYYmmdd-HHMMSS``.
-    quick : bool
-        The small size (64 replicas, 100 steps).
-    steps : int, optional
-        Steps of the run (default 400, quick 100).
-    progress : bool
-
-    Returns
-    -------
-    ScenarioResult
-    """
-    return run_scenario(SCENARIO, config, out, quick, steps, progress, **overrides)
+run = scenario_run(
+    SCENARIO,
+    "Run the ``duality`` scenario (one adaptive run), save and analyse it.",
+    " (64 replicas)",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -480,10 +444,9 @@ def _analyse(
     traj = traj[traj["arm"] == ARM].drop(columns="arm")
     edges = tables["edges"]
     groups = st.hidden_groups(edges, seed)
-    hidden = sorted(n for g in groups for n in g)
-    states = st._arm_states(tables, ARM, hidden)  # states[i] = step i + 1
-    X = coarse_coordinates(states, [[hidden.index(n) for n in g] for g in groups])
+    X = arm_coordinates(tables, ARM, groups)  # X[i] = step i + 1
     R = X.shape[1]
+    lag1_x = float(np.nanmean(st._lag1(X[t_fit[0] - 1 : t_fit[1] - 1])))
 
     def sides(tj: pd.DataFrame, XX: np.ndarray) -> tuple:
         pre = tj[(tj["step"] >= t_fit[0]) & (tj["step"] < t_fit[1])]
@@ -597,6 +560,8 @@ def _analyse(
         "mid_step": t_mid,
         "replicas": R,
         "groups": " | ".join(",".join(map(str, g)) for g in groups),
+        "state_source": str(config.state_source),
+        "lag1_autocorr_x": lag1_x,
     }
     notes = [
         f"Fit window: steps [{t_fit[0]}, {t_fit[1]}); at step {t_mid} the teacher is quenched "
@@ -606,6 +571,8 @@ def _analyse(
         "the hbar used here is the Madelung fit's, not the setting.",
         "Both nulls are measured on the same run: the frozen density (q) and straight lines (x). "
         "score < 1 means the description predicts better than its null.",
+        f"x from {config.state_source} states: lag-1 autocorrelation of x in the fit window "
+        f"{lag1_x:.3f} (mean over axes; near 0 means step-to-step sampling noise).",
         f"Positive control: score_q {pos_q:.3g} (Nelson superposition), score_x {pos_x:.3g} "
         "(exact geodesics of the first-half metric with path noise; NaN when all leave the box).",
     ]

@@ -8,6 +8,7 @@ import pytest
 from analysis.spacetime import dispersion, signature_test, spectral_embedding
 from scenarios import spacetime
 from scenarios.framework import CLAIMS, VERDICT_COLUMNS, report
+from scenarios.neuron_coordinates import states_array
 
 MINE = [
     "Lorentz signature",
@@ -38,7 +39,7 @@ def test_states_pivot_fills_inactive_slots_with_zero():
             "state": [0.1, 0.2, 0.3, 0.4, 0.5],
         }
     )
-    arr, steps = spacetime._states(frame, [3, 4])
+    arr, steps = states_array(frame, [3, 4])
     assert steps.tolist() == [1, 2]
     assert arr.tolist() == [[[0.1, 0.2], [0.3, 0.0]], [[0.0, 0.4], [0.5, 0.0]]]
 
@@ -65,6 +66,31 @@ def test_lorentz_margin_positive_control_and_diffusion_null():
     assert hi0 < 0 and value0 < 0
 
 
+def test_increment_shuffled_null_loses_the_negative_eigenvalue():
+    """Known answer: the synthetic Lorentzian ensemble (one contracting axis) has lambda_0 < 0;
+    its increment-shuffled copy (the probe-state null) keeps every step's increments but not the
+    contraction: lambda_0 > 0, so its margin fails, while the original's passes."""
+    on, _ = spacetime._synthetic_signature(200, 128, 4, 0)
+    null = spacetime.increment_shuffled(on, 0)
+    inc, inc0 = np.diff(null, axis=0), np.diff(on, axis=0)
+    assert np.allclose(np.sort(inc, axis=1), np.sort(inc0, axis=1))  # same increments per step
+    assert np.array_equal(null[0], on[0])
+    kw = {"bootstrap": 200, "level": 0.99, "seed": 0}
+    res = signature_test(on, null, spacetime.SYN_DT, **kw)
+    assert res.on.eigenvalue_ci[0, 1] < 0  # contraction: one negative eigenvalue
+    assert res.off.eigenvalue_ci[0, 0] > 0  # shuffled: none
+    value, lo, _ = spacetime._margin(res.on, res.off)
+    assert lo > 0 and value > 0
+    ctrl = spacetime._margin(res.off, None)[0]
+    assert ctrl < 0
+    # control: shuffling increments of free diffusion changes nothing (no eigenvalue < 0)
+    _, off = spacetime._synthetic_signature(200, 128, 4, 1)
+    res0 = signature_test(spacetime.increment_shuffled(off, 1), off, spacetime.SYN_DT, **kw)
+    assert res0.on.eigenvalue_ci[0, 0] > 0
+    with pytest.raises(ValueError, match="X: shape"):
+        spacetime.increment_shuffled(on[:1], 0)
+
+
 def test_graph_wave_propagates_and_graph_diffusion_does_not():
     edges = _ring_edges()
     hidden = list(range(24))
@@ -86,6 +112,8 @@ def test_lag1_autocorrelation_known_answer_and_white_noise_control():
     x += rng.normal(size=(1, 16, 2)) * 5
     assert np.allclose(spacetime._lag1(x), 0.8, atol=0.03)
     assert np.all(np.abs(spacetime._lag1(rng.normal(size=(2000, 16, 2)))) < 0.03)
+    still = np.broadcast_to(rng.normal(size=(1, 16, 1)), (50, 16, 1)) / 3  # never moves
+    assert np.isnan(spacetime._lag1(still)).all()
 
 
 def test_de_sitter_positive_control_passes_the_einstein_threshold():
@@ -122,6 +150,7 @@ def test_quick_end_to_end(quick_run):
         assert "arm" in frame.columns and len(frame) > 0
     arms = set(pd.read_parquet(out / "neuron_states.parquet")["arm"])
     assert {"learning_on", "learning_off", "packet"} <= arms
+    assert {"learning_on_batch", "learning_off_batch"} <= arms  # the comparison arms
     assert sum(a.startswith("target_") for a in arms) == len(spacetime.TARGETS_QUICK)
     events = pd.read_parquet(out / "events.parquet")
     assert (events["action"] == "inject_packet").sum() == spacetime.PACKET_BLOCKS
@@ -157,6 +186,16 @@ def test_quick_controls(quick_run):
     diag = pd.read_parquet(out / "diagnostics.parquet")
     mean_n = diag[(diag.diagnostic == "lambda") & (diag.quantity == "mean_N")]["value"]
     assert np.ptp(mean_n.to_numpy()) > 4  # the targets separate N
+    # probe states (the default source) are smooth in time; mini-batch means are not; with
+    # learning off probe states do not move at all
+    coords = diag[diag.diagnostic == "coordinates"].pivot_table(
+        index="arm", columns="quantity", values="value"
+    )
+    lag = coords.filter(like="lag1").mean(axis=1)
+    assert lag["learning_on"] > 0.5 > 0.2 > lag["learning_on_batch"]
+    assert coords.filter(like="step_rms").loc["learning_off"].max() == 0.0
+    arms = set(diag[diag.diagnostic == "signature"]["arm"])
+    assert {"increment_shuffled", "learning_on_batch", "learning_off_batch"} <= arms
 
 
 def test_report_rewrites_identical_verdicts(quick_run):
