@@ -126,6 +126,10 @@ def test_quick_end_to_end(quick_run):
         assert p.stat().st_size > 5000
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(result.verdicts) == 1
+    # x comes from probe states (no mini-batch noise): it moves smoothly from step to step
+    # (mini-batch-mean states gave about 0.17 at the default size)
+    assert result.summary["state_source"] == "probe"
+    assert result.summary["lag1_autocorr_x"] > 0.5
 
 
 def test_report_rewrites_identical_verdicts(quick_run):
