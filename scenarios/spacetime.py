@@ -708,8 +708,8 @@ def _analyse(
     verdicts.append(
         Verdict(
             "Lorentz signature",
-            f"Lorentz margin min(-lam0 on, lam1 on, lam0 {null_arm}) of C (generalised "
-            "eigenvalues)",
+            f"Lorentz margin min(-lam0 on, lam1 on, lam0 {'null' if probe else 'off'}) of C "
+            "(generalised eigenvalues)",
             value,
             lo,
             hi,
