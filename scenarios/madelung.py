@@ -92,6 +92,7 @@ from analysis import controls, madelung, schrodinger, thermodynamics
 from analysis.trajectory import to_array
 from models import LearningSystem, SystemConfig
 from models.tasks import DataSource, Task
+from scenarios.entry import scenario_run
 from scenarios.framework import (
     Analysis,
     AnalysisFailed,
@@ -101,9 +102,7 @@ from scenarios.framework import (
     concat_arms,
     diagnostics_frame,
     run_arm,
-    run_scenario,
 )
-from scenarios.result import ScenarioResult
 
 FP_THRESHOLD = 0.1
 ENTROPY_THRESHOLD = 0.25
@@ -1042,22 +1041,10 @@ def _quench(model: LearningSystem, teacher: tuple[float, float]) -> None:
 SCENARIO = MadelungScenario()
 
 
-def run(
-    config: SystemConfig | None = None,
-    out: str | Path | None = None,
-    quick: bool = False,
-    steps: int | None = None,
-    progress: bool = False,
-    **overrides: Any,
-) -> ScenarioResult:
-    """Run the ``madelung`` scenario (see the module docstring) and write its output folder.
-
-    Examples
-    --------
-    >>> callable(run)
-    True
-    """
-    return run_scenario(SCENARIO, config, out, quick, steps, progress, **overrides)
+run = scenario_run(
+    SCENARIO,
+    "Run the ``madelung`` scenario (see the module docstring) and write its output folder.",
+)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ from analysis.thermodynamics import kramers_moyal
 from analysis.trajectory import to_array, to_frame
 from models import LearningSystem, SystemConfig
 from models.tasks import DataSource
+from scenarios.entry import scenario_run
 from scenarios.framework import (
     Analysis,
     Scenario,
@@ -70,7 +71,6 @@ from scenarios.framework import (
     concat_arms,
     diagnostics_frame,
     run_arm,
-    run_scenario,
 )
 
 COORDS = ["q_0", "q_1"]
@@ -931,16 +931,9 @@ def _figures(tables, res, pos, t_q):
 SCENARIO = TransitionScenario()
 
 
-def run(
-    config: SystemConfig | None = None,
-    out: str | Path | None = None,
-    quick: bool = False,
-    steps: int | None = None,
-    progress: bool = False,
-    **overrides: Any,
-):
-    """Run the transition scenario (see the module docstring); returns a ScenarioResult."""
-    return run_scenario(SCENARIO, config, out, quick, steps, progress, **overrides)
+run = scenario_run(
+    SCENARIO, "Run the transition scenario (see the module docstring) and write its output folder."
+)
 
 
 if __name__ == "__main__":  # pragma: no cover
