@@ -53,11 +53,10 @@ steps): F is the relaxed free energy, not H after a fixed number of steps. The d
 error of beta_c Delta F about 1e-3 on the whole probe set (``relax_tol = 1e-3 / beta_c``) and
 1e-2 for the noisy estimates (``1e-2 / beta_c``), where the noise of beta_c Delta F is of order 1
 and is penalised anyway; the error tilts the stationary distribution of N by that factor per
-neuron at most. The "after" relaxation starts from the
-forward sweep: measured on the benchmark network, a start from the "before" states (the new
-neuron from f(w x + b)) excites slow modes and needs about twice the steps. Cost per move: two
-relaxations over replicas x samples (with ``batch``, about one); ``make bench``
-(``scenarios/bench_controllers.py``) measures each source.
+neuron at most. The "after" relaxation starts from the forward sweep: measured on the benchmark
+network, a start from the "before" states (the new neuron from f(w x + b)) excites slow modes
+and needs about twice the steps. Cost per move: two relaxations over replicas x samples (with
+``batch``, about one); ``make bench`` (``scenarios/bench_controllers.py``) measures each source.
 """
 
 from __future__ import annotations
@@ -90,29 +89,9 @@ POLICY_KEYS = {
     "schedule": ("steps", "values", "interpolation"),
 }
 WARM_RELAX_MAX = 500
-"""Cap on the descent steps of one warm-started Delta F relaxation (it stops at ``relax_tol``)."""
+"""Cap on the descent steps of one Delta F relaxation (it stops at ``relax_tol``)."""
 MOVE_KEYS = ("mu_c", "beta_c", "n_min", "n_max", "probe_samples", "relax_tol", "source")
 SOURCES = ("probe", "batch")
-
-
-def structure_changed(model: LearningSystem, free_energy: np.ndarray | None) -> None:
-    """Tell the model its neurons changed after this step's observables were computed.
-
-    Refreshes graph, Mesa space and agents, rewires every controller, drops the step's cached
-    probe quantities (or replaces the cached F with ``free_energy`` when it is exact for the new
-    network), and drops the structure-dependent observables so the recorders see the new N.
-
-    Examples
-    --------
-    >>> from models import LearningSystem
-    >>> model = LearningSystem(replicas=2, n_hidden=1, n_hidden_max=2)
-    >>> model.step()
-    >>> model.ensemble.activate(np.array([0]), np.array([3]), np.random.default_rng(0))
-    >>> structure_changed(model, None)
-    >>> model.observables.n_neurons.tolist(), 3 in model.graph
-    ([5, 4], True)
-    """
-    model.structure_changed(free_energy)
 
 
 @register("neuron_count")
@@ -259,21 +238,26 @@ class NeuronCountController(Controller):
 
     # ------------------------------------------------------------------ moves
     def acceptance_probability(
-        self, delta_f: np.ndarray, delta_n: np.ndarray, var: np.ndarray | float = 0.0
+        self,
+        delta_f: np.ndarray,
+        delta_n: np.ndarray,
+        var: np.ndarray | float = 0.0,
+        samples: int = 2,
     ) -> np.ndarray:
         """min(1, exp(-beta_c (Delta F - mu_c Delta N) - u(var))), elementwise.
 
-        ``var`` is the variance of the Delta F estimate; u is the penalty of
-        :func:`agents.metropolis.noise_penalty` (0 when ``var`` is 0).
+        ``var`` is the variance of the Delta F estimate, made from ``samples`` per-sample
+        differences; u is the penalty of :func:`agents.metropolis.noise_penalty` (0 when
+        ``var`` is 0).
 
         Examples
         --------
         >>> c = NeuronCountController.__new__(NeuronCountController)
-        >>> c.beta_c, c.mu_c, c.probe_samples = 2.0, 0.5, 16
+        >>> c.beta_c, c.mu_c = 2.0, 0.5
         >>> c.acceptance_probability(np.array([0.0, 0.0]), np.array([1, -1])).round(4).tolist()
         [1.0, 0.3679]
         """
-        return acceptance(delta_f, delta_n, self.beta_c, self.mu_c, var, self.probe_samples)
+        return acceptance(delta_f, delta_n, self.beta_c, self.mu_c, var, samples)
 
     # ------------------------------------------------------------------ Delta F
     def _samples(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -297,22 +281,6 @@ class NeuronCountController(Controller):
         model = self.model
         cap = max(WARM_RELAX_MAX, model.config.relax_steps)
         return model.ensemble.minimize(xin, tgt, self.relax_tol, steps=cap, state=state)
-
-    def free_energy(self) -> np.ndarray:
-        """F per replica of the current arrays on the whole probe set (cold relaxation), (R,).
-
-        The moves use the cheaper warm-started estimate of :meth:`metropolis`; this is the
-        reference it approximates.
-        """
-        model = self.model
-        px, py = model.data.probe_x, model.data.probe_y
-        R = model.config.replicas
-        st = model.ensemble.relax(
-            np.broadcast_to(px, (R, *px.shape)),
-            np.broadcast_to(py, (R, *py.shape)),
-            temperature=0.0,
-        )
-        return st.energy().mean(axis=1)
 
     def _pick(self, candidates: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Slot per replica chosen uniformly among ``candidates[r]`` (row of the hidden mask)."""
@@ -398,7 +366,7 @@ class NeuronCountController(Controller):
             var = d.var(axis=1, ddof=1) / S * (1.0 - S / P) if S < P else np.zeros(R)
         delta_f = np.where(valid, d.mean(axis=1), 0.0)
         var = np.where(valid, var, 0.0)
-        prob = self.acceptance_probability(delta_f, dn, var)
+        prob = self.acceptance_probability(delta_f, dn, var, max(S, 2))
         accept = valid & (u < prob)
         delta_f[~valid] = np.nan
 
@@ -407,7 +375,7 @@ class NeuronCountController(Controller):
         back_r = ~accept[rr]
         if back_r.any():
             ens.restore(rr[back_r], sr[back_r], [a[back_r] for a in saved])
-        structure_changed(model, None)
+        model.structure_changed()
         if state is not None:  # the update uses the new network's states where accepted
             keep = ~accept[:, None, None]
             for part in ("X", "Y", "FY", "DFY", "E", "D"):
@@ -462,7 +430,7 @@ class NeuronCountController(Controller):
             self.proposed += r.size
             self.accepted += r.size
         if moves:
-            structure_changed(model, None)
+            model.structure_changed()
 
     # ------------------------------------------------------------------ reporting
     @property

@@ -294,15 +294,15 @@ class LearningSystem(mesa.Model):
             if rewire is not None:
                 rewire()
 
-    def structure_changed(self, free_energy: np.ndarray | None = None) -> None:
+    def structure_changed(self) -> None:
         """Tell the model its neurons changed after this step's observables were computed.
 
         Refreshes graph, Mesa space, agents and controller edges, drops the step's cached
-        probe quantities (or keeps ``free_energy`` as this step's F when it is exact for the new
-        network), and drops the structure-dependent observables so the recorders see the new N.
+        probe quantities, and drops the structure-dependent observables so the recorders see
+        the new N.
         """
         self.sync_graph()
-        self._probe_cache = None if free_energy is None else (self.steps, free_energy)
+        self._probe_cache = None
         self._prediction_cache = None
         self._last_cache = {}
         cache = self.observables.__dict__

@@ -310,29 +310,16 @@ class Ensemble:
         X = st.X
         X["input"][...] = np.swapaxes(inputs, -1, -2)
         clamp_out = targets is not None
-        has_hidden = self.sizes["hidden"] > 0
         X["hidden"][...] = 0.0
         if clamp_out:
             X["output"][...] = np.swapaxes(targets, -1, -2)
         else:
             X["output"][...] = 0.0
-        act_h = self.act[:, self.slices["hidden"], None]
         bulk = [g for g in (("hidden",) if clamp_out else ("hidden", "output")) if self.sizes[g]]
         if start is not None:
             self._warm_start(st, start, bulk)
         else:
-            sweeps = cfg.forward_sweeps if self.arch.recurrent else 1
-            for _ in range(sweeps):
-                if has_hidden:
-                    self._preactivation(st, "hidden")
-                    self._activate_group(st, "hidden")
-                    X["hidden"][...] = st.FY["hidden"]
-                    if not self.all_active:
-                        X["hidden"] *= act_h
-                if not clamp_out:
-                    self._preactivation(st, "output")
-                    self._activate_group(st, "output")
-                    X["output"][...] = st.FY["output"]
+            self._forward_sweep(st, clamp_out)
         self._evaluate(st)
         if not bulk or steps == 0:
             return st
@@ -376,6 +363,33 @@ class Ensemble:
                     break
                 level, last_drop = new_level, drop
         return st
+
+    def _forward_sweep(self, st: State, clamp_out: bool) -> None:
+        """Bulk states x <- f(w x + b), hidden then (when free) outputs, iterated
+        ``forward_sweeps`` times in recurrent networks. Leaves Y, FY, DFY of the swept groups
+        as computed from the states before the last update (errors not computed)."""
+        X = st.X
+        act_h = self.act[:, self.slices["hidden"], None]
+        sweeps = self.config.forward_sweeps if self.arch.recurrent else 1
+        for _ in range(sweeps):
+            if self.sizes["hidden"] > 0:
+                self._preactivation(st, "hidden")
+                self._activate_group(st, "hidden")
+                X["hidden"][...] = st.FY["hidden"]
+                if not self.all_active:
+                    X["hidden"] *= act_h
+            if not clamp_out:
+                self._preactivation(st, "output")
+                self._activate_group(st, "output")
+                X["output"][...] = st.FY["output"]
+
+    def _evaluate_after_hidden_move(self, st: State) -> None:
+        """Errors of hidden and (clamped) output neurons after the hidden states moved, where
+        hidden pre-activations do not depend on hidden states (no hidden -> hidden edges)."""
+        self._errors(st, "hidden")
+        self._preactivation(st, "output")
+        self._activate_group(st, "output")
+        self._errors(st, "output")
 
     @property
     def newton_applicable(self) -> bool:
@@ -455,15 +469,8 @@ class Ensemble:
             st = State(self.sizes, self.replicas, inputs.shape[-2], self.dtype)
             st.X["input"][...] = np.swapaxes(inputs, -1, -2)
             st.X["output"][...] = np.swapaxes(targets, -1, -2)
-            self._preactivation(st, "hidden")
-            self._activate_group(st, "hidden")
-            np.multiply(
-                st.FY["hidden"], self.act[:, self.slices["hidden"], None], out=st.X["hidden"]
-            )
-            self._errors(st, "hidden")
-            self._preactivation(st, "output")
-            self._activate_group(st, "output")
-            self._errors(st, "output")
+            self._forward_sweep(st, clamp_out=True)
+            self._evaluate_after_hidden_move(st)
         hid = self.slices["hidden"]
         W = np.zeros((self.replicas, self.sizes["output"], self.sizes["hidden"]), self.dtype)
         for blk in self.arch.blocks:
@@ -491,12 +498,7 @@ class Ensemble:
                 st = state.copy()
                 X = st.X["hidden"]
             X -= step
-            # hidden pre-activations do not depend on hidden states here: only the errors and
-            # the (linear) outputs change
-            self._errors(st, "hidden")
-            self._preactivation(st, "output")
-            self._activate_group(st, "output")
-            self._errors(st, "output")
+            self._evaluate_after_hidden_move(st)
             new_level = self._mean_energy(st)
             st.steps_done = k + 1
             drop = level - new_level
