@@ -1052,6 +1052,17 @@ run = scenario_run(
 # ----------------------------------------------------------------------------------------------
 
 
+def _grid_slope(rows: list[dict]) -> float:
+    """The diffusion-scaling slope of the (gamma, M) grid among the diagnostic rows."""
+    return next(
+        x["value"]
+        for x in rows
+        if x["diagnostic"] == "diffusion_scaling"
+        and x["arm"] == "grid"
+        and x["quantity"] == "slope"
+    )
+
+
 def _arm(traj: pd.DataFrame, arm: str) -> pd.DataFrame:
     part = traj[traj["arm"] == arm]
     if part.empty:
@@ -1971,13 +1982,7 @@ def _analyse(
     for arm in ("quench_sgd", "quench_momentum", "no_change"):
         ta = to_array(_arm(traj, arm), ["q_0", "q_1"])
         quench[arm] = (ta.steps, ta.q.mean(axis=1) @ stiff)
-    fp_slope = next(
-        x["value"]
-        for x in rows
-        if x["diagnostic"] == "diffusion_scaling"
-        and x["arm"] == "grid"
-        and x["quantity"] == "slope"
-    )
+    fp_slope = _grid_slope(rows)
     ctx = {
         "density": density,
         "fits": md["fits"],
@@ -2095,13 +2100,7 @@ def _analyse_projected(
     for arm in ("quench_sgd", "quench_momentum", "no_change"):
         ta = to_array(_arm(traj, arm), ["q_0", "q_1"])
         quench[arm] = (ta.steps, ta.q.mean(axis=1)[:, 0])
-    fp_slope = next(
-        x["value"]
-        for x in rows
-        if x["diagnostic"] == "diffusion_scaling"
-        and x["arm"] == "grid"
-        and x["quantity"] == "slope"
-    )
+    fp_slope = _grid_slope(rows)
     ctx = {
         "density": density,
         "fits": md["fits"],
