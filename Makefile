@@ -47,7 +47,7 @@ test-all: $(VENV)/.stamp-test
 	$(PY) -m pytest -q --doctest-modules $(TEST_PATHS) $(ARGS)
 
 bench: $(VENV)/.stamp-test
-	$(PY) -m scenarios.bench $(ARGS)
+	$(PY) -m benchmarks.bench $(ARGS)
 
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,7 +1,7 @@
-"""``make bench``: performance figures, measured side by side in one process.
+"""Benchmark: one ``LearningSystem.step()`` against the same arithmetic written as plain numpy.
 
-The step benchmark (issue 2) times one ``LearningSystem.step()`` with R = 1024 replicas of a
-layered 4-32-2 tanh network, batch 32, relax_steps 3, recording every 10 steps, against
+The step is timed with R = 1024 replicas of a layered 4-32-2 tanh network, batch 32, relax_steps
+3, recording every 10 steps (:data:`BENCH_CONFIG`), against
 
 * ``bare``: the same arithmetic written as one plain numpy function over the two weight blocks
   (batch sampling, forward sweep, 3 relaxation steps, local gradients, update, the q projection
@@ -11,21 +11,19 @@ layered 4-32-2 tanh network, batch 32, relax_steps 3, recording every 10 steps, 
   model is faster.
 
 Timings alternate between the implementations and report medians, so machine noise hits all of
-them alike. Other benchmark sections (``scenarios/bench_*.py`` modules with ``run() ->
-list[str]``) are run after it. Nothing here asserts: it prints ratios.
+them alike. Nothing here asserts: :func:`run` returns printable ratios.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import pkgutil
 import time
 from collections.abc import Callable
 
 import numpy as np
 
 from models import LearningSystem, SystemConfig
+
+__all__ = ["BENCH_CONFIG", "BareStep", "run"]
 
 BENCH_CONFIG = dict(
     replicas=1024,
@@ -204,8 +202,13 @@ def _alternate(fns: dict[str, Callable[[], None]], rounds: int, per_round: int) 
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
-def step_benchmark(rounds: int = 15, per_round: int = 10) -> list[str]:
-    """Time the model step against the bare and the naive dense numpy steps."""
+def run(rounds: int = 15, per_round: int = 10) -> list[str]:
+    """Time the model step against the bare and the naive dense numpy steps; printable lines.
+
+    Examples
+    --------
+    >>> lines = run(rounds=1, per_round=1)  # doctest: +SKIP
+    """
     model = LearningSystem(SystemConfig(**BENCH_CONFIG))
     bare = BareStep(model)
     dense = BareStep(model, dense=True)
@@ -219,30 +222,3 @@ def step_benchmark(rounds: int = 15, per_round: int = 10) -> list[str]:
         f"  naive dense numpy 38x38      {med['dense'] * 1e3:7.2f} ms   "
         f"ratio model/dense = {med['model'] / med['dense']:.2f}  (goal < 1)",
     ]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scenarios.bench")
-    parser.add_argument("--only", help="run only this section (step or a bench_* module name)")
-    args = parser.parse_args(argv)
-    sections: list[tuple[str, Callable[[], list[str]]]] = [("step", step_benchmark)]
-    import scenarios
-
-    for info in sorted(pkgutil.iter_modules(scenarios.__path__), key=lambda i: i.name):
-        if info.name.startswith("bench_"):
-            module = importlib.import_module(f"scenarios.{info.name}")
-            sections.append((info.name, module.run))
-    for name, fn in sections:
-        if args.only and args.only != name:
-            continue
-        try:
-            lines = fn()
-        except Exception as exc:
-            lines = [f"{name}: failed: {type(exc).__name__}: {exc}"]
-        print("\n".join(lines), flush=True)
-        print()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,7 @@
 Wall-clock seconds for the whole call (executor start-up and shutdown included), median of a
 few repeats, for a tiny sweep (train, 5 steps, 4 replicas: start-up dominated) and a working
 sweep (train, 100 steps, 32 replicas), plus the cost of a rerun that finds every run complete.
-Run it with ``python -m scenarios.bench_sweep``.
+Run it with ``python -m benchmarks.bench_sweep``.
 """
 
 from __future__ import annotations
