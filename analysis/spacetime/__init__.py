@@ -1,0 +1,3 @@
+"""Emergent space-time of neuron states."""
+
+from .signature import *  # noqa: F403
