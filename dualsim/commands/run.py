@@ -1,27 +1,42 @@
 """``dualsim run NAME``: run a scenario and write its output folder.
 
-Reliability options (see :mod:`scenarios.checkpoint`): ``--checkpoint-every K`` (default 50)
+Reliability options (see :mod:`runner.checkpoint`): ``--checkpoint-every K`` (default 50)
 checkpoints every arm every K steps; ``--resume`` continues the run in ``--out DIR`` from its
 last checkpoints with the saved config (an option that conflicts with it is refused);
 ``--force`` overwrites a non-empty output folder (refused otherwise); ``--on-divergence
 {stop,drop}`` stops a diverging run (exit 1, tables up to the last good step written) or drops
 the diverged replicas; ``--divergence-factor`` sets the loss blow-up factor. SIGINT/SIGTERM
-save a checkpoint and the tables and exit 130/143.
+save a checkpoint and the tables and exit 130/143. A run that fails keeps its tables and saves
+its traceback in the output folder (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.config import ConfigError, SystemConfig
-from models.divergence import Diverged
-from scenarios.commands import RunFailed
-from scenarios.registry import load, scenario_names
+import scenarios
+from dualsim.commands import TRACEBACK_FILE, load_scenario, set_output
+from models import ConfigError, SystemConfig
+from runner.checkpoint import prepare_output, session
+from runner.errors import AnalysisFailed, Diverged, RunFailed, UsageError
+from runner.experiment import default_out
+from runner.io import read_config
+
+__all__ = [
+    "HELP",
+    "NAME",
+    "add_run_options",
+    "build_config",
+    "execute",
+    "parse_set",
+    "register",
+    "resume_settings",
+    "scenario_default",
+]
 
 NAME = "run"
 HELP = "run a scenario"
@@ -38,11 +53,11 @@ def parse_set(pairs: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ValueError(f"--set: {pair!r}; expected key=value")
+            raise UsageError(f"--set: {pair!r}; expected key=value")
         key, raw = pair.split("=", 1)
         key = key.strip()
         if not key:
-            raise ValueError(f"--set: {pair!r}; expected a non-empty key")
+            raise UsageError(f"--set: {pair!r}; expected a non-empty key")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
@@ -88,7 +103,7 @@ def scenario_default(args: argparse.Namespace) -> SystemConfig:
     name = getattr(args, "name", None)
     if not name:
         return SystemConfig()
-    scn = getattr(load(name), "SCENARIO", None)
+    scn = getattr(load_scenario(name), "SCENARIO", None)
     if scn is None:
         return SystemConfig()
     return scn.default_config(bool(getattr(args, "quick", False)))
@@ -107,7 +122,7 @@ def _config_file(path: Path) -> SystemConfig:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help=f"scenario: {', '.join(scenario_names())}")
+    parser.add_argument("name", help=f"scenario: {', '.join(scenarios.scenario_names())}")
     add_run_options(parser)
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its checkpoints"
@@ -136,21 +151,19 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def resume_settings(args: argparse.Namespace, out: Path) -> tuple[SystemConfig, bool, int]:
     """The saved config, quick flag and steps of the run in ``out``; conflicting options are
-    refused (``ValueError`` naming the option)."""
-    from scenarios.framework import read_config
-
+    refused (:class:`UsageError` naming the option)."""
     config, meta = read_config(out)
     saved = meta.get("scenario")
     if saved != args.name:
-        raise ValueError(f"--resume: {out} holds a run of {saved!r}; expected {args.name!r}")
+        raise UsageError(f"--resume: {out} holds a run of {saved!r}; expected {args.name!r}")
     steps = meta.get("steps")
     quick = bool(meta.get("quick", False))
     if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"{out / 'config.toml'}: [dualsim] steps {steps!r}; expected >= 1")
+        raise UsageError(f"{out / 'config.toml'}: [dualsim] steps {steps!r}; expected >= 1")
     if args.steps is not None and args.steps != steps:
-        raise ValueError(f"--steps: {args.steps}; the run being resumed has {steps} steps")
+        raise UsageError(f"--steps: {args.steps}; the run being resumed has {steps} steps")
     if args.quick and not quick:
-        raise ValueError("--quick: the run being resumed is not a quick run")
+        raise UsageError("--quick: the run being resumed is not a quick run")
     if args.config or args.set or args.replicas is not None or args.seed is not None:
         wanted = build_config(args) if args.config else config
         changes: dict[str, Any] = {}
@@ -165,7 +178,7 @@ def resume_settings(args: argparse.Namespace, out: Path) -> tuple[SystemConfig, 
             field = next(
                 (k for k, v in wanted.to_dict().items() if config.to_dict().get(k) != v), "config"
             )
-            raise ValueError(
+            raise UsageError(
                 f"{field}: {getattr(wanted, field, '?')!r} conflicts with the saved "
                 f"{getattr(config, field, '?')!r}; --resume uses the saved config "
                 f"({out / 'config.toml'})"
@@ -174,29 +187,27 @@ def resume_settings(args: argparse.Namespace, out: Path) -> tuple[SystemConfig, 
 
 
 def execute(args: argparse.Namespace) -> int:
-    from scenarios.checkpoint import Interrupted, prepare_output, session
-    from scenarios.framework import AnalysisFailed
-    from scenarios.output import default_out
-
-    module = load(args.name)
+    """Run the scenario ``args.name`` into its output folder; print its summary and verdicts."""
+    module = load_scenario(args.name)
     if args.steps is not None and args.steps < 1:
-        raise ValueError(f"--steps: {args.steps}; expected an integer >= 1")
+        raise UsageError(f"--steps: {args.steps}; expected an integer >= 1")
     if args.checkpoint_every < 0:
-        raise ValueError(f"--checkpoint-every: {args.checkpoint_every}; expected an integer >= 0")
+        raise UsageError(f"--checkpoint-every: {args.checkpoint_every}; expected an integer >= 0")
     factor = args.divergence_factor
     if factor is not None and not factor > 1:
-        raise ValueError(f"--divergence-factor: {factor}; expected a number > 1")
+        raise UsageError(f"--divergence-factor: {factor}; expected a number > 1")
     if args.resume and args.force:
-        raise ValueError("--resume and --force: both given; expected at most one")
+        raise UsageError("--resume and --force: both given; expected at most one")
     if args.resume:
         if args.out is None:
-            raise ValueError("--resume: no --out; expected the folder of the run to resume")
+            raise UsageError("--resume: no --out; expected the folder of the run to resume")
         out = prepare_output(args.out, resume=True)
         config, quick, steps = resume_settings(args, out)
     else:
         config = build_config(args)
         out = prepare_output(args.out or default_out(args.name), force=args.force)
         quick, steps = args.quick, args.steps
+    set_output(args, out)
     try:
         with session(
             out,
@@ -213,13 +224,11 @@ def execute(args: argparse.Namespace) -> int:
                 steps=steps,
                 progress=not args.no_progress,
             )
-    except Interrupted as exc:
-        print(f"interrupted: {exc}", file=sys.stderr)
-        return exc.exit_code
     except Diverged as exc:  # a model stepped outside run_arm
-        raise RunFailed(f"{exc}; output folder {out}") from None
+        raise RunFailed(f"{exc}; output folder {out}") from exc
     except AnalysisFailed as exc:
-        raise RunFailed(f"analysis failed: {exc}; the tables are in {out}") from None
+        raise RunFailed(f"analysis failed: {exc}; the tables are in {out}") from exc
+    (out / TRACEBACK_FILE).unlink(missing_ok=True)  # left by an earlier failure of this run
     print(f"{result.name}: wrote {len(result.tables)} tables to {result.out}")
     for key, value in result.summary.items():
         shown = f"{value:.4g}" if isinstance(value, float) else value

@@ -10,7 +10,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat", reason="the viz extra (nbformat) is not installed")
 nbclient = pytest.importorskip("nbclient", reason="the viz extra (nbclient) is not installed")
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "scenarios" / "notebooks" / "walkthrough.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "dualsim/app/notebooks/walkthrough.ipynb"
 
 
 def test_walkthrough_notebook_executes(tmp_path):

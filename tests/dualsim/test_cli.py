@@ -1,14 +1,18 @@
-"""Bad input to the ``dualsim`` CLI: one line on stderr, exit code 2, no traceback (--debug
-shows it); good input runs."""
+"""The ``dualsim`` CLI: bad input gives one line on stderr and exit code 2 with no traceback
+(--debug shows it); a failed run exits 1 with its traceback saved in the output folder; an
+interrupted run exits 130/143; good input runs."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
-from scenarios.cli import main
-from scenarios.registry import scenario_names
+import scenarios
+from dualsim.cli import COMMANDS, main
+from dualsim.commands import TRACEBACK_FILE
+from runner.errors import Interrupted, RunFailed, UsageError
 
 
 def _error(capsys, argv: list[str], code: int = 2) -> str:
@@ -28,7 +32,7 @@ def _toml(tmp_path: Path, text: str) -> str:
 def test_unknown_scenario_lists_the_valid_ones(capsys) -> None:
     err = _error(capsys, ["run", "nosuch"])
     assert "scenario: 'nosuch'" in err
-    for name in scenario_names():
+    for name in scenarios.scenario_names():
         assert name in err
 
 
@@ -104,8 +108,53 @@ def test_report_on_a_folder_without_config(capsys, tmp_path: Path) -> None:
 
 
 def test_debug_shows_the_traceback() -> None:
-    with pytest.raises(ValueError, match="scenario: 'nosuch'"):
+    with pytest.raises(UsageError, match="scenario: 'nosuch'"):
         main(["run", "nosuch", "--debug"])
+
+
+def test_the_commands_are_listed_once() -> None:
+    assert [m.NAME for m in COMMANDS] == ["run", "sweep", "report", "show", "list", "app"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ValueError("bad value inside the model"), OSError("disk full"), ZeroDivisionError("x")],
+)
+def test_any_error_inside_a_run_is_a_failed_run(capsys, monkeypatch, tmp_path, error) -> None:
+    def broken(**kwargs):
+        raise error
+
+    monkeypatch.setattr(scenarios.load("train"), "run", broken)
+    out = tmp_path / "o"
+    assert main(["run", "train", "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert type(error).__name__ in err and str(error) in err and "--debug" in err
+    saved = (out / TRACEBACK_FILE).read_text()
+    assert saved.startswith("Traceback") and f"{type(error).__name__}: {error}" in saved
+    with pytest.raises(type(error)):
+        main(["run", "train", "--out", str(tmp_path / "o2"), "--debug"])
+
+
+def test_run_failed_keeps_its_message(capsys, monkeypatch, tmp_path) -> None:
+    def broken(**kwargs):
+        raise RunFailed("diverged at step 3; tables kept")
+
+    monkeypatch.setattr(scenarios.load("train"), "run", broken)
+    assert main(["run", "train", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: diverged at step 3; tables kept; traceback in ")
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_runs_exit_130_or_143(capsys, monkeypatch, tmp_path, signum, code) -> None:
+    def stopped(**kwargs):
+        raise Interrupted(signum, "checkpoint saved")
+
+    monkeypatch.setattr(scenarios.load("train"), "run", stopped)
+    assert main(["run", "train", "--out", str(tmp_path / "o")]) == code
+    assert capsys.readouterr().err.strip() == "interrupted: checkpoint saved"
+    assert not (tmp_path / "o" / TRACEBACK_FILE).exists()
 
 
 def test_good_input_runs(capsys, tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from dualsim.commands.app import start_server, stop_server
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = next(
@@ -33,8 +35,6 @@ WAIT_MS = 90_000  # one step re-renders three figures; generous on a loaded 2-co
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from scenarios.commands.app import start_server, stop_server
-
     log = tmp_path_factory.mktemp("solara") / "server.log"
     proc, url = start_server("127.0.0.1", 0, log=log)
     try:

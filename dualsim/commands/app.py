@@ -1,4 +1,4 @@
-"""``dualsim app [--port P] [--host H]``: serve the interactive page (scenarios/app.py) with Solara.
+"""``dualsim app [--port P] [--host H]``: serve the page of :mod:`dualsim.app` with Solara.
 
 The server binds to loopback (127.0.0.1) unless ``--host`` says otherwise; ``--port 0`` picks a
 free port. It runs in the foreground until interrupted (Ctrl-C). Solara's telemetry and version
@@ -24,10 +24,26 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from runner.errors import UsageError
+
+__all__ = [
+    "APP_MODULE",
+    "DEFAULT_PORT",
+    "HELP",
+    "NAME",
+    "check_address",
+    "execute",
+    "free_port",
+    "register",
+    "server_command",
+    "start_server",
+    "stop_server",
+]
+
 NAME = "app"
 HELP = "serve the interactive page (step a learning system in the browser)"
 DEFAULT_PORT = 8765
-APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
+APP_MODULE = "dualsim.app.page"
 QUIET_ENV = {
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
     "SOLARA_THEME_SHOW_BANNER": "False",
@@ -35,6 +51,7 @@ QUIET_ENV = {
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``--port`` and ``--host``."""
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: free)"
     )
@@ -55,7 +72,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def check_address(host: str, port: int) -> int:
-    """Validate ``host`` and ``port`` (0 becomes a free port); ValueError in one line otherwise.
+    """Validate ``host`` and ``port`` (0 becomes a free port); :class:`UsageError` otherwise.
 
     Examples
     --------
@@ -63,17 +80,17 @@ def check_address(host: str, port: int) -> int:
     True
     >>> try:
     ...     check_address("127.0.0.1", 70000)
-    ... except ValueError as err:
+    ... except UsageError as err:
     ...     print(err)
     --port: 70000; expected an integer in [0, 65535]
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"--port: {port!r}; expected an integer in [0, 65535]")
+        raise UsageError(f"--port: {port!r}; expected an integer in [0, 65535]")
     if host != "localhost":
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            raise ValueError(
+            raise UsageError(
                 f"--host: {host!r}; expected an IP address such as 127.0.0.1 or localhost"
             ) from None
     if port == 0:
@@ -82,7 +99,7 @@ def check_address(host: str, port: int) -> int:
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise ValueError(
+            raise UsageError(
                 f"--port: {port}; expected a free port on {host} ({exc.strerror}; "
                 "--port 0 picks one)"
             ) from None
@@ -102,7 +119,7 @@ def server_command(host: str, port: int) -> list[str]:
         "-m",
         "solara",
         "run",
-        str(APP_PATH),
+        APP_MODULE,
         "--host",
         host,
         "--port",
@@ -122,7 +139,7 @@ def start_server(
 
     Raises
     ------
-    ValueError
+    UsageError
         Bad host or port.
     RuntimeError
         The server exited or did not answer within ``timeout`` seconds (with its last output).
@@ -136,7 +153,6 @@ def start_server(
             stdout=out if out is not None else subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             env=env,
-            cwd=APP_PATH.parents[1],
             start_new_session=True,
         )
     finally:
@@ -173,8 +189,9 @@ def stop_server(proc: subprocess.Popen, timeout: float = 10.0) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    """Serve the page in the foreground until interrupted."""
     if importlib.util.find_spec("solara") is None:
-        raise ValueError(
+        raise UsageError(
             "app: solara is not installed; expected the viz extra (pip install -e '.[viz]')"
         )
     port = check_address(args.host, args.port)

@@ -13,10 +13,12 @@ v = pytest.importorskip("ipyvuetify")
 
 from agents.controller import sgd_diffusion  # noqa: E402
 from agents.registry import controller_types  # noqa: E402
+from dualsim.app import figures  # noqa: E402
+from dualsim.app import page as app  # noqa: E402
+from dualsim.cli import main  # noqa: E402
+from dualsim.commands import app as app_command  # noqa: E402
 from models.config import SystemConfig  # noqa: E402
-from scenarios import app  # noqa: E402
-from scenarios.cli import main  # noqa: E402
-from scenarios.commands import app as app_command  # noqa: E402
+from runner.errors import UsageError  # noqa: E402
 
 
 def _render(model):
@@ -117,24 +119,24 @@ def test_bad_inputs_are_one_line_value_errors():
         app.AppModel(replicas=4, n_hidden=1, colour="red")
     model = app.AppModel(replicas=4, n_hidden=1)
     with pytest.raises(ValueError, match=r"^coordinate: 2; expected an integer in \[0, 1\]$"):
-        app.histogram_figure(model, 2)
+        figures.histogram_figure(model, 2)
     with pytest.raises(ValueError, match=r"^replica: 4; expected None or an integer"):
-        app.neuron_summary(model, 4)
+        figures.neuron_summary(model, 4)
     assert app.AppModel(replicas=4, n_hidden=1, seed=" 17 ").config.seed == 17
 
 
 def test_network_follows_neurons_added_and_removed():
     model = app.AppModel(replicas=16, n_hidden=2, control_neuron_count="grand_canonical")
-    before = set(app.neuron_summary(model)["neuron"])
+    before = set(figures.neuron_summary(model)["neuron"])
     model.activate_neurons(np.array([0]), np.array([5]))
-    after = app.neuron_summary(model)
+    after = figures.neuron_summary(model)
     assert set(after["neuron"]) == before | {5}
     assert after.set_index("neuron").loc[5, "active_fraction"] == pytest.approx(1 / 16)
-    pos = app.node_positions(model)
+    pos = figures.node_positions(model)
     assert {n for n in model.graph} <= set(pos)
     model.deactivate_neurons(np.array([0]), np.array([5]))
-    assert set(app.neuron_summary(model)["neuron"]) == before
-    assert len(app.network_figure(model).axes) == 2
+    assert set(figures.neuron_summary(model)["neuron"]) == before
+    assert len(figures.network_figure(model).axes) == 2
 
 
 def test_fitted_density_known_answer_and_control():
@@ -145,13 +147,13 @@ def test_fitted_density_known_answer_and_control():
 
     # known answer: Gaussian samples; the sm4 density is the true pdf within TV 0.04 (got 0.015)
     x = rng.normal(0.0, 1.0, size=4000)
-    grid, p = app.fitted_density(x, "sm4")
+    grid, p = figures.fitted_density(x, "sm4")
     assert tv(p, np.exp(-0.5 * grid**2) / np.sqrt(2 * np.pi), grid) < 0.04
     assert np.trapezoid(p, grid) == pytest.approx(1.0)
     # bimodal samples: sm4 follows the two modes (TV 0.13), the Gaussian control cannot (0.51)
     y = np.concatenate([rng.normal(-2.0, 0.5, 3000), rng.normal(2.0, 0.5, 3000)])
-    grid, p4 = app.fitted_density(y, "sm4")
-    _, p2 = app.fitted_density(y, "sm2")
+    grid, p4 = figures.fitted_density(y, "sm4")
+    _, p2 = figures.fitted_density(y, "sm2")
     bumps = np.exp(-0.5 * ((grid + 2) / 0.5) ** 2) + np.exp(-0.5 * ((grid - 2) / 0.5) ** 2)
     pdf = 0.5 * bumps / (0.5 * np.sqrt(2 * np.pi))
     assert tv(p4, pdf, grid) < 0.2
@@ -167,7 +169,7 @@ def test_app_command_checks_its_address(capsys):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(ValueError, match=rf"^--port: {port}; expected a free port"):
+        with pytest.raises(UsageError, match=rf"^--port: {port}; expected a free port"):
             app_command.check_address("127.0.0.1", port)
     cmd = app_command.server_command("127.0.0.1", 1234)
-    assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and str(app_command.APP_PATH) in cmd
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and app_command.APP_MODULE in cmd

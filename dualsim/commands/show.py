@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.verdicts import VERDICT_COLUMNS
+from runner.errors import UsageError
+
+__all__ = ["HELP", "NAME", "execute", "read_verdicts", "register"]
+
 NAME = "show"
 HELP = "print the verdict table of a result folder"
 
@@ -20,38 +25,38 @@ def read_verdicts(folder: str | Path) -> pd.DataFrame:
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> try:
     ...     read_verdicts(d)
-    ... except ValueError as err:
+    ... except UsageError as err:
     ...     print(str(err).endswith("missing; run `dualsim report " + str(d) + "` to write it"))
     True
     """
-    from scenarios.framework import VERDICT_COLUMNS
-
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder}: not a folder; expected a dualsim result folder")
+        raise UsageError(f"{folder}: not a folder; expected a dualsim result folder")
     path = folder / "verdicts.csv"
     if not path.is_file():
-        raise ValueError(f"{path}: missing; run `dualsim report {folder}` to write it")
+        raise UsageError(f"{path}: missing; run `dualsim report {folder}` to write it")
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        raise ValueError(
+        raise UsageError(
             f"{path}: empty; expected the columns {', '.join(VERDICT_COLUMNS)}"
         ) from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path}: unreadable CSV ({first})") from None
+        raise UsageError(f"{path}: unreadable CSV ({first})") from None
     missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: no column {missing[0]!r}; expected {', '.join(VERDICT_COLUMNS)}")
+        raise UsageError(f"{path}: no column {missing[0]!r}; expected {', '.join(VERDICT_COLUMNS)}")
     return frame
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the ``folder`` argument."""
     parser.add_argument("folder", type=Path, help="a dualsim result folder")
 
 
 def execute(args: argparse.Namespace) -> int:
+    """Print the verdict table of ``args.folder``."""
     frame = read_verdicts(args.folder)
     if frame.empty:
         print(f"{args.folder}: no verdicts")

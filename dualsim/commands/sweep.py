@@ -14,9 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scenarios.commands import RunFailed
-from scenarios.commands.run import add_run_options, build_config
-from scenarios.registry import scenario_names
+import scenarios
+from dualsim.commands import load_scenario, set_output
+from dualsim.commands.run import add_run_options, build_config
+from runner.errors import RunFailed, UsageError
+from runner.experiment import default_out
+from runner.sweep import collect, run_sweep
+
+__all__ = ["HELP", "NAME", "execute", "parse_grid", "register"]
 
 NAME = "sweep"
 HELP = "run a scenario over a parameter grid (resumable), or collect a sweep's results"
@@ -35,17 +40,17 @@ def parse_grid(pairs: Sequence[str]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ValueError(f"--grid: {pair!r}; expected key=value1,value2,...")
+            raise UsageError(f"--grid: {pair!r}; expected key=value1,value2,...")
         key, raw = (part.strip() for part in pair.split("=", 1))
         if not key:
-            raise ValueError(f"--grid: {pair!r}; expected a non-empty key")
+            raise UsageError(f"--grid: {pair!r}; expected a non-empty key")
         if key in out:
-            raise ValueError(f"--grid: {key!r}; expected each key once")
+            raise UsageError(f"--grid: {key!r}; expected each key once")
         if raw.startswith("["):
             try:
                 values = tomllib.loads(f"v = {raw}")["v"]
             except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"--grid: {pair!r}; expected a TOML list ({exc})") from None
+                raise UsageError(f"--grid: {pair!r}; expected a TOML list ({exc})") from None
         else:
             values = [_value(v.strip()) for v in raw.split(",")] if raw else []
         out[key] = list(values)
@@ -60,7 +65,9 @@ def _value(raw: str) -> Any:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="?", help=f"scenario: {', '.join(scenario_names())}")
+    """Add the sweep's arguments and the ``dualsim run`` options."""
+    names = ", ".join(scenarios.scenario_names())
+    parser.add_argument("name", nargs="?", help=f"scenario: {names}")
     parser.add_argument(
         "--grid", action="append", metavar="KEY=V1,V2", help="a swept parameter (repeatable)"
     )
@@ -80,8 +87,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from scenarios.sweep import collect, run_sweep
-
+    """Run the sweep (resuming what an earlier call left), or collect one with ``--collect``."""
     if args.collect is not None:
         frame = collect(args.collect, table=args.table)
         n_runs = frame["run_id"].nunique()
@@ -94,19 +100,22 @@ def execute(args: argparse.Namespace) -> int:
             print(frame.head(10).to_string(index=False))
         return 0
     if not args.name:
-        raise ValueError("name: missing; expected a scenario name or --collect DIR")
+        raise UsageError("name: missing; expected a scenario name or --collect DIR")
+    load_scenario(args.name)
     if args.steps is not None and args.steps < 1:
-        raise ValueError(f"--steps: {args.steps}; expected an integer >= 1")
+        raise UsageError(f"--steps: {args.steps}; expected an integer >= 1")
     config = build_config(args)
     grid = parse_grid(args.grid or [])
+    out = args.out if args.out is not None else default_out(f"sweep-{args.name}")
+    set_output(args, out)
     engine = args.engine or ("dask" if args.scheduler else "local")
     result = run_sweep(
         config,
         grid,
         replicates=args.replicates,
         executor=engine,
-        out=args.out,
-        scenario=args.name,
+        out=out,
+        scenario=f"{scenarios.CATALOGUE[args.name]}:run",
         quick=args.quick,
         steps=args.steps,
         workers=args.workers,
