@@ -35,7 +35,7 @@ FLAGSHIP := transition
 run: $(VENV)/.stamp-run
 	$(VENV)/bin/dualsim run $(FLAGSHIP) $(ARGS)
 
-TEST_PATHS := tests agents models analysis scenarios
+TEST_PATHS := tests agents models analysis scenarios runner dualsim
 
 test: $(VENV)/.stamp-test
 	$(PY) -m pytest -m "not slow" -q --doctest-modules $(TEST_PATHS) $(ARGS)

@@ -30,6 +30,8 @@ import numpy as np
 
 from models import LearningSystem, SystemConfig
 
+__all__ = ["ARMS", "run", "time_step"]
+
 GAMMA = {"type": "step_size", "policy": "temperature", "target": 4e-6, "gamma_max": 0.3}
 BATCH = {"type": "batch_size", "policy": "noise_scale", "m_min": 16, "m_max": 16}
 

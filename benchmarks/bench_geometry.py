@@ -22,6 +22,8 @@ from analysis.geometry import (
     interior,
 )
 
+__all__ = ["run"]
+
 
 def _de_sitter(n: int, h: float, H: float) -> np.ndarray:
     x = grid_coordinates((n,) * 4, h, 0.0)

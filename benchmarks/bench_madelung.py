@@ -10,6 +10,8 @@ import numpy as np
 from analysis.madelung import fit
 from analysis.trajectory import to_array, to_frame
 
+__all__ = ["run"]
+
 
 def _median_time(fn, repeats: int = 3) -> float:
     times = []

@@ -9,6 +9,8 @@ import numpy as np
 from analysis.controls import ou_trajectories
 from analysis.schrodinger import compare_evolution
 
+__all__ = ["run"]
+
 
 def run(repeats: int = 3) -> list[str]:
     """Time compare_evolution (median of ``repeats``) on a 10^6-row, 2-coordinate table."""

@@ -13,9 +13,12 @@ import tempfile
 import time
 
 from models import SystemConfig
-from scenarios.sweep import collect, default_workers, run_sweep
+from runner.sweep import collect, default_workers, run_sweep
+
+__all__ = ["GRID", "SCENARIO", "run"]
 
 GRID = {"step_size": [0.01, 0.05], "batch_size": [8, 16]}
+SCENARIO = "scenarios.train:run"
 
 
 def _time(engine: str, base: SystemConfig, steps: int, repeats: int) -> tuple[float, str]:
@@ -24,7 +27,9 @@ def _time(engine: str, base: SystemConfig, steps: int, repeats: int) -> tuple[fl
     for _ in range(repeats):
         out = tempfile.mkdtemp(prefix=f"bench-sweep-{engine}-")
         start = time.perf_counter()
-        res = run_sweep(base, GRID, executor=engine, out=out, steps=steps, workers=2)
+        res = run_sweep(
+            base, GRID, executor=engine, out=out, scenario=SCENARIO, steps=steps, workers=2
+        )
         times.append(time.perf_counter() - start)
         if not res.complete:
             raise RuntimeError(f"{engine}: runs failed: {res.failed}")
@@ -51,7 +56,9 @@ def run(repeats: int = 3) -> list[str]:
             collect(folders["serial"]).equals(collect(folders[e])) for e in ("local", "dask")
         )
         start = time.perf_counter()
-        run_sweep(base, GRID, executor="local", out=folders["local"], steps=steps)
+        run_sweep(
+            base, GRID, executor="local", out=folders["local"], scenario=SCENARIO, steps=steps
+        )
         rerun = time.perf_counter() - start
         lines.append(
             f"  {label}: serial {row['serial']:.2f} s, pool {row['local']:.2f} s "

@@ -16,6 +16,8 @@ from scipy import linalg
 from analysis.thermodynamics import entropy_trajectory, kramers_moyal
 from analysis.trajectory import to_frame
 
+__all__ = ["run"]
+
 
 def _ou_table(steps: int = 1000, replicas: int = 1000, seed: int = 0):
     rng = np.random.default_rng(seed)

@@ -11,7 +11,7 @@ Exit codes (:func:`runner.errors.exit_code_for`):
 * 2: bad input -- an option, a config value, a folder or a saved file -- reported in one line
   ``error: <field>: <value>; expected ...`` with no traceback;
 * 1: the run failed -- it diverged, its analysis failed, or any other exception (a bug is never
-  reported as bad input). The tables recorded so far are kept, the traceback is saved as
+  reported as bad input). What the run has written is kept, the traceback is saved as
   ``traceback.txt`` in the output folder and one line names the error;
 * 130/143: interrupted by SIGINT/SIGTERM (recorded data and a checkpoint are kept; ``--resume``
   continues).
