@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import scenarios
+from agents.registry import controller_types
 from dualsim.cli import COMMANDS, main
 from dualsim.commands import TRACEBACK_FILE
 from runner.errors import Interrupted, RunFailed, UsageError
@@ -83,8 +84,6 @@ def test_bad_toml_values(capsys, tmp_path: Path, text: str, expected: str) -> No
 
 
 def test_unknown_controller_lists_the_types(capsys, tmp_path: Path) -> None:
-    from agents.registry import controller_types
-
     err = _error(
         capsys, ["run", "train", "--config", _toml(tmp_path, '[[controllers]]\ntype = "x"\n')]
     )
