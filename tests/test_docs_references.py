@@ -18,9 +18,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 THIS = Path(__file__).resolve()
-CODE_DIRS = ("agents", "models", "analysis", "runner", "scenarios", "dualsim", "benchmarks", "tests")
-SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build", "dist"}
-SKIP_DIRS |= {"results", ".hypothesis", ".ipynb_checkpoints", "node_modules"}
+CODE_DIRS = ("agents", "models", "analysis", "runner", "scenarios", "dualsim", "benchmarks")
+CODE_DIRS += ("tests",)
+SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build"}
+SKIP_DIRS |= {"dist", "results", ".hypothesis", ".ipynb_checkpoints", "node_modules"}
 OUTPUT_NAMES = {"summary.md"}  # written into every run folder, not part of the repository
 
 REFERENCE = re.compile(
@@ -38,8 +39,10 @@ _NOTES_MD = ("layout", "design")
 TEAM_NAMES = re.compile(
     r"\b(?:" + "|".join(n.upper() for n in _NOTES) + r")\b"
     r"|\b(?:" + "|".join(n.upper() for n in _NOTES_MD) + r")\.md\b"
-    r"|" + re.escape("/".join(("..", "shared")))
-    + r"|" + re.escape("/".join(("", "work", "shared")))
+    r"|"
+    + re.escape("/".join(("..", "shared")))
+    + r"|"
+    + re.escape("/".join(("", "work", "shared")))
     + r"|\b(?:seed-abstract|paper)\.md\b"
 )
 
