@@ -1,7 +1,8 @@
 """Every file reference in code, README, docs and report strings resolves inside the repository.
 
 A reference is any ``name.md`` mention (optionally with a directory, ``docs/methods.md``), with an
-optional ``#anchor`` or ``section N``. It resolves when the file exists relative to the mentioning
+optional ``#anchor`` or ``section N``, and any source path with a directory (``agents/x.py``,
+``dir/x.ipynb``). It resolves when the file exists relative to the mentioning
 file or to the repository root and, when an anchor or section is named, the target has that
 heading (GitHub's heading slugs). ``summary.md`` is the report every run writes, not a repository
 file, and is allowed. No document outside the repository (the team's working notes) may be named
@@ -25,7 +26,7 @@ SKIP_DIRS |= {"dist", "results", ".hypothesis", ".ipynb_checkpoints", "node_modu
 OUTPUT_NAMES = {"summary.md"}  # written into every run folder, not part of the repository
 
 REFERENCE = re.compile(
-    r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.md)(?![\w])"
+    r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.md|(?:[\w.-]+/)+[\w.-]+\.(?:py|ipynb))(?![\w])"
     r"(?:#([\w-]+)|\s+(?:section|§)\s*(\d+(?:\.\d+)*))?",
     re.IGNORECASE,
 )
@@ -87,7 +88,7 @@ def bad_references(text: str, where: Path, root: Path = ROOT) -> list[str]:
         if target is None or root.resolve() not in target.resolve().parents:
             bad.append(f"{m.group(0)}: no such file")
             continue
-        if anchor or section:
+        if (anchor or section) and target.suffix.lower() == ".md":
             anchors, numbers = headings(target.read_text(encoding="utf-8"))
             if anchor and anchor.lower() not in anchors:
                 bad.append(f"{m.group(0)}: no heading #{anchor} in {name}")
@@ -185,6 +186,7 @@ def tiny_repo(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text("", encoding="utf-8")
     return tmp_path
 
 
@@ -192,7 +194,7 @@ def test_checker_accepts_good_references(tiny_repo: Path) -> None:
     where = tiny_repo / "pkg" / "mod.py"
     text = (
         "see docs/guide.md, docs/guide.md#weak-form-madelung-fit, docs/guide.md section 3, "
-        "docs/guide.md#repeat-1 and the run's summary.md; a link [guide](../docs/guide.md#guide)"
+        "docs/guide.md#repeat-1, the run's summary.md, pkg/mod.py; a link [guide](../docs/guide.md)"
     )
     assert bad_references(text, where, tiny_repo) == []
     # from inside docs/, a bare name is relative to the page
@@ -209,6 +211,8 @@ def test_checker_accepts_good_references(tiny_repo: Path) -> None:
         "docs/guide.md section 4",
         "guide.md",  # not relative to pkg/ or to the root
         "../outside.md",
+        "pkg/missing.py",
+        "docs/gone.ipynb",
     ],
 )
 def test_checker_flags_bad_references(tiny_repo: Path, text: str) -> None:
