@@ -60,12 +60,11 @@ leaves the metric's box within 5 samples.
 
 Units: q in parameter units, x in neuron-state units, time in learning steps (dt = 1).
 
-Run as ``dualsim run duality``, ``python -m scenarios.duality`` or ``duality.run()``.
+Run as ``dualsim run duality`` or ``duality.run()``.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -78,20 +77,19 @@ from analysis import schrodinger
 from analysis.geometry import geodesic
 from analysis.spacetime import geodesic_test, local_metric, polynomial_metric
 from analysis.trajectory import to_array, to_frame
+from analysis.verdicts import Verdict, diagnostics_frame
 from models import LearningSystem, SystemConfig
-from scenarios import spacetime as st
-from scenarios import transition as tr
-from scenarios.entry import scenario_run
-from scenarios.framework import (
+from runner import (
     Analysis,
     AnalysisFailed,
-    Scenario,
-    Verdict,
+    Experiment,
     arm_tables,
     concat_arms,
-    diagnostics_frame,
     run_arm,
+    scenario_run,
 )
+from scenarios import spacetime as st
+from scenarios import transition as tr
 from scenarios.neuron_coordinates import (
     arm_coordinates,
     check_network,
@@ -160,7 +158,7 @@ def _perturb(model: LearningSystem, groups: list[list[int]]) -> None:
     inject_block_packets(model, groups, BLOCKS)
 
 
-class DualityScenario(Scenario):
+class DualityScenario(Experiment):
     """Duality: one adaptive run, Schrödinger for q and geodesics for x, each against its null."""
 
     name = "duality"
@@ -811,9 +809,3 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
         fig.savefig(path, dpi=110)
 
     return {"duality_predictions": predictions_fig, "duality_scores": scores_fig}
-
-
-if __name__ == "__main__":  # pragma: no cover - script entry
-    from scenarios.cli import main
-
-    sys.exit(main(["run", "duality", *sys.argv[1:]]))

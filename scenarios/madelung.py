@@ -22,7 +22,7 @@ Arms (every table has an ``arm`` column)
     The classical control: heavy ball (beta = 0.9), same gamma, M and start.
 ``grid_g<gamma>_M<M>``
     The (gamma, M) grid for the Fokker-Planck check and the hbar exponents, run through
-    :func:`scenarios.sweep.run_sweep` (started at q* with the stationary covariance, burn-in
+    :func:`runner.sweep.run_sweep` (started at q* with the stationary covariance, burn-in
     dropped).
 ``quench_sgd``, ``quench_momentum``, ``no_change``
     Equilibrated ensembles whose teacher changes (b* -> 0.8 b*) at step ``QUENCH_AT``; the
@@ -77,7 +77,6 @@ projections of the parameter vector, which are not Markov, so it would carry tha
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Callable
 from functools import partial
@@ -90,19 +89,19 @@ from scipy import linalg, optimize
 
 from analysis import controls, madelung, schrodinger, thermodynamics
 from analysis.trajectory import to_array
+from analysis.verdicts import Verdict, diagnostics_frame
 from models import LearningSystem, SystemConfig
 from models.tasks import DataSource, Task
-from scenarios.entry import scenario_run
-from scenarios.framework import (
+from runner import (
     Analysis,
     AnalysisFailed,
-    Scenario,
-    Verdict,
+    Experiment,
     arm_tables,
     concat_arms,
-    diagnostics_frame,
     run_arm,
+    scenario_run,
 )
+from runner.sweep import collect, run_sweep
 
 FP_THRESHOLD = 0.1
 ENTROPY_THRESHOLD = 0.25
@@ -420,7 +419,7 @@ def grid_cell(
     center: tuple[float, float] = (1.0, 1.0),
     burn: int = 100,
 ) -> None:
-    """One (gamma, M) cell of the grid (a :func:`scenarios.sweep.run_sweep` scenario callable).
+    """One (gamma, M) cell of the grid (a :func:`runner.sweep.run_sweep` scenario callable).
 
     Starts the replicas at ``center`` with the stationary covariance of the cell, runs
     ``burn + steps`` steps and writes ``trajectories.parquet`` and ``model.parquet`` (steps after
@@ -465,8 +464,6 @@ def _grid_tables(
     progress: bool,
     cell: Callable[..., None] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    from scenarios.sweep import collect, run_sweep
-
     if cell is None:
         cell = grid_cell
         options = {
@@ -870,7 +867,7 @@ def fit_quadratic_potential(q: np.ndarray, f: np.ndarray) -> tuple[float, np.nda
 # ----------------------------------------------------------------------------------------------
 
 
-class MadelungScenario(Scenario):
+class MadelungScenario(Experiment):
     """Fixed N: Fokker-Planck form, entropy budget, Madelung fit against its noise floor,
     hbar exponents per mass convention, real-time tests (momentum arm as the classical
     control, Nelson trajectories as the positive control)."""
@@ -2160,9 +2157,3 @@ def _analyse_projected(
         summary=summary,
         notes=notes,
     )
-
-
-if __name__ == "__main__":  # pragma: no cover - script entry
-    from scenarios.cli import main
-
-    sys.exit(main(["run", "madelung", *sys.argv[1:]]))

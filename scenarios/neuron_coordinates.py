@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.spacetime import coarse_coordinates
 from models import LearningSystem, SystemConfig
-from scenarios.framework import AnalysisFailed
+from runner import AnalysisFailed
 
 D_GROUPS = 4
 PACKET_AMPLITUDE = 0.3

@@ -32,7 +32,7 @@ Arms (every table has an ``arm`` column)
     group ``k``; it runs ``PACKET_STEPS`` (quick ``PACKET_STEPS_QUICK``) steps past the injection.
 ``target_<N>``
     Neuron-count targets (``neuron_count`` controller, policy ``target``; default targets
-    ``TARGETS``, quick ``TARGETS_QUICK``), run through :func:`scenarios.sweep.run_sweep` with the
+    ``TARGETS``, quick ``TARGETS_QUICK``), run through :func:`runner.sweep.run_sweep` with the
     callable :func:`target_run`. All targets share the scenario's seed (same network and data
     stream, so that only the target differs).
 ``learning_on_batch``, ``learning_off_batch``
@@ -116,13 +116,12 @@ Statistics and verdicts (thresholds are constants of this module)
 Units: X in neuron-state units; time in learning steps; C, g in inverse time over the diffusion
 reference (eigenvalues) or per step (grids); Lambda in inverse squared X units.
 
-Run as ``dualsim run spacetime``, ``python -m scenarios.spacetime`` or ``spacetime.run()``.
+Run as ``dualsim run spacetime`` or ``spacetime.run()``.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import tempfile
 from collections.abc import Callable
 from functools import partial
@@ -147,18 +146,18 @@ from analysis.spacetime import (
     spectral_embedding,
     stress_energy_dust,
 )
+from analysis.verdicts import Verdict, diagnostics_frame
 from models import LearningSystem, SystemConfig
-from scenarios.entry import scenario_run
-from scenarios.framework import (
+from runner import (
     Analysis,
     AnalysisFailed,
-    Scenario,
-    Verdict,
+    Experiment,
     arm_tables,
     concat_arms,
-    diagnostics_frame,
     run_arm,
+    scenario_run,
 )
+from runner.sweep import collect, run_sweep
 from scenarios.neuron_coordinates import (
     D_GROUPS,
     arm_coordinates,
@@ -312,7 +311,7 @@ def target_run(
     *,
     seed: int = 0,
 ) -> None:
-    """One neuron-count target (a :func:`scenarios.sweep.run_sweep` scenario callable).
+    """One neuron-count target (a :func:`runner.sweep.run_sweep` scenario callable).
 
     Runs ``config`` (which carries the ``neuron_count`` target controller) with the scenario's
     ``seed`` (not the sweep's run seed: every target then has the same network and data) and
@@ -330,8 +329,6 @@ def target_run(
 def _target_tables(
     config: SystemConfig, targets: tuple[int, ...], steps: int, progress: bool
 ) -> dict[str, pd.DataFrame]:
-    from scenarios.sweep import collect, run_sweep
-
     base = _target_config(config, targets[0])
     grid = {"controllers.neuron_count.target": [float(t) for t in targets]}
     with tempfile.TemporaryDirectory(prefix="dualsim-spacetime-targets-") as tmp:
@@ -363,7 +360,7 @@ def _target_tables(
     return out
 
 
-class SpacetimeScenario(Scenario):
+class SpacetimeScenario(Experiment):
     """Emergent space-time: Lorentz signature, dispersion, metric, geodesics, Einstein, Lambda."""
 
     name = "spacetime"
@@ -1247,9 +1244,3 @@ def _figures(ctx: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
         "lambda_vs_n": lambda_fig,
         "dispersion": dispersion_fig,
     }
-
-
-if __name__ == "__main__":  # pragma: no cover - script entry
-    from scenarios.cli import main
-
-    sys.exit(main(["run", "spacetime", *sys.argv[1:]]))

@@ -1,13 +1,13 @@
 """Scenario ``train``: a plain training run of the learning system, its tables as Parquet.
 
 It runs one :class:`~models.LearningSystem` for ``steps`` steps (through
-:func:`scenarios.framework.run_arm`, so ``dualsim run`` checkpoints and resumes it) and saves
+:func:`runner.arms.run_arm`, so ``dualsim run`` checkpoints and resumes it) and saves
 ``trajectories`` (per step and replica), ``model`` (DataCollector, every ``record_every``
 steps), ``neurons`` (DataCollector NeuronAgent table), ``neuron_states``,
 ``controller_events`` and ``events`` (model events: injected packets, dropped replicas), plus
 ``config.toml`` (with a ``[dualsim]`` table: scenario, quick, steps) and ``training.png``.
 
-Run it as ``dualsim run train``, ``python -m scenarios.train`` or from Python::
+Run it as ``dualsim run train`` or from Python::
 
     from scenarios import train
     result = train.run(steps=100, replicas=32)
@@ -15,14 +15,22 @@ Run it as ``dualsim run train``, ``python -m scenarios.train`` or from Python::
 
 from __future__ import annotations
 
-import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from models import LearningSystem, SystemConfig
-from scenarios.result import ScenarioResult
+from runner import (
+    ScenarioResult,
+    atomic_write,
+    current,
+    default_out,
+    run_arm,
+    write_config,
+    write_table,
+)
 
 DEFAULT_STEPS = 300
 QUICK_STEPS = 60
@@ -88,12 +96,6 @@ def run(
     >>> sorted(res.tables)[:2], res.summary["steps"]
     (['controller_events', 'events'], 5)
     """
-    from functools import partial
-
-    from scenarios.checkpoint import atomic_write, current
-    from scenarios.framework import run_arm, write_config, write_table
-    from scenarios.output import default_out
-
     cfg = config or SystemConfig()
     if overrides:
         cfg = cfg.replace(**overrides)
@@ -149,9 +151,3 @@ def _plot(frame, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-if __name__ == "__main__":  # pragma: no cover - script entry
-    from scenarios.cli import main
-
-    sys.exit(main(["run", "train", *sys.argv[1:]]))

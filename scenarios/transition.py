@@ -49,7 +49,6 @@ hbar_over_m does not depend on it); time unit: one learning step.
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +59,10 @@ from analysis import madelung, schrodinger
 from analysis.controls import nelson_trajectories
 from analysis.thermodynamics import kramers_moyal
 from analysis.trajectory import to_array, to_frame
+from analysis.verdicts import Verdict, diagnostics_frame
 from models import LearningSystem, SystemConfig
 from models.tasks import DataSource
-from scenarios.entry import scenario_run
-from scenarios.framework import (
-    Analysis,
-    Scenario,
-    Verdict,
-    arm_tables,
-    concat_arms,
-    diagnostics_frame,
-    run_arm,
-)
+from runner import Analysis, Experiment, arm_tables, concat_arms, run_arm, scenario_run
 
 COORDS = ["q_0", "q_1"]
 SGD_ARMS = ("canonical", "adaptive", "canonical_at_final", "momentum", "no_change")
@@ -109,7 +100,7 @@ def adaptive_controllers(mu_c: float = MU_C) -> list[dict[str, Any]]:
     ]
 
 
-class TransitionScenario(Scenario):
+class TransitionScenario(Experiment):
     """Madelung-to-Schrödinger transition: canonical vs adaptive arms, with controls."""
 
     name = "transition"
@@ -934,9 +925,3 @@ SCENARIO = TransitionScenario()
 run = scenario_run(
     SCENARIO, "Run the transition scenario (see the module docstring) and write its output folder."
 )
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from scenarios.cli import main
-
-    sys.exit(main(["run", "transition", *sys.argv[1:]]))

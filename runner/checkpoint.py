@@ -1,7 +1,9 @@
 """Checkpoints, resume, signals and divergence handling of runs: nothing computed is lost.
 
-A :func:`session` wraps one run (``dualsim run`` opens it). While it is open,
-:func:`scenarios.framework.run_arm` steps every model through :meth:`Session.run_arm`, which
+A :func:`session` wraps one run (``dualsim run`` opens it). While it is open, the session
+observes every :func:`runner.arms.run_arm` call (:meth:`Session.open_arm` hands the stepping
+loop an :class:`ArmCheckpoints` for the arm, which the loop calls before the first step, after
+every step and at the end). The session
 
 - writes a checkpoint of the model every ``every`` steps, and when the arm ends, to
   ``OUT/checkpoints/NNN-ARM.pkl`` (NNN counts the ``run_arm`` calls of the run, so a scenario
@@ -17,8 +19,11 @@ A :func:`session` wraps one run (``dualsim run`` opens it). While it is open,
   recorded so far (finished arms and the running one) into valid Parquet files and raises
   :class:`Interrupted` (exit code 130 or 143) with the command that resumes;
 - on a divergence (:class:`models.divergence.Diverged`) writes the tables recorded up to the
-  last good step and raises :class:`~scenarios.commands.RunFailed` with the one-line cause; in
+  last good step and raises :class:`~runner.errors.RunFailed` with the one-line cause; in
   ``drop`` mode the diverged replicas are dropped instead and the run goes on.
+
+What is flushed is the arm's tables function (``run_arm``'s ``tables``, by default
+:func:`runner.arms.arm_tables`), unless :attr:`Session.tables` replaces it for every arm.
 
 Closures and lambdas (task samplers, activations, controller reporters) are pickled by value
 (marshalled code plus their closure cells), so the checkpoint is only valid for the same
@@ -31,11 +36,11 @@ import contextlib
 import importlib
 import io
 import marshal
-import os
 import pickle
 import shutil
 import signal
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,25 +49,31 @@ from typing import Any
 import pandas as pd
 
 from models.divergence import MODES, Diverged
-from scenarios.commands import RunFailed
+from runner.errors import SIGNAL_EXIT_CODES, Interrupted, RunFailed, UsageError
+from runner.io import atomic_write, concat_arms, write_table
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "DEFAULT_EVERY",
+    "ArmCheckpoints",
+    "Session",
+    "current",
+    "dumps",
+    "load_checkpoint",
+    "prepare_output",
+    "save_checkpoint",
+    "session",
+]
 
 FORMAT = 1
 CHECKPOINT_DIR = "checkpoints"
 DEFAULT_EVERY = 50
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 # files a dualsim run writes into its output folder (what --force may remove)
 OUTPUT_PATTERNS = ("*.parquet", "*.csv", "*.png", "config.toml", "summary.md")
 OUTPUT_DIRS = ("figures", CHECKPOINT_DIR)
 
-
-class Interrupted(RuntimeError):
-    """The run was stopped by a signal after saving; ``exit_code`` is 130 (SIGINT) or 143."""
-
-    def __init__(self, signum: int, message: str) -> None:
-        self.signum = int(signum)
-        self.exit_code = EXIT_CODES.get(signum, 128 + int(signum))
-        super().__init__(message)
+TablesFn = Callable[[Any, str], dict[str, pd.DataFrame]]
 
 
 # ---------------------------------------------------------------------- pickling
@@ -138,31 +149,6 @@ def dumps(obj: Any) -> bytes:
     return buf.getvalue()
 
 
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temporary file, fsync, rename, fsync of the folder.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.bin"
-    >>> atomic_write(p, b"abc"); p.read_bytes()
-    b'abc'
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def save_checkpoint(path: str | Path, model: Any, **header: Any) -> None:
     """Write a checkpoint: a header dict (format, Python version, ``header``) and the model.
 
@@ -181,22 +167,22 @@ def save_checkpoint(path: str | Path, model: Any, **header: Any) -> None:
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], Any]:
     """Read a checkpoint written by :func:`save_checkpoint`; a bad file raises a one-line
-    ``ValueError`` naming it."""
+    ``UsageError`` naming it."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ValueError(f"{path}: unreadable checkpoint ({exc.strerror})") from None
+        raise UsageError(f"{path}: unreadable checkpoint ({exc.strerror})") from None
     try:
         head, model = pickle.loads(data)
     except Exception as exc:
-        raise ValueError(
+        raise UsageError(
             f"{path}: corrupt checkpoint ({type(exc).__name__}); delete it to restart that arm"
         ) from None
     if not isinstance(head, dict) or head.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a dualsim checkpoint of format {FORMAT}")
+        raise UsageError(f"{path}: not a dualsim checkpoint of format {FORMAT}")
     if tuple(head.get("python", ())) != sys.version_info[:2]:
-        raise ValueError(
+        raise UsageError(
             f"{path}: written by Python {'.'.join(map(str, head.get('python', ())))}; "
             f"expected {sys.version_info[0]}.{sys.version_info[1]}"
         )
@@ -217,7 +203,7 @@ def prepare_output(folder: str | Path, resume: bool = False, force: bool = False
     >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "model.parquet").write_text("x")
     >>> try:
     ...     prepare_output(d)
-    ... except ValueError as err:
+    ... except UsageError as err:
     ...     print(str(err).split(";")[1].strip()[:27])
     expected a new or empty one
     >>> prepare_output(d, force=True) == d, (d / "model.parquet").exists()
@@ -225,18 +211,18 @@ def prepare_output(folder: str | Path, resume: bool = False, force: bool = False
     """
     folder = Path(folder)
     if resume and force:
-        raise ValueError("--resume and --force: both given; expected at most one")
+        raise UsageError("--resume and --force: both given; expected at most one")
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--out {folder}: a file; expected a folder")
+        raise UsageError(f"--out {folder}: a file; expected a folder")
     busy = folder.is_dir() and any(folder.iterdir())
     if resume:
         if not (folder / "config.toml").is_file():
-            raise ValueError(
+            raise UsageError(
                 f"--out {folder}: no config.toml; --resume expects the folder of an earlier run"
             )
         return folder
     if busy and not force:
-        raise ValueError(
+        raise UsageError(
             f"--out {folder}: not empty; expected a new or empty one "
             "(--resume continues the run there, --force overwrites it)"
         )
@@ -251,12 +237,6 @@ def prepare_output(folder: str | Path, resume: bool = False, force: bool = False
 
 
 # ---------------------------------------------------------------------- the session
-def _default_tables(model: Any, arm: str) -> dict[str, pd.DataFrame]:
-    from scenarios.framework import arm_tables
-
-    return arm_tables(model, arm)
-
-
 class Session:
     """Checkpoint, resume, signal and divergence settings of one run (see the module docstring).
 
@@ -274,8 +254,9 @@ class Session:
     divergence_factor : float, optional
         Loss blow-up factor of the divergence test (default: the model's).
     tables : callable, optional
-        ``tables(model, arm) -> dict of DataFrame``: what is flushed to Parquet when a run stops
-        early (default :func:`scenarios.framework.arm_tables`; arms are concatenated).
+        ``tables(model, arm) -> dict of DataFrame``: what is flushed to Parquet for every arm
+        when a run stops early (arms are concatenated); default: each arm's own tables function
+        (the ``tables`` of its :func:`runner.arms.run_arm` call).
     """
 
     def __init__(
@@ -286,23 +267,23 @@ class Session:
         resume: bool = False,
         on_divergence: str = "stop",
         divergence_factor: float | None = None,
-        tables: Callable[[Any, str], dict[str, pd.DataFrame]] | None = None,
+        tables: TablesFn | None = None,
     ) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-            raise ValueError(f"--checkpoint-every: {every!r}; expected an integer >= 0")
+            raise UsageError(f"--checkpoint-every: {every!r}; expected an integer >= 0")
         if on_divergence not in MODES:
-            raise ValueError(f"--on-divergence: {on_divergence!r}; expected one of stop, drop")
+            raise UsageError(f"--on-divergence: {on_divergence!r}; expected one of stop, drop")
         if divergence_factor is not None and not divergence_factor > 1:
-            raise ValueError(f"--divergence-factor: {divergence_factor!r}; expected a number > 1")
+            raise UsageError(f"--divergence-factor: {divergence_factor!r}; expected a number > 1")
         self.folder = Path(folder)
         self.name = name
         self.every = every
         self.resume = resume
         self.on_divergence = on_divergence
         self.divergence_factor = divergence_factor
-        self.tables = tables or _default_tables
+        self.tables = tables
         self.calls = 0
-        self.finished: list[tuple[str, Any]] = []
+        self.finished: list[tuple[str, Any, TablesFn]] = []
         self.signal: int | None = None
         self.stepping = False
 
@@ -326,6 +307,29 @@ class Session:
         )
 
     # -------------------------------------------------------------- arms
+    def open_arm(
+        self, arm: str, build: Callable[[], Any], steps: int, tables: TablesFn
+    ) -> ArmCheckpoints:
+        """The observer of one :func:`runner.arms.run_arm` call: its model comes from the arm's
+        checkpoint on resume (``build()`` otherwise), configured for this session's divergence
+        handling."""
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in arm)
+        key = f"{self.calls:03d}-{safe}"
+        self.calls += 1
+        path = self.checkpoint_dir / f"{key}.pkl"
+        model = None
+        if self.resume and path.is_file():
+            head, model = load_checkpoint(path)
+            if head.get("arm") != arm or head.get("steps") != steps:
+                raise UsageError(
+                    f"{path}: checkpoint of arm {head.get('arm')!r} ({head.get('steps')} steps); "
+                    f"expected arm {arm!r} ({steps} steps): the scenario or its options changed"
+                )
+        if model is None:
+            model = build()
+        self._configure(model)
+        return ArmCheckpoints(self, arm, steps, path, model, self.tables or tables)
+
     def _configure(self, model: Any) -> None:
         guard = getattr(model, "divergence", None)
         if guard is not None:
@@ -337,91 +341,85 @@ class Session:
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         save_checkpoint(path, model, arm=arm, steps=int(steps), step=int(model.steps), done=done)
 
-    def flush(self, current: tuple[str, Any] | None = None) -> list[str]:
+    def flush(self, current: tuple[str, Any, TablesFn] | None = None) -> list[str]:
         """Write the tables recorded so far (finished arms, then ``current``) as Parquet."""
-        from scenarios.framework import concat_arms, write_table
-
-        parts = [self.tables(model, arm) for arm, model in self.finished]
-        if current is not None:
-            parts.append(self.tables(current[1], current[0]))
-        tables = concat_arms(parts)
+        arms = [*self.finished, *([current] if current is not None else [])]
+        tables = concat_arms([fn(model, arm) for arm, model, fn in arms])
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, frame in tables.items():
             write_table(self.folder / f"{name}.parquet", frame)
         return sorted(tables)
 
-    def run_arm(
-        self,
-        arm: str,
-        build: Callable[[], Any],
-        steps: int,
-        progress: bool = False,
-        actions: dict[int, Callable[[Any], None]] | None = None,
-    ) -> Any:
-        """:func:`scenarios.framework.run_arm` with checkpoints, resume, signals, divergence."""
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in arm)
-        key = f"{self.calls:03d}-{safe}"
-        self.calls += 1
-        path = self.checkpoint_dir / f"{key}.pkl"
-        model = None
-        if self.resume and path.is_file():
-            head, model = load_checkpoint(path)
-            if head.get("arm") != arm or head.get("steps") != steps:
-                raise ValueError(
-                    f"{path}: checkpoint of arm {head.get('arm')!r} ({head.get('steps')} steps); "
-                    f"expected arm {arm!r} ({steps} steps): the scenario or its options changed"
-                )
-        if model is None:
-            model = build()
-        self._configure(model)
-        actions = dict(actions or {})
-        bar = None
-        if progress and model.steps < steps:
-            from tqdm.auto import tqdm
 
-            bar = tqdm(total=steps, initial=model.steps, desc=arm, leave=False)
-        self.stepping = True
-        try:
-            while model.steps < steps:
-                action = actions.get(model.steps)
-                if action is not None:
-                    action(model)
-                model.step()
-                if bar is not None:
-                    bar.update(1)
-                if self.signal is not None:
-                    self._interrupt(path, model, arm, steps)
-                if self.every and model.steps % self.every == 0 and model.steps < steps:
-                    self._save(path, model, arm, steps, done=False)
-        except Diverged as err:
-            self.stepping = False
-            written = self.flush((arm, model))
-            raise RunFailed(
-                f"{err} [arm {arm}]; {', '.join(written)} up to step {err.step - 1} "
-                f"written to {self.folder}"
-            ) from None
-        finally:
-            self.stepping = False
-            if bar is not None:
-                bar.close()
-        self._save(path, model, arm, steps, done=True)
-        self.finished.append((arm, model))
-        if self.signal is not None:
-            self._interrupt(path, model, arm, steps, saved=True)
-        return model
+class ArmCheckpoints:
+    """What a :class:`Session` does around one arm's stepping loop.
 
-    def _interrupt(self, path: Path, model: Any, arm: str, steps: int, saved: bool = False) -> None:
-        signum = int(self.signal or signal.SIGINT)
-        self.stepping = False
+    :func:`runner.arms.run_arm` calls :meth:`started` before the first step, :meth:`stepped`
+    after every step, :meth:`diverged` when a step raises
+    :class:`~models.divergence.Diverged`, :meth:`stopped` when the loop is left (normally or
+    not) and :meth:`finished` when the arm has run all its steps.
+
+    Attributes
+    ----------
+    model : LearningSystem
+        The arm's model (from its checkpoint on resume).
+    """
+
+    def __init__(
+        self, session: Session, arm: str, steps: int, path: Path, model: Any, tables: TablesFn
+    ) -> None:
+        self.session = session
+        self.arm = arm
+        self.steps = steps
+        self.path = path
+        self.model = model
+        self.tables = tables
+
+    def started(self) -> None:
+        """A signal from now on is acted on after the current step."""
+        self.session.stepping = True
+
+    def stepped(self) -> None:
+        """After a step: act on a pending signal; checkpoint every ``every`` steps."""
+        sess, model = self.session, self.model
+        if sess.signal is not None:
+            self._interrupt()
+        if sess.every and model.steps % sess.every == 0 and model.steps < self.steps:
+            sess._save(self.path, model, self.arm, self.steps, done=False)
+
+    def diverged(self, error: Diverged) -> None:
+        """Write the tables recorded up to the last good step and raise :class:`RunFailed`."""
+        self.session.stepping = False
+        written = self.session.flush((self.arm, self.model, self.tables))
+        raise RunFailed(
+            f"{error} [arm {self.arm}]; {', '.join(written)} up to step {error.step - 1} "
+            f"written to {self.session.folder}"
+        ) from None
+
+    def stopped(self) -> None:
+        """The loop is left: a signal from now on interrupts at once."""
+        self.session.stepping = False
+
+    def finished(self) -> None:
+        """The arm ran all its steps: save its final checkpoint; act on a pending signal."""
+        sess = self.session
+        sess._save(self.path, self.model, self.arm, self.steps, done=True)
+        sess.finished.append((self.arm, self.model, self.tables))
+        if sess.signal is not None:
+            self._interrupt(saved=True)
+
+    def _interrupt(self, saved: bool = False) -> None:
+        sess, model = self.session, self.model
+        signum = int(sess.signal or signal.SIGINT)
+        sess.stepping = False
         if not saved:
-            self._save(path, model, arm, steps, done=model.steps >= steps)
-        current = None if saved else (arm, model)
-        written = self.flush(current)
+            sess._save(self.path, model, self.arm, self.steps, done=model.steps >= self.steps)
+        written = sess.flush(None if saved else (self.arm, model, self.tables))
         name = signal.Signals(signum).name
         raise Interrupted(
             signum,
-            f"{name} at step {model.steps} of arm {arm!r}: checkpoint and "
-            f"{len(written)} tables saved in {self.folder}; resume with: {self.resume_hint()}",
+            f"{name} at step {model.steps} of arm {self.arm!r}: checkpoint and "
+            f"{len(written)} tables saved in {sess.folder}; resume with: {sess.resume_hint()}",
         )
 
 
@@ -429,7 +427,13 @@ _CURRENT: list[Session] = []
 
 
 def current() -> Session | None:
-    """The open session, if any."""
+    """The open session, if any.
+
+    Examples
+    --------
+    >>> current() is None
+    True
+    """
     return _CURRENT[-1] if _CURRENT else None
 
 
@@ -437,13 +441,14 @@ def current() -> Session | None:
 def session(folder: str | Path, keep: bool = False, **options: Any) -> Iterator[Session]:
     """Open a :class:`Session` for one run (signal handlers installed in the main thread).
 
-    On a normal exit the checkpoints are removed (the outputs are complete) unless ``keep``.
+    ``options`` are the arguments of :class:`Session`. On a normal exit the checkpoints are
+    removed (the outputs are complete) unless ``keep``.
 
     Examples
     --------
     >>> import tempfile
     >>> from models import LearningSystem
-    >>> from scenarios.framework import run_arm
+    >>> from runner.arms import run_arm
     >>> d = tempfile.mkdtemp()
     >>> with session(d, every=2) as s:
     ...     m = run_arm("a", lambda: LearningSystem(replicas=2, n_hidden=2), 5)
@@ -451,11 +456,9 @@ def session(folder: str | Path, keep: bool = False, **options: Any) -> Iterator[
     ['000-a.pkl']
     """
     sess = Session(folder, **options)
-    import threading
-
     installed = {}
     if threading.current_thread() is threading.main_thread():
-        for signum in EXIT_CODES:
+        for signum in SIGNAL_EXIT_CODES:
             installed[signum] = signal.signal(signum, sess._on_signal)
     _CURRENT.append(sess)
     try:

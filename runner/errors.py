@@ -1,0 +1,107 @@
+"""The errors of a dualsim run, each carrying the exit code of the ``dualsim`` command.
+
+``DualsimError`` is the base class; its ``exit_code`` says how the command ends:
+
+============================  =====  ==============================================
+class                         exit   meaning
+============================  =====  ==============================================
+:class:`UsageError`           2      bad input: an option, a folder, a saved file
+:class:`~models.ConfigError`  2      an invalid configuration value
+:class:`RunFailed`            1      the run itself failed; the message says what was kept
+:class:`AnalysisFailed`       1      the analysis could not produce a number it needs
+:class:`~models.divergence.Diverged`  1  a model diverged (NaN/Inf or a loss blow-up)
+:class:`Interrupted`          130    SIGINT after saving (143 for SIGTERM)
+============================  =====  ==============================================
+
+Any other exception is a failed run (exit 1): a bug inside a simulation is never reported as
+bad input. :func:`exit_code_for` applies this table.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from models import ConfigError
+from models.divergence import Diverged
+
+__all__ = [
+    "AnalysisFailed",
+    "ConfigError",
+    "Diverged",
+    "DualsimError",
+    "Interrupted",
+    "RunFailed",
+    "UsageError",
+    "exit_code_for",
+]
+
+SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class DualsimError(Exception):
+    """Base class of the errors dualsim raises on purpose; ``exit_code`` is the command's."""
+
+    exit_code: int = 1
+
+
+class UsageError(DualsimError, ValueError):
+    """Bad input (an option, an output folder, a saved file): exit code 2.
+
+    A ``ValueError`` too, so callers that check for bad values catch it.
+
+    Examples
+    --------
+    >>> UsageError("--out x: a file; expected a folder").exit_code
+    2
+    """
+
+    exit_code = 2
+
+
+class RunFailed(DualsimError, RuntimeError):
+    """The run itself failed (exit code 1); the message says why and what was kept."""
+
+    exit_code = 1
+
+
+class AnalysisFailed(RunFailed):
+    """The analysis could not produce a number it needs (a failed run, exit 1)."""
+
+
+class Interrupted(DualsimError, RuntimeError):
+    """The run was stopped by a signal after saving; ``exit_code`` is 130 (SIGINT) or 143.
+
+    Examples
+    --------
+    >>> Interrupted(signal.SIGTERM, "stopped").exit_code
+    143
+    """
+
+    def __init__(self, signum: int, message: str) -> None:
+        self.signum = int(signum)
+        self.exit_code = SIGNAL_EXIT_CODES.get(signum, 128 + int(signum))
+        super().__init__(message)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The ``dualsim`` exit code of an exception.
+
+    ``ConfigError`` and ``UsageError`` give 2, ``Interrupted`` its signal's code (130/143),
+    ``KeyboardInterrupt`` 130; everything else -- ``RunFailed``, ``Diverged``, and any exception
+    dualsim did not raise on purpose -- is a failed run, 1.
+
+    Examples
+    --------
+    >>> [exit_code_for(e) for e in (ConfigError("replicas", 0, "an integer >= 1"),
+    ...  UsageError("bad"), RunFailed("x"), ValueError("a bug"), OSError("disk"))]
+    [2, 2, 1, 1, 1]
+    >>> exit_code_for(Interrupted(signal.SIGINT, "stopped"))
+    130
+    """
+    if isinstance(exc, ConfigError):
+        return 2
+    if isinstance(exc, DualsimError):
+        return int(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        return SIGNAL_EXIT_CODES[signal.SIGINT]
+    return 1
