@@ -25,13 +25,13 @@ from scipy.linalg import expm
 from analysis.schrodinger import (
     Grid,
     Potential,
-    _axes,
-    _gradient,
-    _interp,
-    _potential,
-    _sample_grid,
-    _spacing,
-    _wavenumbers,
+    grid_axes,
+    grid_interpolate,
+    grid_spacing,
+    grid_wavenumbers,
+    potential_on_grid,
+    sample_grid,
+    spectral_gradient,
 )
 from analysis.trajectory import to_frame
 from analysis.validation import as_generator, check_integer, check_positive
@@ -51,14 +51,14 @@ def _setup(psi0, grid, V, hbar, mass, dt, steps, replicas, substeps, rng):
     Returns ``(axes, psi, hbar, mass, h, steps, substeps, (advance, kmesh), x0, out)`` with
     ``out`` the empty ``(steps + 1, replicas, d)`` record whose row 0 is ``x0``.
     """
-    axes = _axes(grid)
+    axes = grid_axes(grid)
     shape = tuple(ax.size for ax in axes)
     psi = np.asarray(psi0)
     if psi.shape != shape:
         raise ValueError(f"psi0: shape {psi.shape}; expected the grid shape {shape}")
     if not np.all(np.isfinite(psi)):
         raise ValueError("psi0: NaN/Inf values; expected a finite wave function")
-    norm = float(np.sum(np.abs(psi) ** 2) * np.prod(_spacing(axes)))
+    norm = float(np.sum(np.abs(psi) ** 2) * np.prod(grid_spacing(axes)))
     if norm <= 0:
         raise ValueError("psi0: zero everywhere; expected a normalisable wave function")
     hbar = check_positive("hbar", hbar)
@@ -67,8 +67,8 @@ def _setup(psi0, grid, V, hbar, mass, dt, steps, replicas, substeps, rng):
     steps = check_integer("steps", steps, 1)
     replicas = check_integer("replicas", replicas, 1)
     substeps = check_integer("substeps", substeps, 1)
-    v = _potential(V, axes)
-    kmesh = _wavenumbers(axes)
+    v = potential_on_grid(V, axes)
+    kmesh = grid_wavenumbers(axes)
     k2 = sum(k**2 for k in kmesh)
     h = dt / substeps
     half = np.exp(-0.5j * v * h / hbar)
@@ -78,7 +78,7 @@ def _setup(psi0, grid, V, hbar, mass, dt, steps, replicas, substeps, rng):
         return half * np.fft.ifftn(kin * np.fft.fftn(half * p))
 
     psi = psi.astype(complex) / np.sqrt(norm)
-    x = _sample_grid(np.abs(psi) ** 2, axes, replicas, rng)
+    x = sample_grid(np.abs(psi) ** 2, axes, replicas, rng)
     out = np.empty((steps + 1, replicas, len(axes)))
     out[0] = x
     return axes, psi, hbar, mass, h, steps, substeps, (advance, kmesh), x, out
@@ -86,7 +86,7 @@ def _setup(psi0, grid, V, hbar, mass, dt, steps, replicas, substeps, rng):
 
 def _guidance(psi, kmesh, axes, x, hbar_m, osmotic: bool) -> np.ndarray:
     """(hbar/m) (Im [+ Re]) (grad psi / psi) at points x, from interpolated psi and grad psi."""
-    vals = _interp([psi, *_gradient(psi, kmesh)], axes, x)
+    vals = grid_interpolate([psi, *spectral_gradient(psi, kmesh)], axes, x)
     p = vals[0]
     den = np.abs(p) ** 2
     den = np.maximum(den, 1e-300)
@@ -354,14 +354,14 @@ def noise_floor(
     if callable(reference):
         sampler = reference
     elif isinstance(reference, tuple) and len(reference) == 2:
-        axes = _axes(reference[0], "reference grid")
+        axes = grid_axes(reference[0], "reference grid")
         dens = np.asarray(reference[1], dtype=float)
         shape = tuple(ax.size for ax in axes)
         if dens.shape != shape or not np.all(np.isfinite(dens)) or np.any(dens < 0):
             raise ValueError(f"reference density: shape {dens.shape}; expected >= 0 on {shape}")
 
         def sampler(g: np.random.Generator, m: int) -> np.ndarray:
-            return _sample_grid(dens, axes, m, g)
+            return sample_grid(dens, axes, m, g)
     else:
         raise ValueError(
             f"reference: {type(reference).__name__}; expected a sampler or (grid, density)"

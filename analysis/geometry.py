@@ -43,6 +43,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.signal import savgol_filter
 
 __all__ = [
+    "ChristoffelInterpolator",
     "GeodesicPath",
     "bianchi_residual",
     "christoffel",
@@ -57,7 +58,9 @@ __all__ = [
     "ricci",
     "ricci_scalar",
     "riemann",
+    "rk4_step",
     "smooth_metric",
+    "symmetrize",
 ]
 
 _MIN_POINTS = 5
@@ -160,6 +163,26 @@ def _check_field(t: np.ndarray, g: np.ndarray, name: str) -> np.ndarray:
 # --------------------------------------------------------------------------- finite differences
 
 
+def symmetrize(a: np.ndarray) -> np.ndarray:
+    """Symmetric part ``(a + a^T) / 2`` of a field of matrices (the last two axes).
+
+    Parameters
+    ----------
+    a : ndarray, shape (..., d, d)
+
+    Returns
+    -------
+    ndarray, shape (..., d, d)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> symmetrize(np.array([[1.0, 2.0], [0.0, 3.0]])).tolist()
+    [[1.0, 1.0], [1.0, 3.0]]
+    """
+    return 0.5 * (a + np.swapaxes(a, -1, -2))
+
+
 def _d1(f: np.ndarray, axis: int, h: float) -> np.ndarray:
     """First derivative along ``axis``: 4th order inside, 2nd order in the two edge layers."""
     f = np.moveaxis(f, axis, 0)
@@ -228,7 +251,7 @@ class _Metric:
         self.g = np.ascontiguousarray(_first(g, 2))
         self.packed = np.ascontiguousarray(self.g[iu])  # (K, *grid)
         ginv = np.linalg.inv(g)
-        self.ginv = np.ascontiguousarray(_first(0.5 * (ginv + np.swapaxes(ginv, -1, -2)), 2))
+        self.ginv = np.ascontiguousarray(_first(symmetrize(ginv), 2))
         self.dpacked = [_d1(self.packed, 1 + k, h[k]) for k in range(d)]
         dg = np.empty((d, *self.g.shape))  # [c, a, b, *grid] = d_c g_ab
         for c, dp in enumerate(self.dpacked):
@@ -718,7 +741,7 @@ def smooth_metric(g: np.ndarray, sigma: float | Sequence[float]) -> np.ndarray:
     if s.shape != (d,) or not np.all(np.isfinite(s)) or np.any(s < 0):
         raise ValueError(f"sigma: {np.asarray(sigma).tolist()}; expected a float >= 0 or d of them")
     out = gaussian_filter(g, sigma=(*tuple(s), 0.0, 0.0), mode="nearest")
-    return 0.5 * (out + np.swapaxes(out, -1, -2))
+    return symmetrize(out)
 
 
 # --------------------------------------------------------------------------- interpolation
@@ -788,8 +811,35 @@ class _GridInterpolator:
         return out.reshape(batch + self.tail)
 
 
-class _ChristoffelInterpolator:
-    """Interpolates ``Gamma^a_{bc}`` using only the ``b <= c`` components (symmetric pair)."""
+class ChristoffelInterpolator:
+    """Christoffel symbols ``Gamma^a_{bc}`` interpolated between grid points.
+
+    Only the ``b <= c`` components are interpolated (the symmetric pair is copied), by local
+    cubic Lagrange (``order=3``) or multilinear (``order=1``) interpolation. Points outside the
+    grid box, or non-finite, give NaN. The arguments are not checked: pass the output of
+    :func:`christoffel` and float arrays for ``spacing`` and ``origin``.
+
+    Parameters
+    ----------
+    gamma : ndarray, shape (n_0, ..., n_{d-1}, d, d, d)
+        Christoffel symbols on the grid (:func:`christoffel`).
+    spacing, origin : ndarray, shape (d,)
+        Grid spacing and the coordinates of grid point ``(0, ..., 0)``.
+    order : {3, 1}
+        Interpolation order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = grid_coordinates((7, 7), 0.5, 0.0)
+    >>> g = np.zeros((7, 7, 2, 2)); g[..., 0, 0] = 1.0; g[..., 1, 1] = 1.0 + x[..., 0] ** 2
+    >>> h, o = np.full(2, 0.5), np.zeros(2)
+    >>> gam = ChristoffelInterpolator(christoffel(g, h), h, o, 3)
+    >>> round(float(gam(np.array([1.0, 1.0]))[0, 1, 1]), 6)  # Gamma^0_11 = -x^0
+    -1.0
+    >>> bool(np.isnan(gam(np.array([5.0, 1.0]))).all())  # outside the grid box
+    True
+    """
 
     def __init__(self, gamma: np.ndarray, spacing: np.ndarray, origin: np.ndarray, order: int):
         d = gamma.shape[-1]
@@ -825,10 +875,34 @@ def _gamma_or_compute(gamma: np.ndarray | None, g: np.ndarray, h: np.ndarray) ->
     return gamma
 
 
-def _rk4_step(
+def rk4_step(
     accel: Callable[[np.ndarray, np.ndarray], np.ndarray], x: np.ndarray, v: np.ndarray, dl: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One classical RK4 step of ``x' = v, v' = accel(x, v)`` over ``dl``."""
+    """One classical RK4 step of ``x' = v, v' = accel(x, v)`` over ``dl``.
+
+    Parameters
+    ----------
+    accel : callable
+        ``accel(x, v) -> acceleration`` with the shape of ``x``.
+    x, v : ndarray
+        Positions and velocities (any shape; several paths at once).
+    dl : float
+        Step of the parameter.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(x, v)`` after the step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, v = np.array([1.0]), np.array([0.0])
+    >>> for _ in range(100):  # harmonic oscillator x'' = -x over t = 1
+    ...     x, v = rk4_step(lambda xx, vv: -xx, x, v, 0.01)
+    >>> bool(abs(x[0] - np.cos(1.0)) < 1e-10)
+    True
+    """
     k1x, k1v = v, accel(x, v)
     k2x, k2v = v + 0.5 * dl * k1v, accel(x + 0.5 * dl * k1x, v + 0.5 * dl * k1v)
     k3x, k3v = v + 0.5 * dl * k2v, accel(x + 0.5 * dl * k2x, v + 0.5 * dl * k2v)
@@ -879,7 +953,7 @@ def geodesic_equation(
     [3.0, 2.0]
     """
     g, d, h, o, order = _grid_box(g, spacing, origin, order)
-    interp = _ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)
+    interp = ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)
 
     def rhs(_l: float, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=float)
@@ -968,7 +1042,7 @@ def geodesic(
         raise ValueError(f"steps: {steps!r}; expected an integer >= 1")
     if not np.isfinite(dl) or dl == 0:
         raise ValueError(f"dl: {dl!r}; expected a finite non-zero float")
-    interp = _ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)
+    interp = ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)
     if not np.all(interp.inside(x)):
         raise ValueError(
             f"x0: {x.tolist()}; expected points inside the grid box "
@@ -982,7 +1056,7 @@ def geodesic(
     vel = np.empty_like(path)
     path[0], vel[0] = x, v
     for i in range(steps):
-        x, v = _rk4_step(accel, x, v, dl)
+        x, v = rk4_step(accel, x, v, dl)
         out = ~interp.inside(x)
         x[out] = np.nan
         v[out] = np.nan
@@ -1096,9 +1170,9 @@ def geodesic_residual(
     interp_g = _GridInterpolator(g, h, o, order)
     if not np.all(interp_g.inside(p)):
         raise ValueError("path: has points outside the metric's grid box; expected points inside")
-    gam = _ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)(p)
+    gam = ChristoffelInterpolator(_gamma_or_compute(gamma, g, h), h, o, order)(p)
     gp = interp_g(p)
-    gp = 0.5 * (gp + np.swapaxes(gp, -1, -2))
+    gp = symmetrize(gp)
     gabs = _abs_metric(gp)
     v, a = _path_derivatives(p, window)
     valid = np.all(np.isfinite(v), axis=-1)

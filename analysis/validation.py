@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_generator", "check_integer", "check_points", "check_positive"]
+__all__ = ["as_generator", "check_integer", "check_points", "check_positive", "check_window"]
 
 
 def check_integer(name: str, value: Any, minimum: int) -> int:
@@ -87,6 +87,48 @@ def check_positive(name: str, value: Any) -> float:
     if not (math.isfinite(v) and v > 0):
         raise ValueError(f"{name}: {value!r}; expected a positive finite number")
     return v
+
+
+def check_window(window: tuple[int, int] | None, T: int) -> tuple[int, int]:
+    """Return the steps ``(t0, t1)`` of a time window of a record of ``T`` steps.
+
+    The window holds the steps ``t0 .. t1-1`` whose ensembles and increments (to ``t + 1``) are
+    used, so ``0 <= t0 < t1 <= T - 1``; ``None`` means all of them, ``(0, T - 1)``.
+
+    Parameters
+    ----------
+    window : (int, int) or None
+        The window ``(t0, t1)``.
+    T : int
+        Number of recorded steps.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    ValueError
+        ``"window: <window!r>; expected (t0, t1) with 0 <= t0 < t1 <= T-1 = <T - 1>"``.
+
+    Examples
+    --------
+    >>> check_window(None, 10), check_window((2, 5), 10)
+    ((0, 9), (2, 5))
+    >>> try:
+    ...     check_window((2, 10), 10)
+    ... except ValueError as err:
+    ...     print(err)
+    window: (2, 10); expected (t0, t1) with 0 <= t0 < t1 <= T-1 = 9
+    """
+    if window is None:
+        return 0, T - 1
+    t0, t1 = (int(w) for w in window)
+    if not (0 <= t0 < t1 <= T - 1):
+        raise ValueError(
+            f"window: {window!r}; expected (t0, t1) with 0 <= t0 < t1 <= T-1 = {T - 1}"
+        )
+    return t0, t1
 
 
 def check_points(a: Any, name: str) -> np.ndarray:

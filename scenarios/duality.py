@@ -264,15 +264,15 @@ def frozen_null(
     shape = (bins,) * q.shape[-1]
     nb = bins ** q.shape[-1]
     ref = to_array(pre, COORDS).q[-NULL_STEPS:].reshape(-1, q.shape[-1])
-    p0 = np.bincount(schrodinger._bin_index(ref, lo, h, shape), minlength=nb) / len(ref)
+    p0 = np.bincount(schrodinger.bin_index(ref, lo, h, shape), minlength=nb) / len(ref)
     idx = np.searchsorted(qa.steps, comp.table["step"].to_numpy())
     R = q.shape[1]
     emp = np.stack(
-        [np.bincount(schrodinger._bin_index(q[i], lo, h, shape), minlength=nb) / R for i in idx]
+        [np.bincount(schrodinger.bin_index(q[i], lo, h, shape), minlength=nb) / R for i in idx]
     )
     rng = np.random.default_rng([seed, 31])
-    floor = schrodinger._hellinger_floor(p0, R, FLOOR_DRAWS, rng)
-    return schrodinger._hellinger(emp, p0[None, :]) / floor
+    floor = schrodinger.hellinger_floor(p0, R, FLOOR_DRAWS, rng)
+    return schrodinger.hellinger(emp, p0[None, :]) / floor
 
 
 def quantum_score(
@@ -617,17 +617,17 @@ def _density_snapshots(
     h = (hi - lo) / nf
     axes = tuple(lo[a] + (np.arange(nf) + 0.5) * h[a] for a in range(2))
     shape = (nf, nf)
-    rho0 = schrodinger._kde_grid(q[t0], lo, h, shape, bw)
+    rho0 = schrodinger.kde_grid(q[t0], lo, h, shape, bw)
     rho0 = rho0 / rho0.sum()
     vs = (q[t0 + lag] - q[t0 - lag]) / (2 * lag * tau)
-    den = schrodinger._kde_grid(q[t0], lo, h, shape, 2 * bw)
+    den = schrodinger.kde_grid(q[t0], lo, h, shape, 2 * bw)
     vg = np.stack(
-        [schrodinger._kde_grid(q[t0], lo, h, shape, 2 * bw, weights=vs[:, a]) for a in range(2)],
+        [schrodinger.kde_grid(q[t0], lo, h, shape, 2 * bw, weights=vs[:, a]) for a in range(2)],
         axis=-1,
     )
     ok = den > 1e-3 * den.max()
     vg = np.where(ok[..., None], vg / np.where(ok, den, 1.0)[..., None], 0.0)
-    S0 = schrodinger._phase_from_velocity(vg, axes, qd["mass"])
+    S0 = schrodinger.phase_from_velocity(vg, axes, qd["mass"])
     cell = float(np.prod(h))
     psi = schrodinger.wavefunction(rho0 / cell, S0, qd["hbar"])
     V = tr._quadratic_potential(qd["fit"])
