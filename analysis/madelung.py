@@ -48,6 +48,8 @@ from analysis.score import METHODS, fit_score, weighted_scores
 from analysis.trajectory import to_array
 from analysis.validation import as_generator
 
+__all__ = ["GradV", "MadelungFit", "fit", "hbar_scaling"]
+
 GradV = Callable[[np.ndarray], np.ndarray]
 _DEFAULT_AXIS = {1: 5, 2: 3, 3: 3, 4: 2}
 

@@ -36,6 +36,8 @@ from analysis.polynomial import (
 )
 from analysis.validation import check_points
 
+__all__ = ["METHODS", "ScoreModel", "fit_score", "weighted_scores"]
+
 METHODS = ("sm2", "sm3", "sm4", "gaussian", "kde")
 _CHUNK_PAIRS = 4_000_000  # evaluation points x samples per KDE chunk
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+__all__ = ["TrajectoryArray", "coordinate_columns", "to_array", "to_frame"]
+
 _COORD = re.compile(r"^q_(\d+)$")
 
 
