@@ -301,9 +301,38 @@ def _generator(faces: _Faces, vol: np.ndarray, reaction: np.ndarray) -> sparse.c
     return sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
 
 
-def _prepare(
+@dataclass(frozen=True)
+class _Problem:
+    """A discretised problem: grid, potential, faces and the detailed-balance check."""
+
+    axes: tuple[np.ndarray, ...]
+    bnd: tuple[str, ...]
+    V: np.ndarray
+    vol: np.ndarray
+    faces: _Faces
+    alpha: float
+    q: np.ndarray  # ln p_s along a spanning tree (meaningful when reversible)
+    reversible: bool
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.V.shape
+
+    def generator(self, mu: float = 0.0) -> sparse.csr_matrix:
+        return _generator(self.faces, self.vol, self.alpha * (self.V - mu))
+
+    def symmetric(self) -> sparse.csr_matrix:
+        return _symmetric(self.faces, self.vol, self.alpha * self.V)
+
+    def similarity(self) -> np.ndarray:
+        """``s`` with ``rho = s * phi`` (flat): ``sqrt(p_s / vol)``, ``max p_s = 1``."""
+        qf = self.q.ravel() - np.max(self.q)
+        return np.exp(qf / 2) / np.sqrt(self.vol.ravel())
+
+
+def _problem(
     x: Grid, V: Field, D: Any, eta: float, alpha: float, boundary: str | Sequence[str]
-) -> tuple[tuple[np.ndarray, ...], tuple[str, ...], np.ndarray, np.ndarray, _Faces]:
+) -> _Problem:
     axes = _axes(x)
     bnd = _boundaries(boundary, len(axes))
     for name, val in (("eta", eta), ("alpha", alpha)):
@@ -313,7 +342,9 @@ def _prepare(
     Ds = _diffusion(D, axes)
     vol = quadrature_weights(axes if len(axes) > 1 else axes[0], bnd)
     faces = _faces(axes, bnd, Vf, Ds, float(eta))
-    return axes, bnd, Vf, vol, faces
+    q, mismatch = _log_stationary(faces, Vf.shape)
+    reversible = mismatch <= 1e-9 * max(1.0, float(np.max(np.abs(q))))
+    return _Problem(axes, bnd, Vf, vol, faces, float(alpha), q, bool(reversible))
 
 
 def generator(
@@ -352,9 +383,8 @@ def generator(
     >>> bool(np.allclose(w.ravel() @ A.toarray(), 0.0))   # mass conservation
     True
     """
-    _, _, Vf, vol, faces = _prepare(x, V, D, eta, alpha, boundary)
-    A = _generator(faces, vol, alpha * (Vf - mu))
-    return A, vol
+    prob = _problem(x, V, D, eta, alpha, boundary)
+    return prob.generator(mu), prob.vol
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,8 +474,8 @@ class ImaginaryTimeSolution:
         symmetric solver was used).
     weights : ndarray
         Quadrature weights (cell volumes) of the grid.
-    generator : scipy.sparse.csr_matrix
-        ``A`` with ``mu = 0`` (see :func:`generator`).
+    alpha : float
+        The birth-death rate constant of the problem.
     """
 
     x: Any
@@ -460,8 +490,14 @@ class ImaginaryTimeSolution:
     stationary_fp: np.ndarray
     reversible: bool
     weights: np.ndarray
-    generator: sparse.csr_matrix = field(repr=False)
-    alpha: float = 0.0
+    alpha: float
+    _problem: _Problem = field(repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def generator(self) -> sparse.csr_matrix:
+        """``A`` with ``mu = 0`` (see :func:`generator`)."""
+        return self._problem.generator()
 
     def mean(self, f: Field) -> float:
         """``integrate(f * density)`` for a field or a callable of the grid coordinates.
@@ -494,9 +530,8 @@ class ImaginaryTimeSolution:
         >>> bool(np.abs(rho[-1] - s.density).max() < 1e-6)
         True
         """
-        mu_eff = self.mu if mu is None else float(mu)
-        shift = 0.0 if self.alpha == 0 or not math.isfinite(mu_eff) else self.alpha * mu_eff
-        return _propagate(self.generator, self.weights, rho0, t, shift, normalize)
+        mu_eff = None if mu is None else float(mu)
+        return _propagate(self._problem, rho0, t, mu_eff, normalize, self._cache)
 
 
 def solve(
@@ -558,33 +593,26 @@ def solve(
     """
     if isinstance(n_modes, bool) or not isinstance(n_modes, int | np.integer) or n_modes < 4:
         raise ValueError(f"n_modes: {n_modes!r}; expected an integer >= 4")
-    axes, bnd, Vf, vol, faces = _prepare(x, V, D, eta, alpha, boundary)
-    shape = Vf.shape
-    n = Vf.size
+    prob = _problem(x, V, D, eta, alpha, boundary)
+    shape = prob.shape
+    n = prob.V.size
     if n_modes > n:
         raise ValueError(f"n_modes: {n_modes}; the grid has only {n} nodes")
-    reaction = alpha * Vf
-    A = _generator(faces, vol, reaction)
-    q, mismatch = _log_stationary(faces, shape)
-    reversible = mismatch <= 1e-9 * max(1.0, float(np.max(np.abs(q))))
-    lower = float(alpha * np.min(Vf))
-    v = vol.ravel()
-    if reversible:
-        L = _symmetric(faces, vol, reaction)
-        tridiagonal = len(axes) == 1 and bnd[0] == "reflecting"
-        lam, phi = _lowest_symmetric(L, int(n_modes), tridiagonal, lower)
-        qf = q.ravel() - np.max(q)
-        s = np.exp(qf / 2) / np.sqrt(v)  # rho = s * phi
+    lower = float(alpha * np.min(prob.V))
+    v = prob.vol.ravel()
+    if prob.reversible:
+        tridiagonal = len(prob.axes) == 1 and prob.bnd[0] == "reflecting"
+        lam, phi = _lowest_symmetric(prob.symmetric(), int(n_modes), tridiagonal, lower)
+        s = prob.similarity()  # rho = s * phi
         phi0 = phi[:, 0] * np.sign(np.sum(phi[:, 0]))
         rho0 = np.maximum(s * phi0, 0.0)
         right = s[:, None] * phi
-        h = np.maximum(phi0, 0.0) / np.sqrt(v) / np.exp(qf / 2)
-        p = np.exp(qf)
-        p /= np.sum(v * p)
-        stationary_fp = p.reshape(shape)
+        p = s**2 * v
+        h = np.maximum(phi0, 0.0) / (s * v)
+        stationary_fp = (p / np.sum(v * p)).reshape(shape)
         eigenvalues = lam
     else:
-        ev, vr, vl = _top_general(A, int(n_modes), -lower)
+        ev, vr, vl = _top_general(prob.generator(), int(n_modes), -lower)
         lam = -ev
         r0 = np.real(vr[:, 0])
         rho0 = np.maximum(r0 * np.sign(np.sum(r0)), 0.0)
@@ -603,8 +631,8 @@ def solve(
     lam0 = float(np.real(eigenvalues[0]))
     rates = np.sort(np.real(eigenvalues[1:]) - lam0)
     return ImaginaryTimeSolution(
-        x=x if isinstance(x, np.ndarray) else tuple(axes),
-        boundary=bnd,
+        x=x if isinstance(x, np.ndarray) else tuple(prob.axes),
+        boundary=prob.bnd,
         density=rho0.reshape(shape),
         mu=lam0 / alpha if alpha > 0 else math.nan,
         lambda0=lam0,
@@ -613,10 +641,10 @@ def solve(
         modes=np.stack(modes),
         left=h.reshape(shape),
         stationary_fp=stationary_fp,
-        reversible=bool(reversible),
-        weights=vol,
-        generator=A,
+        reversible=prob.reversible,
+        weights=prob.vol,
         alpha=float(alpha),
+        _problem=prob,
     )
 
 
@@ -632,40 +660,77 @@ def _times(t: float | Sequence[float] | np.ndarray) -> np.ndarray:
     return ts
 
 
+def _full_symmetric(prob: _Problem, cache: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    if "eigh" not in cache:
+        cache["eigh"] = linalg.eigh(prob.symmetric().toarray())
+    return cache["eigh"]
+
+
 def _propagate(
-    A: sparse.csr_matrix,
-    vol: np.ndarray,
+    prob: _Problem,
     rho0: np.ndarray,
     t: float | Sequence[float] | np.ndarray,
-    shift: float,
+    mu: float | None,
     normalize: bool,
+    cache: dict[str, Any],
 ) -> np.ndarray:
+    """rho(t) = exp(t (A + alpha mu)) rho0; ``mu=None`` uses mu* (top eigenvalue 0)."""
     ts = _times(t)
-    shape = vol.shape
+    shape = prob.shape
     r = np.asarray(rho0, dtype=float)
     if r.shape != shape or not np.all(np.isfinite(r)) or np.any(r < 0):
         raise ValueError(f"rho0: shape {r.shape}; expected finite values >= 0 of shape {shape}")
     n = r.size
+    w = prob.vol.ravel()
     cur = r.ravel().copy()
-    w = vol.ravel()
+    mass0 = float(np.sum(w * cur))
     out = np.empty((ts.size, n))
-    dense = A.toarray() + shift * np.eye(n) if n <= _DENSE_MAX else None
-    cache: dict[float, np.ndarray] = {}
-    prev = 0.0
-    for i, ti in enumerate(ts):
-        dt = ti - prev
-        if dt > 0:
-            if dense is not None:
-                key = round(dt, 12)
-                if key not in cache:
-                    cache[key] = linalg.expm(dense * dt)
-                cur = cache[key] @ cur
-            else:
-                As = A + shift * sparse.identity(n, format="csr")
-                cur = splinalg.expm_multiply(As * dt, cur)
-            cur = np.maximum(cur, 0.0)
-        prev = ti
-        out[i] = cur / np.sum(w * cur) if normalize else cur
+    # spectral route in the symmetric frame: exact in time, but its rounding error is
+    # amplified by rho0 / s where the stationary weight s is tiny; fall back to expm there
+    spectral = False
+    if prob.reversible and n <= 2 * _DENSE_MAX and mass0 > 0:
+        s = prob.similarity()
+        phi0 = cur / s
+        bound = 1e-14 * math.sqrt(n) * float(np.sum(w * s)) * float(np.sum(np.abs(phi0)))
+        spectral = bound < 1e-9 * mass0
+    if spectral:
+        lam, W = _full_symmetric(prob, cache)
+        c = W.T @ phi0
+        shift = 0.0 if prob.alpha == 0 else (lam[0] if mu is None else prob.alpha * mu)
+        for i, ti in enumerate(ts):
+            out[i] = np.maximum(s * (W @ (np.exp(-(lam - shift) * ti) * c)), 0.0)
+    else:
+        if prob.alpha == 0:
+            shift = 0.0
+        elif mu is not None:
+            shift = prob.alpha * mu
+        elif prob.reversible:
+            tri = len(prob.axes) == 1 and prob.bnd[0] == "reflecting"
+            lower = prob.alpha * float(np.min(prob.V))
+            shift = float(_lowest_symmetric(prob.symmetric(), 1, tri, lower)[0][0])
+        else:
+            lower = prob.alpha * float(np.min(prob.V))
+            shift = -float(_top_general(prob.generator(), 1, -lower)[0][0].real)
+        A = prob.generator(0.0)
+        dense = A.toarray() + shift * np.eye(n) if n <= _DENSE_MAX else None
+        steps: dict[float, np.ndarray] = {}
+        prev = 0.0
+        for i, ti in enumerate(ts):
+            dt = ti - prev
+            if dt > 0:
+                if dense is not None:
+                    key = round(dt, 12)
+                    if key not in steps:
+                        steps[key] = linalg.expm(dense * dt)
+                    cur = steps[key] @ cur
+                else:
+                    As = A + shift * sparse.identity(n, format="csr")
+                    cur = splinalg.expm_multiply(As * dt, cur)
+                cur = np.maximum(cur, 0.0)
+            prev = ti
+            out[i] = cur
+    if normalize:
+        out /= np.sum(out * w, axis=1, keepdims=True)
     return out.reshape((ts.size, *shape))
 
 
@@ -682,11 +747,13 @@ def evolve(
     boundary: str | Sequence[str] = "reflecting",
     normalize: bool = False,
 ) -> np.ndarray:
-    """Density at times ``t`` from ``rho0`` under the population PDE (matrix exponential).
+    """Density at times ``t`` from ``rho0`` under the population PDE.
 
-    Uses ``expm`` of the generator in density space (dense up to 1500 nodes, reused for equal
-    time increments; ``expm_multiply`` beyond), which stays accurate for starts far from the
-    stationary state, where an expansion in the symmetric frame would not.
+    ``rho(t) = exp(t A) rho0`` with the generator ``A`` of :func:`generator`. Reversible grids
+    up to 3000 nodes use the full eigen-decomposition of the symmetric operator (exact in
+    time) when ``rho0`` puts no mass where the stationary weight underflows the expansion's
+    precision; otherwise the matrix exponential in density space (``scipy.linalg.expm``, reused
+    for equal time increments, up to 1500 nodes; ``expm_multiply`` beyond).
 
     Parameters
     ----------
@@ -718,14 +785,8 @@ def evolve(
     >>> round(m[1] / m[0], 4), round(float(np.exp(-1.0)), 4)
     (0.3679, 0.3679)
     """
-    _, _, Vf, vol, faces = _prepare(x, V, D, eta, alpha, boundary)
-    A = _generator(faces, vol, alpha * Vf)
-    shift = 0.0
-    if alpha > 0:
-        if mu is None:
-            mu = solve(x, Vf, D=D, eta=eta, alpha=alpha, boundary=boundary, n_modes=4).mu
-        shift = alpha * float(mu)
-    return _propagate(A, vol, rho0, t, shift, normalize)
+    prob = _problem(x, V, D, eta, alpha, boundary)
+    return _propagate(prob, rho0, t, None if mu is None else float(mu), normalize, {})
 
 
 # ----------------------------------------------------------------------------------------------
