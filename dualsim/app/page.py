@@ -15,8 +15,8 @@ hbar, in units of steps (dt = 1 per learning step), by two routes over the last 
 
 * Nelson: hbar = 2 m D with m = 1/(2 gamma), i.e. D / gamma, where D is the diffusion of the
   observed coordinates measured from each step's SGD displacement alone
-  (:func:`agents.controller.sgd_diffusion`, the quantity the consistency controllers use;
-  neuron moves excluded), averaged over the window;
+  (:attr:`models.observables.Observables.sgd_diffusion`, the quantity the consistency
+  controllers use; neuron moves excluded), averaged over the window;
 * weak form: :func:`analysis.madelung.fit` on the window (one window, quadratic potential, no
   bootstrap, no plateau), every ``fit_every`` steps; NaN when the fitted hbar^2 is <= 0 (a
   diffusion without quantum pressure).
@@ -37,8 +37,8 @@ import pandas as pd
 import solara
 from mesa.visualization import Slider, SolaraViz
 
-from agents.controller import chemical_potential, sgd_diffusion
-from agents.registry import _REGISTRY, controller_types, validate_specs
+from agents.policies import chemical_potential
+from agents.registry import controller_class, controller_types, validate_specs
 from analysis.madelung import fit as madelung_fit
 from dualsim.app.figures import histogram_figure, network_figure, plots_figure
 from models.config import TASKS, ConfigError, SystemConfig
@@ -120,7 +120,7 @@ def controller_options() -> dict[str, list[str]]:
     """
     out = {}
     for kind in controller_types():
-        policies = getattr(_REGISTRY[kind], "POLICIES", ())
+        policies = getattr(controller_class(kind), "POLICIES", ())
         out[kind] = [OFF, *policies] if policies else [OFF, "on"]
     return out
 
@@ -295,7 +295,7 @@ class AppModel(LearningSystem):
         n = np.asarray(obs.n_neurons, dtype=float)
         gamma = obs.step_size
         if stepped:
-            d = sgd_diffusion(self)
+            d = self.observables.sgd_diffusion
             self._hbar_steps.append(d / gamma if math.isfinite(d) else math.nan)
         recent = np.asarray(self._hbar_steps[-self.window :], dtype=float)
         hbar = float(np.nanmean(recent)) if np.isfinite(recent).any() else math.nan

@@ -11,7 +11,6 @@ import pytest
 solara = pytest.importorskip("solara", reason="the viz extra (solara) is not installed")
 v = pytest.importorskip("ipyvuetify")
 
-from agents.controller import sgd_diffusion  # noqa: E402
 from agents.registry import controller_types  # noqa: E402
 from dualsim.app import figures  # noqa: E402
 from dualsim.app import page as app  # noqa: E402
@@ -68,7 +67,7 @@ def test_app_model_diagnostics_match_their_definitions():
     ratios = []
     for _ in range(12):
         model.step()
-        ratios.append(sgd_diffusion(model) / model.observables.step_size)
+        ratios.append(model.observables.sgd_diffusion / model.observables.step_size)
     frame = model.live_frame()
     last = frame.iloc[-1]
     # Nelson hbar = 2 m D with m = 1/(2 gamma): the window mean of D / gamma
