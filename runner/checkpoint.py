@@ -70,7 +70,7 @@ CHECKPOINT_DIR = "checkpoints"
 DEFAULT_EVERY = 50
 
 # files a dualsim run writes into its output folder (what --force may remove)
-OUTPUT_PATTERNS = ("*.parquet", "*.csv", "*.png", "config.toml", "summary.md")
+OUTPUT_PATTERNS = ("*.parquet", "*.csv", "*.png", "config.toml", "summary.md", "traceback.txt")
 OUTPUT_DIRS = ("figures", CHECKPOINT_DIR)
 
 TablesFn = Callable[[Any, str], dict[str, pd.DataFrame]]

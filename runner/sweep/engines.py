@@ -276,7 +276,7 @@ def execute(
     while remaining:
         pool = cf.ProcessPoolExecutor(
             max_workers=min(n_workers, len(remaining)),
-            _mp_context=_mp_context(todo[0].scenario),
+            mp_context=_mp_context(todo[0].scenario),
         )
         broken: list[RunSpec] = []
         try:

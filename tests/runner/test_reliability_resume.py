@@ -15,7 +15,7 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
-from scenarios.registry import scenario_names
+from scenarios import scenario_names
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY = 3
@@ -29,7 +29,7 @@ def _cmd(name: str, out: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "scenarios",
+        "dualsim",
         "run",
         name,
         "--quick",

@@ -12,12 +12,13 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
+from dualsim.cli import main
 from models import LearningSystem, SystemConfig
 from models.divergence import Diverged, DivergenceGuard
-from scenarios import checkpoint
-from scenarios.cli import main
-from scenarios.commands import RunFailed
-from scenarios.framework import arm_tables, concat_arms, run_arm
+from runner import checkpoint
+from runner.arms import arm_tables, concat_arms, run_arm
+from runner.errors import RunFailed
+from runner.io import read_config
 
 SMALL = dict(replicas=4, n_hidden=3, batch_size=4, n_probe=8, record_every=2)
 
@@ -324,8 +325,6 @@ def test_show_names_the_verdict_file(train_folder: Path, tmp_path: Path, capsys)
 
 def test_config_toml_of_a_result_round_trips(train_folder: Path, tmp_path: Path) -> None:
     """A result's config.toml (with its [dualsim] table) is usable as --config."""
-    from scenarios.framework import read_config
-
     saved, meta = read_config(train_folder)
     assert meta["scenario"] == "train" and meta["steps"] == 6
     out = tmp_path / "again"

@@ -13,14 +13,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.config import ConfigError, SystemConfig
-from scenarios import sweep
-from scenarios.cli import main
-from scenarios.sweep import apply_point, collect, grid_points, load_index, run_sweep
+from dualsim.cli import main
+from dualsim.commands import sweep as sweep_command
+from models import ConfigError, SystemConfig
+from runner.experiment import ScenarioResult
+from runner.sweep import apply_point, collect, engines, grid_points, load_index, run_sweep
+from scenarios import train
 
 BASE = SystemConfig(replicas=4, record_every=1, seed=11)
 GRID = {"step_size": [0.01, 0.05], "batch_size": [8, 16]}
 STEPS = 5
+TRAIN = "scenarios.train:run"
 
 
 # --------------------------------------------------------------------------- fault injection
@@ -32,8 +35,6 @@ def flaky(config, out, quick=False, steps=None, progress=False, *, marker, mode,
     its own process (the sweep process when serial, a pool or Dask worker otherwise).
     mode "hang": on its first attempt it creates the marker and sleeps (to be killed).
     """
-    from scenarios import train
-
     hit = all(getattr(config, k) == v for k, v in target.items())
     if hit and mode == "raise" and Path(marker).exists():
         raise RuntimeError("injected failure")
@@ -49,14 +50,13 @@ def flaky(config, out, quick=False, steps=None, progress=False, *, marker, mode,
 
 def nested(config, out, quick=False, steps=None, progress=False, *, inner_executor=None):
     """A scenario with an internal grid run through the sweep runner."""
-    from scenarios.result import ScenarioResult
-
     res = run_sweep(
         config,
         {"batch_size": [4, 8]},
         executor=inner_executor,
         out=Path(out) / "inner",
         steps=2,
+        scenario=TRAIN,
     )
     frame = res.collect()
     tables = {"model": frame[["batch_size", "step", "free_energy"]]}
@@ -69,7 +69,7 @@ def nested(config, out, quick=False, steps=None, progress=False, *, inner_execut
 def reference(tmp_path_factory):
     """An uninterrupted serial sweep of 4 quick runs: its folder and collected tables."""
     out = tmp_path_factory.mktemp("ref")
-    res = run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS)
+    res = run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS, scenario=TRAIN)
     assert res.complete and not res.failed
     return out, collect(out), collect(out, "trajectories")
 
@@ -152,15 +152,21 @@ def test_bad_grid_refused_before_anything_runs(tmp_path):
     out = tmp_path / "s"
     # the second point is invalid: nothing may run, no folder may appear
     with pytest.raises(ConfigError, match=r"^step_size: -0.5; expected a number"):
-        run_sweep(BASE, {"step_size": [0.01, -0.5]}, executor="serial", out=out, steps=2)
+        run_sweep(
+            BASE, {"step_size": [0.01, -0.5]}, executor="serial", out=out, steps=2, scenario=TRAIN
+        )
     with pytest.raises(ConfigError, match=r"^replicates: 0; expected an integer >= 1"):
-        run_sweep(BASE, GRID, replicates=0, executor="serial", out=out)
+        run_sweep(BASE, GRID, replicates=0, executor="serial", out=out, scenario=TRAIN)
     with pytest.raises(ConfigError, match=r"^executor: 'threads'; expected one of"):
-        run_sweep(BASE, GRID, executor="threads", out=out)
+        run_sweep(BASE, GRID, executor="threads", out=out, scenario=TRAIN)
     with pytest.raises(ConfigError, match=r"^scheduler: 'tcp://x:1'; expected only with"):
-        run_sweep(BASE, GRID, executor="local", scheduler="tcp://x:1", out=out)
-    with pytest.raises(ValueError, match=r"^scenario: 'nosuch'; expected one of"):
+        run_sweep(BASE, GRID, executor="local", scheduler="tcp://x:1", out=out, scenario=TRAIN)
+    with pytest.raises(ValueError, match=r"^'nosuch': expected an import string 'module:attr'"):
         run_sweep(BASE, GRID, scenario="nosuch", out=out)
+    with pytest.raises(ValueError, match=r"^'scenarios.nosuch:run': module 'scenarios.nosuch'"):
+        run_sweep(BASE, GRID, scenario="scenarios.nosuch:run", out=out)
+    with pytest.raises(ConfigError, match=r"^scenario: 'scenarios:FLAGSHIP'; expected a callable"):
+        run_sweep(BASE, GRID, scenario="scenarios:FLAGSHIP", out=out)
     assert not out.exists()
 
 
@@ -221,7 +227,13 @@ def test_seeds_index_and_collect(reference):
 
 def test_replicates_get_distinct_seeds(tmp_path):
     res = run_sweep(
-        BASE, {"step_size": [0.02]}, replicates=3, executor="serial", out=tmp_path, steps=2
+        BASE,
+        {"step_size": [0.02]},
+        replicates=3,
+        executor="serial",
+        out=tmp_path,
+        steps=2,
+        scenario=TRAIN,
     )
     index = res.index
     assert index["replicate"].tolist() == [0, 1, 2] and index["point"].tolist() == [0, 0, 0]
@@ -233,18 +245,20 @@ def test_replicates_get_distinct_seeds(tmp_path):
 def test_rerun_skips_complete_runs_and_keeps_files(reference, tmp_path):
     out, model, _ = reference
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*")}
-    res = run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS)
+    res = run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS, scenario=TRAIN)
     assert res.ran == [] and res.skipped == ["r00000", "r00001", "r00002", "r00003"]
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*")} == stamps
     pd.testing.assert_frame_equal(collect(out), model)
     # another sweep into the same folder is refused, naming what differs
     with pytest.raises(ConfigError, match=r"^out: .*differs in: steps\)$"):
-        run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS + 1)
+        run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS + 1, scenario=TRAIN)
     with pytest.raises(ConfigError, match=r"differs in: keys, points"):
-        run_sweep(BASE, {"step_size": [0.01]}, executor="serial", out=out, steps=STEPS)
+        run_sweep(
+            BASE, {"step_size": [0.01]}, executor="serial", out=out, steps=STEPS, scenario=TRAIN
+        )
     (tmp_path / "other.txt").write_text("not a sweep")
     with pytest.raises(ConfigError, match=r"expected an empty folder or an earlier sweep"):
-        run_sweep(BASE, GRID, executor="serial", out=tmp_path, steps=STEPS)
+        run_sweep(BASE, GRID, executor="serial", out=tmp_path, steps=STEPS, scenario=TRAIN)
 
 
 def test_failing_run_then_resume_matches_uninterrupted(reference, tmp_path):
@@ -292,8 +306,8 @@ def test_killed_sweep_process_resumes(reference, tmp_path):
     opts = {"marker": str(marker), "mode": "kill", "target": {"step_size": 0.05, "batch_size": 8}}
     code = (
         "from models.config import SystemConfig\n"
-        "from scenarios.sweep import run_sweep\n"
-        "from tests.scenarios.test_sweep import flaky, BASE, GRID, STEPS\n"
+        "from runner.sweep import run_sweep\n"
+        "from tests.runner.test_sweep import flaky, BASE, GRID, STEPS\n"
         f"run_sweep(BASE, GRID, executor='serial', out={str(out)!r}, steps=STEPS,"
         f" scenario=flaky, options={opts!r})\n"
     )
@@ -321,7 +335,9 @@ def test_killed_sweep_process_resumes(reference, tmp_path):
 
 def test_ship_mode_gives_the_same_results(reference, tmp_path):
     _, model, _ = reference
-    res = run_sweep(BASE, GRID, executor="serial", out=tmp_path, steps=STEPS, ship=True)
+    res = run_sweep(
+        BASE, GRID, executor="serial", out=tmp_path, steps=STEPS, ship=True, scenario=TRAIN
+    )
     assert res.complete
     pd.testing.assert_frame_equal(collect(tmp_path), model)
 
@@ -332,7 +348,7 @@ def test_nested_sweep_runs_serially_inside_a_run(tmp_path):
     assert res.complete
     inner = load_index(tmp_path / "a" / "runs" / "r00000" / "inner")
     assert inner["status"].tolist() == ["done", "done"]
-    assert not sweep._in_run()
+    assert not engines.in_run()
     # a run asking for a pool of its own is refused (the run fails, the sweep goes on)
     res = run_sweep(BASE, {"step_size": [0.02]}, executor="serial", out=tmp_path / "b",
                     steps=2, scenario=nested, options={"inner_executor": "local"})  # fmt: skip
@@ -393,16 +409,18 @@ def test_a_folder_in_use_is_refused_a_dead_owner_taken_over(tmp_path):
     import subprocess
     import sys
 
-    run_sweep(BASE, {}, executor="serial", out=tmp_path, steps=2)
+    run_sweep(BASE, {}, executor="serial", out=tmp_path, steps=2, scenario=TRAIN)
     lock = tmp_path / ".lock"
     assert not lock.exists()  # released after the sweep
     lock.write_text(f"{socket.gethostname()} {os.getppid()}")  # a live process
     with pytest.raises(ConfigError, match=r"^out: .*expected a folder no other sweep is writing"):
-        run_sweep(BASE, {}, executor="serial", out=tmp_path, steps=2)
+        run_sweep(BASE, {}, executor="serial", out=tmp_path, steps=2, scenario=TRAIN)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     lock.write_text(f"{socket.gethostname()} {dead}")
-    assert run_sweep(BASE, {}, executor="serial", out=tmp_path, steps=2).skipped == ["r00000"]
+    assert run_sweep(
+        BASE, {}, executor="serial", out=tmp_path, steps=2, scenario=TRAIN
+    ).skipped == ["r00000"]
     assert not lock.exists()
 
 
@@ -410,12 +428,11 @@ def test_cli_failed_runs_exit_1_and_rerun_completes(tmp_path, capsys, monkeypatc
     marker = tmp_path / "fail-now"
     marker.write_text("")
     opts = {"marker": str(marker), "mode": "raise", "target": {"step_size": 0.05}}
-    real = sweep.run_sweep
 
     def with_flaky(*args, **kwargs):
-        return real(*args, **{**kwargs, "scenario": flaky, "options": opts})
+        return run_sweep(*args, **{**kwargs, "scenario": flaky, "options": opts})
 
-    monkeypatch.setattr(sweep, "run_sweep", with_flaky)
+    monkeypatch.setattr(sweep_command, "run_sweep", with_flaky)
     argv = ["sweep", "train", "--grid", "step_size=0.01,0.05", "--steps", "2", "--replicas", "4"]
     argv += ["--engine", "serial", "--no-progress", "--out", str(tmp_path / "s")]
     assert main(argv) == 1

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scenarios.sweep import collect, load_index, run_sweep
-from tests.scenarios.test_sweep import BASE, GRID, STEPS, flaky
+from runner.sweep import collect, load_index, run_sweep
+from tests.runner.test_sweep import BASE, GRID, STEPS, TRAIN, flaky
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = {"step_size": 0.05, "batch_size": 8}  # run r00002
@@ -25,7 +25,7 @@ TARGET = {"step_size": 0.05, "batch_size": 8}  # run r00002
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory):
     out = tmp_path_factory.mktemp("serial")
-    res = run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS)
+    res = run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS, scenario=TRAIN)
     assert res.complete
     return {t: collect(out, t) for t in ("model", "trajectories", "neurons")}
 
@@ -38,14 +38,18 @@ def _same(out: Path, reference: dict[str, pd.DataFrame]) -> None:
 
 
 def test_process_pool_is_bit_identical(serial, tmp_path):
-    res = run_sweep(BASE, GRID, executor="local", workers=2, out=tmp_path, steps=STEPS)
+    res = run_sweep(
+        BASE, GRID, executor="local", workers=2, out=tmp_path, steps=STEPS, scenario=TRAIN
+    )
     assert res.complete and sorted(res.ran) == ["r00000", "r00001", "r00002", "r00003"]
     _same(tmp_path, serial)
 
 
 def test_dask_local_cluster_is_bit_identical(serial, tmp_path):
     pytest.importorskip("distributed")
-    res = run_sweep(BASE, GRID, executor="dask", workers=2, out=tmp_path, steps=STEPS)
+    res = run_sweep(
+        BASE, GRID, executor="dask", workers=2, out=tmp_path, steps=STEPS, scenario=TRAIN
+    )
     assert res.complete and not res.failed
     _same(tmp_path, serial)
 
@@ -54,7 +58,7 @@ def test_dask_local_cluster_is_bit_identical(serial, tmp_path):
 def test_any_executor_instance_is_used_as_is(serial, tmp_path):
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        res = run_sweep(BASE, GRID, executor=pool, out=tmp_path / "a", steps=STEPS)
+        res = run_sweep(BASE, GRID, executor=pool, out=tmp_path / "a", steps=STEPS, scenario=TRAIN)
         assert pool.submit(int, "7").result() == 7  # not shut down by the sweep
     assert res.complete
     _same(tmp_path / "a", serial)
@@ -78,8 +82,8 @@ def test_pool_sweep_process_group_killed_then_resumed(serial, tmp_path):
     marker = tmp_path / "hanging"
     opts = {"marker": str(marker), "mode": "hang", "target": TARGET}
     code = (
-        "from scenarios.sweep import run_sweep\n"
-        "from tests.scenarios.test_sweep import flaky, BASE, GRID, STEPS\n"
+        "from runner.sweep import run_sweep\n"
+        "from tests.runner.test_sweep import flaky, BASE, GRID, STEPS\n"
         "if __name__ == '__main__':\n"
         f"    run_sweep(BASE, GRID, executor='local', workers=2, out={str(out)!r}, steps=STEPS,"
         f" scenario=flaky, options={opts!r})\n"
