@@ -1,12 +1,26 @@
-"""Reference data in the trajectory-table format: positive and negative controls.
+"""Reference data and shared controls: positive controls, nulls and noise floors.
 
 Every diagnostic should run on a positive control beside the simulator's data:
 
 * :func:`nelson_trajectories` -- Nelson's stochastic mechanics driven by the split-step solution;
   its density is ``|psi(t)|^2`` at every time (quantum signatures must show).
+* :func:`harmonic_nelson` -- the standard positive control of the scenarios: Nelson
+  trajectories of an oscillating 2-D harmonic superposition with a known hbar.
 * :func:`bohmian_trajectories` -- deterministic guidance ``v = (hbar/m) Im(grad psi / psi)``.
 * :func:`ou_trajectories` -- a pure diffusion / Ornstein-Uhlenbeck ensemble (the classical null).
 * :func:`noise_floor` -- the value of a statistic on exact samples of the same size.
+
+and beside a null that keeps what the claim does not depend on and breaks what it does:
+
+* :func:`replica_shuffled` -- replicas permuted independently at every step: the density at
+  every step is kept, trajectories (and with them any flow) are destroyed.
+* :func:`increment_shuffled` -- every step's increments reassigned to random replicas: the
+  noise and the mean drift are kept, a position-dependent drift is destroyed.
+* :func:`block_shuffle` -- per-step permutations of the replicas within blocks (one packet per
+  block): each block keeps its density, trajectories are destroyed.
+
+The nulls and :func:`harmonic_nelson` take a ``numpy.random.Generator`` from their caller and
+draw from it in a fixed order, so a caller decides (and keeps) its random stream.
 
 Units: recorded step ``s`` is time ``s * dt``; ``hbar`` and ``mass`` as in
 :mod:`analysis.schrodinger` (Nelson diffusion ``D = hbar / 2m``). Tables come from
@@ -15,7 +29,8 @@ Units: recorded step ``s`` is time ``s * dt``; ``hbar`` and ``mass`` as in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,14 +49,18 @@ from analysis.schrodinger import (
     spectral_gradient,
 )
 from analysis.trajectory import to_frame
-from analysis.validation import as_generator, check_integer, check_positive
+from analysis.validation import as_generator, check_generator, check_integer, check_positive
 
 __all__ = [
     "NoiseFloor",
+    "block_shuffle",
     "bohmian_trajectories",
+    "harmonic_nelson",
+    "increment_shuffled",
     "nelson_trajectories",
     "noise_floor",
     "ou_trajectories",
+    "replica_shuffled",
 ]
 
 
@@ -370,3 +389,218 @@ def noise_floor(
     if not np.all(np.isfinite(vals)):
         raise ValueError("statistic: returned NaN/Inf on exact samples; expected finite values")
     return NoiseFloor(float(np.median(vals)), float(np.quantile(vals, 0.95)), vals, n)
+
+
+# ----------------------------------------------------------------------------------------------
+# positive control: the oscillating harmonic superposition
+# ----------------------------------------------------------------------------------------------
+
+
+def harmonic_nelson(
+    replicas: int,
+    steps: int,
+    rng: np.random.Generator,
+    *,
+    hbar: float,
+    dt: float,
+    omega: tuple[float, float] = (1.0, math.sqrt(2.0)),
+    points: int = 64,
+    substeps: int = 20,
+) -> pd.DataFrame:
+    """Nelson trajectories of an oscillating 2-D harmonic superposition with a known hbar.
+
+    ``psi0 = (phi_0(x) + phi_1(x)) phi_0(y)`` (normalised) in ``V = (w_x^2 x^2 + w_y^2 y^2) / 2``
+    with mass 1, where ``phi_n`` are the oscillator eigenstates of frequency ``w_x`` along ``x``
+    and ``w_y`` along ``y``. The packet oscillates along ``x`` with
+    ``<x>(t) = sqrt(hbar / (2 w_x)) cos(w_x t)`` and keeps its ground-state width
+    ``Var y = hbar / (2 w_y)`` along ``y``: every quantum signature must show, and a Madelung
+    fit must recover ``hbar``. The grid has ``points`` points per axis on ``[-8, 8] sqrt(hbar)``.
+
+    Parameters
+    ----------
+    replicas : int
+        Number of trajectories.
+    steps : int
+        Recorded steps after the initial one.
+    rng : numpy.random.Generator
+        The caller's stream; all draws (initial points, then the Brownian increments) come from
+        it, as in :func:`nelson_trajectories`.
+    hbar : float
+        Planck's constant of the control.
+    dt : float
+        Time between recorded steps.
+    omega : (float, float)
+        Frequencies ``(w_x, w_y)``.
+    points : int
+        Grid points per axis.
+    substeps : int
+        Integrator steps per recorded step.
+
+    Returns
+    -------
+    DataFrame
+        Trajectory table ``step, replica, q_0, q_1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> df = harmonic_nelson(2000, 16, np.random.default_rng(0), hbar=0.05, dt=0.2)
+    >>> x = df[df.step == 16].q_0.mean()  # sqrt(hbar / 2) cos(3.2) = -0.158
+    >>> bool(abs(x + 0.158) < 0.02)
+    True
+    """
+    hbar = check_positive("hbar", hbar)
+    points = check_integer("points", points, 8)
+    rng = check_generator("rng", rng)
+    sx = math.sqrt(hbar)
+    x = np.linspace(-8 * sx, 8 * sx, points)
+    y = np.linspace(-8 * sx, 8 * sx, points)
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    wx, wy = (check_positive(f"omega[{i}]", w) for i, w in enumerate(omega))
+    g0x = np.exp(-wx * X**2 / (2 * hbar))
+    g1x = X * g0x * math.sqrt(2 * wx / hbar)
+    g0y = np.exp(-wy * Y**2 / (2 * hbar))
+    psi = (g0x + g1x) * g0y
+    dA = (x[1] - x[0]) * (y[1] - y[0])
+    psi = psi / np.sqrt((np.abs(psi) ** 2).sum() * dA)
+    V = 0.5 * (wx**2 * X**2 + wy**2 * Y**2)
+    return nelson_trajectories(
+        psi.astype(complex), (x, y), V, hbar, 1.0, dt, steps, replicas, rng, substeps=substeps
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# nulls: shuffled replicas and increments
+# ----------------------------------------------------------------------------------------------
+
+
+def replica_shuffled(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Replicas permuted independently at every step: densities kept, trajectories destroyed.
+
+    Row ``t`` of the result is ``q[t, rng.permutation(R)]``, one permutation per step drawn in
+    step order. Every step keeps its set of points (so every one-time statistic is unchanged),
+    while the link between a replica's positions at successive steps is cut: a flow, a
+    velocity or a drift measured along trajectories becomes noise.
+
+    Parameters
+    ----------
+    q : ndarray, shape (T, R, ...)
+        Steps first, replicas second (e.g. ``to_array(traj).q``, or ``(T, R)`` samples).
+    rng : numpy.random.Generator
+        The caller's stream (``T`` calls of ``permutation(R)``).
+
+    Returns
+    -------
+    ndarray
+        The shape and dtype of ``q``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.cumsum(np.random.default_rng(0).normal(size=(200, 500)), axis=0)
+    >>> s = replica_shuffled(q, np.random.default_rng(1))
+    >>> bool(np.array_equal(np.sort(s, axis=1), np.sort(q, axis=1)))  # densities kept
+    True
+    >>> c = lambda a: np.corrcoef(a[100], a[101])[0, 1]
+    >>> round(float(c(q)), 2), bool(abs(c(s)) < 0.15)  # successive positions: linked, then not
+    (1.0, True)
+    """
+    q = np.asarray(q)
+    if q.ndim < 2:
+        raise ValueError(f"q: shape {q.shape}; expected (T, R, ...) with steps first")
+    rng = check_generator("rng", rng)
+    out = np.empty_like(q)
+    for t in range(q.shape[0]):
+        out[t] = q[t, rng.permutation(q.shape[1])]
+    return out
+
+
+def increment_shuffled(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each step's increments reassigned to random replicas: drift field destroyed, noise kept.
+
+    ``Y_0 = X_0`` and ``Y_{t+1} = Y_t + (X_{t+1} - X_t)[pi_t]`` with an independent random
+    permutation ``pi_t`` of the replicas at every step (``argsort`` of one ``rng.random((T - 1,
+    R))`` array). Every step keeps the same set of increments (noise and mean drift), but an
+    increment no longer depends on the position it is applied at, so the drift Jacobian of the
+    result is zero up to sampling noise (free diffusion).
+
+    Parameters
+    ----------
+    X : ndarray, shape (T, R, d)
+        Steps, replicas, coordinates; ``T >= 2``.
+    rng : numpy.random.Generator
+        The caller's stream (one ``random((T - 1, R))`` call).
+
+    Returns
+    -------
+    ndarray, shape (T, R, d)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.empty((60, 400, 1)); x[0] = rng.normal(size=(400, 1))
+    >>> for t in range(59):  # contracting drift -0.5 x
+    ...     x[t + 1] = x[t] - 0.5 * x[t] + rng.normal(size=(400, 1))
+    >>> y = increment_shuffled(x, np.random.default_rng(1))
+    >>> slope = lambda a: np.polyfit(a[:-1].ravel(), np.diff(a, axis=0).ravel(), 1)[0]
+    >>> round(float(slope(x)), 1), bool(abs(slope(y)) < 0.05)
+    (-0.5, True)
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 3 or X.shape[0] < 2:
+        raise ValueError(f"X: shape {X.shape}; expected (T >= 2, R, d)")
+    rng = check_generator("rng", rng)
+    inc = np.diff(X, axis=0)
+    perm = np.argsort(rng.random(inc.shape[:2]), axis=1)
+    inc = np.take_along_axis(inc, perm[:, :, None], axis=1)
+    return np.concatenate([X[:1], X[:1] + np.cumsum(inc, axis=0)])
+
+
+def block_shuffle(
+    blocks: Sequence[np.ndarray], n_steps: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Per-step permutations of the replicas within contiguous blocks, shape (n_steps, R).
+
+    Row ``t`` maps new replica index -> old one, and every block keeps its own replicas (for
+    example one injected packet per block: each block keeps its density, its trajectories are
+    destroyed). The permutations are ``argsort`` of ``rng.random((n_steps, R))`` plus the block
+    number, drawn in one call. Apply them with
+    ``numpy.take_along_axis(q, perms[steps][:, :, None], axis=1)``.
+
+    Parameters
+    ----------
+    blocks : sequence of arrays of int
+        The replica indices of each block, in order: together ``0 .. R-1``, each block
+        contiguous (e.g. ``numpy.array_split(numpy.arange(R), n_blocks)``).
+    n_steps : int
+        Number of permutations (rows).
+    rng : numpy.random.Generator
+        The caller's stream.
+
+    Returns
+    -------
+    ndarray of int, shape (n_steps, R)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = block_shuffle(np.array_split(np.arange(16), 2), 3, np.random.default_rng(0))
+    >>> p.shape, sorted(p[0, :8].tolist()) == list(range(8))
+    ((3, 16), True)
+    """
+    parts = [np.asarray(b) for b in blocks]
+    if not parts or any(b.ndim != 1 or b.dtype.kind not in "iu" for b in parts):
+        raise ValueError("blocks: expected a non-empty sequence of 1-D integer index arrays")
+    replicas = int(sum(b.size for b in parts))
+    if not np.array_equal(np.concatenate(parts), np.arange(replicas)):
+        raise ValueError(
+            f"blocks: expected contiguous blocks that together list 0 .. {replicas - 1} in order"
+        )
+    n_steps = check_integer("n_steps", n_steps, 0)
+    rng = check_generator("rng", rng)
+    block_id = np.empty(replicas, dtype=int)
+    for b, rows in enumerate(parts):
+        block_id[rows] = b
+    keys = rng.random((n_steps, replicas)) + block_id[None, :]
+    return np.argsort(keys, axis=1)

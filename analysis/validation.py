@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_generator", "check_integer", "check_points", "check_positive", "check_window"]
+__all__ = [
+    "as_generator",
+    "check_generator",
+    "check_integer",
+    "check_points",
+    "check_positive",
+    "check_window",
+]
 
 
 def check_integer(name: str, value: Any, minimum: int) -> int:
@@ -196,3 +203,45 @@ def as_generator(
     True
     """
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def check_generator(name: str, value: Any) -> np.random.Generator:
+    """Return ``value`` if it is a ``numpy.random.Generator``.
+
+    Functions that draw from their caller's stream take a Generator, never a seed: a seed would
+    start a new stream and change every draw the caller makes after the call.
+
+    Parameters
+    ----------
+    name : str
+        Argument name used in the error message.
+    value : Any
+        The value to check.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    ValueError
+        ``"<name>: got <type>; expected a numpy.random.Generator (numpy.random.default_rng(...))"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> check_generator("rng", rng) is rng
+    True
+    >>> try:
+    ...     check_generator("rng", 0)
+    ... except ValueError as err:
+    ...     print(err)
+    rng: got int; expected a numpy.random.Generator (numpy.random.default_rng(...))
+    """
+    if not isinstance(value, np.random.Generator):
+        raise ValueError(
+            f"{name}: got {type(value).__name__}; "
+            "expected a numpy.random.Generator (numpy.random.default_rng(...))"
+        )
+    return value

@@ -1,13 +1,20 @@
 """Known-answer tests for analysis.controls (reference ensembles in trajectory-table format)."""
 
+import math
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.controls import (
+    block_shuffle,
     bohmian_trajectories,
+    harmonic_nelson,
+    increment_shuffled,
     nelson_trajectories,
     noise_floor,
     ou_trajectories,
+    replica_shuffled,
 )
 from analysis.schrodinger import split_step
 from analysis.trajectory import to_array
@@ -211,3 +218,176 @@ def test_ou_and_floor_bad_input():
         noise_floor(lambda s: 0.0, 1, lambda r, n: r.normal(size=(n, 1)))
     with pytest.raises(ValueError, match="reference"):
         noise_floor(lambda s: 0.0, 10, "gauss")
+
+
+# ------------------------------------------------------------------ shared nulls and controls
+# Each shared control is compared, draw for draw, with a literal copy of the scenario code it
+# replaces (same seeds, same stream), then checked on a known answer.
+
+
+def _old_transition_shuffled(q: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    q = q.copy()
+    for t in range(q.shape[0]):
+        q[t] = q[t, rng.permutation(q.shape[1])]
+    return q
+
+
+def _old_madelung_shuffled(q: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 55]))
+    return np.stack([x[rng.permutation(x.shape[0])] for x in q])
+
+
+def _old_madelung_joint_null(both: np.ndarray, seed: int, n_null: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 77]))
+    return [np.stack([row[rng.permutation(row.size)] for row in both]) for _ in range(n_null)]
+
+
+def _old_increment_shuffled(X: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, 19])
+    inc = np.diff(X, axis=0)
+    perm = np.argsort(rng.random(inc.shape[:2]), axis=1)
+    inc = np.take_along_axis(inc, perm[:, :, None], axis=1)
+    return np.concatenate([X[:1], X[:1] + np.cumsum(inc, axis=0)])
+
+
+def _old_block_shuffle(replicas: int, n_steps: int, seed: int, blocks: int) -> np.ndarray:
+    block_id = np.empty(replicas, dtype=int)
+    for b, rows in enumerate(np.array_split(np.arange(replicas), blocks)):
+        block_id[rows] = b
+    rng = np.random.default_rng([seed, 23])
+    keys = rng.random((n_steps, replicas)) + block_id[None, :]
+    return np.argsort(keys, axis=1)
+
+
+def _old_positive_control(replicas: int, steps: int, seed: int) -> pd.DataFrame:
+    n, hbar, dt = 64, 0.05, 0.2
+    sx = math.sqrt(hbar)
+    x = np.linspace(-8 * sx, 8 * sx, n)
+    y = np.linspace(-8 * sx, 8 * sx, n)
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    wx, wy = 1.0, math.sqrt(2.0)
+    g0x = np.exp(-wx * X**2 / (2 * hbar))
+    g1x = X * g0x * math.sqrt(2 * wx / hbar)
+    g0y = np.exp(-wy * Y**2 / (2 * hbar))
+    psi = (g0x + g1x) * g0y
+    dA = (x[1] - x[0]) * (y[1] - y[0])
+    psi = psi / np.sqrt((np.abs(psi) ** 2).sum() * dA)
+    V = 0.5 * (wx**2 * X**2 + wy**2 * Y**2)
+    return nelson_trajectories(
+        psi.astype(complex), (x, y), V, hbar, 1.0, dt, steps, replicas, seed, substeps=20
+    )
+
+
+@pytest.mark.parametrize("shape", [(7, 13, 2), (5, 9), (1, 4, 1)])
+def test_replica_shuffled_is_draw_for_draw_the_scenario_copies(shape):
+    q = np.random.default_rng(3).normal(size=shape)
+    for seed in (0, 11):
+        got = replica_shuffled(q, np.random.default_rng(seed))
+        assert np.array_equal(got, _old_transition_shuffled(q, seed))
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 55]))
+        assert np.array_equal(replica_shuffled(q, rng), _old_madelung_shuffled(q, seed))
+    both = q.reshape(q.shape[0], -1)
+    rng = np.random.default_rng(np.random.SeedSequence([4, 77]))
+    got = [replica_shuffled(both, rng) for _ in range(3)]
+    for a, b in zip(got, _old_madelung_joint_null(both, 4, 3), strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_replica_shuffled_keeps_densities_and_cuts_trajectories():
+    """OU ensemble: lag-1 correlation across replicas exp(-k dt) = 0.905 before, 0 after."""
+    traj = ou_trajectories(np.zeros((3000, 1)), -1.0, 0.5, 0.1, 30, seed=2)
+    q = to_array(traj).q
+    s = replica_shuffled(q, np.random.default_rng(0))
+    assert np.array_equal(np.sort(s, axis=1), np.sort(q, axis=1))
+
+    def lag1(a):
+        return np.corrcoef(a[20, :, 0], a[21, :, 0])[0, 1]
+
+    assert lag1(q) == pytest.approx(np.exp(-0.1), abs=0.02)
+    assert abs(lag1(s)) < 4 / np.sqrt(3000)
+
+
+def test_increment_shuffled_is_draw_for_draw_the_scenario_copy():
+    X = np.cumsum(np.random.default_rng(5).normal(size=(40, 17, 3)), axis=0)
+    for seed in (0, 9):
+        got = increment_shuffled(X, np.random.default_rng([seed, 19]))
+        assert np.array_equal(got, _old_increment_shuffled(X, seed))
+
+
+def test_increment_shuffled_removes_the_drift_but_keeps_the_noise():
+    """Known answer: a Lorentzian production form (one contracting axis) becomes positive
+    definite (free diffusion), with the same increments at every step."""
+    from analysis.spacetime import entropy_production_tensor
+
+    rng = np.random.default_rng(1)
+    x = np.empty((41, 800, 2))
+    x[0] = rng.normal(size=(800, 2))
+    for t in range(40):
+        x[t + 1] = x[t] + 0.01 * np.array([-3.0, -0.1]) * x[t] + 0.1 * rng.normal(size=(800, 2))
+    y = increment_shuffled(x, np.random.default_rng(2))
+    inc_x, inc_y = np.diff(x, axis=0), np.diff(y, axis=0)
+    assert np.allclose(np.sort(inc_y, axis=1), np.sort(inc_x, axis=1))
+    on = entropy_production_tensor(x, dt=0.01, bootstrap=50)
+    null = entropy_production_tensor(y, dt=0.01, bootstrap=50)
+    assert on.signature == (1, 0, 1)
+    assert null.signature[0] == 0
+    assert np.abs(null.drift_jacobian).max() < 0.5 < np.abs(on.drift_jacobian).max()
+
+
+@pytest.mark.parametrize(("replicas", "blocks"), [(16, 2), (64, 4), (10, 3)])
+def test_block_shuffle_is_draw_for_draw_the_scenario_copy(replicas, blocks):
+    parts = np.array_split(np.arange(replicas), blocks)
+    for seed in (0, 8):
+        got = block_shuffle(parts, 12, np.random.default_rng([seed, 23]))
+        assert np.array_equal(got, _old_block_shuffle(replicas, 12, seed, blocks))
+
+
+def test_block_shuffle_keeps_block_densities_and_cuts_trajectories():
+    parts = np.array_split(np.arange(300), 3)
+    perms = block_shuffle(parts, 30, np.random.default_rng(0))
+    for row in perms:
+        for b in parts:
+            assert np.array_equal(np.sort(row[b]), b)  # each block maps onto itself
+    q = np.cumsum(np.random.default_rng(1).normal(size=(30, 300)), axis=0)
+    s = np.take_along_axis(q, perms, axis=1)
+    for b in parts:
+        assert np.allclose(s[:, b].mean(axis=1), q[:, b].mean(axis=1))
+    c = [np.corrcoef(a[20, b], a[21, b])[0, 1] for a in (q, s) for b in parts[:1]]
+    assert c[0] > 0.95 and abs(c[1]) < 4 / np.sqrt(100)
+    # one block: a uniform random permutation at every step (new index 0 takes every old one)
+    first = block_shuffle([np.arange(5)], 5000, np.random.default_rng(2))[:, 0]
+    assert np.bincount(first, minlength=5) == pytest.approx(np.full(5, 1000), abs=150)
+
+
+def test_harmonic_nelson_is_draw_for_draw_the_scenario_copy():
+    for seed in (0, 3):
+        got = harmonic_nelson(40, 3, np.random.default_rng(seed), hbar=0.05, dt=0.2)
+        pd.testing.assert_frame_equal(got, _old_positive_control(40, 3, seed), check_exact=True)
+
+
+def test_harmonic_nelson_oscillates_with_the_known_hbar():
+    """<x>(t) = sqrt(hbar / 2) cos t, Var y = hbar / (2 sqrt 2) (ground state along y)."""
+    hbar, dt = 0.05, 0.2
+    q = to_array(harmonic_nelson(3000, 16, np.random.default_rng(1), hbar=hbar, dt=dt)).q
+    t = np.arange(17) * dt
+    mean_x = q[:, :, 0].mean(axis=1)
+    se = q[:, :, 0].std(axis=1) / np.sqrt(q.shape[1])
+    assert np.all(np.abs(mean_x - np.sqrt(hbar / 2) * np.cos(t)) < 4 * se + 0.005)
+    assert q[:, :, 1].var(axis=1) == pytest.approx(np.full(17, hbar / (2 * np.sqrt(2))), rel=0.1)
+
+
+def test_shared_controls_take_a_generator_not_a_seed():
+    q = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"rng: got int; expected a numpy\.random\.Generator"):
+        replica_shuffled(q, 0)
+    with pytest.raises(ValueError, match="rng"):
+        increment_shuffled(q[:, :, None], 0)
+    with pytest.raises(ValueError, match="rng"):
+        block_shuffle([np.arange(4)], 3, 0)
+    with pytest.raises(ValueError, match="blocks"):
+        block_shuffle([np.array([1, 0])], 3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="q: shape"):
+        replica_shuffled(np.zeros(3), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="X: shape"):
+        increment_shuffled(np.zeros((1, 4, 2)), np.random.default_rng(0))
