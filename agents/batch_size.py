@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from agents.consistency import SHARED_POLICY_KEYS, ConsistencyController
-from agents.controller import check_float, check_int
+from agents.params import ConfigError, check_float, check_int
+from agents.policies import SHARED_POLICY_KEYS, PolicyController
 from agents.registry import register
-from models.config import ConfigError
 
 if TYPE_CHECKING:
     from models.learning_system import LearningSystem
+
+__all__ = ["POLICY_KEYS", "BatchSizeController"]
 
 # the order of the policies is the order of POLICIES (the first is the default)
 POLICY_KEYS = {
@@ -46,7 +47,7 @@ POLICY_KEYS = {
 
 
 @register("batch_size")
-class BatchSizeController(ConsistencyController):
+class BatchSizeController(PolicyController):
     """Controller of the mini-batch size M (``model.batch_size``, used by the next step).
 
     Parameters

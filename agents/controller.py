@@ -8,29 +8,34 @@ multiple of ``interval``), after the step's SGD update, reading the step's share
 
 Every action is logged as an event row (step, controller, replica, action, before, after, delta_F,
 accepted); ensemble-wide controllers log ``replica = -1``. Time is in learning steps (dt = 1).
-
-Schedules (``policy = "schedule"``) are given as ``steps`` (increasing) and ``values``: the value
-is interpolated between the points, linearly (``interpolation = "linear"``) or geometrically
-(``"exponential"``: linear in log value, i.e. exponential decay or growth between points), and
-held constant before the first and after the last point.
+The policies shared by the step-size and batch-size controllers are in :mod:`agents.policies`,
+schedules in :mod:`agents.schedule`, the argument checks in :mod:`agents.params`.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from mesa.discrete_space import Cell, FixedAgent
 
-from models.config import ConfigError
+from agents.params import ConfigError, check_choice, check_int
 
 if TYPE_CHECKING:
+    # the model is imported for type hints only (agents never import models at run time)
+    from models.ensemble import State
     from models.learning_system import LearningSystem
-    from models.network import State
+
+__all__ = [
+    "COMMON_KEYS",
+    "EVENT_COLUMNS",
+    "Controller",
+    "ScalarController",
+    "trainable_targets",
+]
 
 EVENT_COLUMNS = (
     "step",
@@ -43,214 +48,6 @@ EVENT_COLUMNS = (
     "accepted",
 )
 COMMON_KEYS = ("type", "name", "policy", "interval")
-INTERPOLATIONS = ("linear", "exponential")
-# per-step diffusion of the SGD displacement, shared by every controller that asks
-_SGD_DIFFUSION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def sgd_diffusion(model: LearningSystem) -> float:
-    """Diffusion of this step's SGD displacement of the observed coordinates, per step.
-
-    D_t = 1/2 x (across-replica variance of dq), averaged over the k coordinates, where dq is the
-    displacement of q made by this step's update only (-gamma g projected, or the heavy-ball
-    velocity), so neuron moves made by controllers do not enter. Computed once per step (shared
-    by every controller). NaN when learning is off.
-
-    Examples
-    --------
-    >>> from models import LearningSystem
-    >>> model = LearningSystem(replicas=8, n_hidden=2, seed=0)
-    >>> model.step()
-    >>> q0 = model.recent_coordinates(1)[0]
-    >>> d = sgd_diffusion(model)
-    >>> model.step()  # compare with the recorded coordinates (no neuron moves here)
-    >>> dq = model.coordinates() - model.recent_coordinates(2)[0]
-    >>> bool(np.isclose(sgd_diffusion(model), 0.5 * dq.var(axis=0, ddof=1).mean()))
-    True
-    """
-    obs = model.observables
-    if obs in _SGD_DIFFUSION:
-        return _SGD_DIFFUSION[obs]
-    ens = model.ensemble
-    if obs.gw is None:
-        value = math.nan
-    else:
-        if ens.momentum:
-            full_w, full_b = ens.vw, ens.vb
-            scale = 1.0
-        else:
-            full_w = np.zeros_like(ens.w)
-            for blk, g in zip(ens.arch.blocks, obs.gw, strict=True):
-                full_w[:, blk.rows, blk.cols] = g
-            full_b, scale = obs.gb, -obs.step_size
-        vec = full_w[:, ens.param_rows, ens.param_cols]
-        if ens.bias_index.size:
-            vec = np.concatenate([vec, full_b[:, ens.bias_index]], axis=1)
-        dq = scale * (vec @ model.projection)
-        value = float(0.5 * dq.var(axis=0, ddof=1).mean()) if dq.shape[0] > 1 else math.nan
-    _SGD_DIFFUSION[obs] = value
-    return value
-
-
-# ---------------------------------------------------------------------- validation helpers
-def check_int(
-    spec: Mapping[str, Any],
-    key: str,
-    where: str,
-    default: int | None,
-    lo: int,
-    hi: int | None = None,
-) -> int | None:
-    """Read an integer ``spec[key]`` in ``[lo, hi]`` (or ``default`` when absent).
-
-    Examples
-    --------
-    >>> check_int({"interval": 5}, "interval", "controllers[0]", 1, 1)
-    5
-    >>> try:
-    ...     check_int({"interval": 0}, "interval", "controllers[0]", 1, 1)
-    ... except ConfigError as err:
-    ...     print(err)
-    controllers[0].interval: 0; expected an integer >= 1
-    """
-    if key not in spec:
-        return default
-    value = spec[key]
-    allowed = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"{where}.{key}", value, allowed)
-    if value < lo or (hi is not None and value > hi):
-        raise ConfigError(f"{where}.{key}", value, allowed)
-    return int(value)
-
-
-def check_float(
-    spec: Mapping[str, Any],
-    key: str,
-    where: str,
-    default: float | None,
-    lo: float = -math.inf,
-    hi: float = math.inf,
-    *,
-    lo_open: bool = False,
-) -> float | None:
-    """Read a finite number ``spec[key]`` in ``[lo, hi]`` (``(lo, hi]`` when ``lo_open``).
-
-    Examples
-    --------
-    >>> check_float({"beta_c": 2}, "beta_c", "controllers[0]", 1.0, 0.0, lo_open=True)
-    2.0
-    >>> try:
-    ...     check_float({"beta_c": -1.0}, "beta_c", "c[0]", 1.0, 0.0, lo_open=True)
-    ... except ConfigError as err:
-    ...     print(err)
-    c[0].beta_c: -1.0; expected a number in (0, inf)
-    """
-    if key not in spec:
-        return default
-    value = spec[key]
-    left = "(" if lo_open else "["
-    right = ")" if math.isinf(hi) else "]"
-    allowed = f"a number in {left}{lo:g}, {hi:g}{right}"
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ConfigError(f"{where}.{key}", value, allowed)
-    value = float(value)
-    if not math.isfinite(value) or value < lo or value > hi or (lo_open and value == lo):
-        raise ConfigError(f"{where}.{key}", value, allowed)
-    return value
-
-
-def check_choice(
-    spec: Mapping[str, Any], key: str, where: str, default: str, options: Sequence[str]
-) -> str:
-    """Read ``spec[key]`` from ``options``.
-
-    Examples
-    --------
-    >>> check_choice({}, "policy", "controllers[0]", "constant", ("constant", "schedule"))
-    'constant'
-    """
-    value = spec.get(key, default)
-    if value not in options:
-        raise ConfigError(f"{where}.{key}", value, f"one of {', '.join(options)}")
-    return str(value)
-
-
-def check_keys(spec: Mapping[str, Any], where: str, allowed: Sequence[str], kind: str) -> None:
-    """Refuse keys that are not parameters of this controller type and policy.
-
-    Examples
-    --------
-    >>> try:
-    ...     check_keys({"type": "x", "gain": 1}, "controllers[0]", ("type",), "x (constant)")
-    ... except ConfigError as err:
-    ...     print(err)
-    controllers[0].gain: 1; expected a parameter of x (constant): type
-    """
-    for key, value in spec.items():
-        if key not in allowed:
-            raise ConfigError(
-                f"{where}.{key}", value, f"a parameter of {kind}: {', '.join(allowed)}"
-            )
-
-
-def check_schedule(
-    spec: Mapping[str, Any], where: str, lo: float, hi: float = math.inf
-) -> dict[str, Any]:
-    """Validate ``steps`` (increasing integers >= 0), ``values`` (in [lo, hi]) and interpolation.
-
-    Examples
-    --------
-    >>> check_schedule({"steps": [0, 10], "values": [1.0, 0.5]}, "c[0]", 0.0)
-    {'steps': [0, 10], 'values': [1.0, 0.5], 'interpolation': 'linear'}
-    """
-    steps = spec.get("steps")
-    values = spec.get("values")
-    if not isinstance(steps, list | tuple) or len(steps) < 1:
-        raise ConfigError(f"{where}.steps", steps, "a non-empty list of increasing steps >= 0")
-    if not isinstance(values, list | tuple) or len(values) != len(steps):
-        raise ConfigError(
-            f"{where}.values", values, f"a list of {len(steps)} numbers (one per step)"
-        )
-    out_steps = []
-    for i, s in enumerate(steps):
-        s = check_int({f"steps[{i}]": s}, f"steps[{i}]", where, None, 0)
-        if out_steps and s <= out_steps[-1]:
-            raise ConfigError(f"{where}.steps[{i}]", s, f"a step > {out_steps[-1]} (increasing)")
-        out_steps.append(s)
-    interp = check_choice(spec, "interpolation", where, "linear", INTERPOLATIONS)
-    positive = interp == "exponential"
-    out_values = []
-    for i, v in enumerate(values):
-        key = f"values[{i}]"
-        v = check_float(
-            {key: v}, key, where, None, max(lo, 0.0) if positive else lo, hi, lo_open=positive
-        )
-        out_values.append(v)
-    return {"steps": out_steps, "values": out_values, "interpolation": interp}
-
-
-def schedule_value(
-    step: int, steps: Sequence[int], values: Sequence[float], interpolation: str = "linear"
-) -> float:
-    """Value of a piecewise linear or piecewise exponential schedule at ``step``.
-
-    Examples
-    --------
-    >>> schedule_value(5, [0, 10], [1.0, 0.0])
-    0.5
-    >>> round(schedule_value(5, [0, 10], [1.0, 0.01], "exponential"), 6)
-    0.1
-    >>> schedule_value(50, [0, 10], [1.0, 0.0])
-    0.0
-    """
-    xs = np.asarray(steps, dtype=float)
-    ys = np.asarray(values, dtype=float)
-    if interpolation == "exponential":
-        return float(np.exp(np.interp(step, xs, np.log(ys))))
-    return float(np.interp(step, xs, ys))
 
 
 # ---------------------------------------------------------------------- base class
@@ -493,97 +290,3 @@ class ScalarController(Controller):
         after = self.clip(self.proposal())
         setattr(self.model, self.attribute, after)
         self.log(-1, "set", before, after)
-
-
-class HbarMeter:
-    """The Madelung hbar set by (gamma, M) through the measured diffusion of the coordinates.
-
-    Reading (PHYSICS.md section 3, reconstructed): hbar = (D / gamma)^p, with m = 1/(2 gamma);
-    p = 1 is Nelson's hbar = 2 m D, p = 1/2 the reading hbar^2 ~ D / gamma. D is measured every
-    step from the SGD displacement of the observed coordinates (:func:`sgd_diffusion`; neuron
-    moves excluded), and the constant c of D = c gamma^2 / M is measured as the mean of D over the
-    last ``window`` steps divided by the mean of gamma^2 / M over the same steps (never assumed).
-    Then hbar(gamma, M) = (c gamma / M)^p, and the (gamma, M) giving a target hbar follow in
-    closed form.
-
-    Parameters
-    ----------
-    window : int
-        Steps averaged.
-    exponent : float
-        p above.
-
-    Examples
-    --------
-    >>> meter = HbarMeter(window=2, exponent=1.0)
-    >>> meter.add(0.5 * 0.1**2 / 10, 0.1, 10); meter.add(0.5 * 0.1**2 / 10, 0.1, 10)
-    >>> meter.measure()
-    0.5
-    >>> round(meter.hbar(0.1, 10), 6), round(meter.ratio_for(0.005), 6)
-    (0.005, 0.01)
-    """
-
-    def __init__(self, window: int, exponent: float) -> None:
-        self.window = int(window)
-        self.exponent = float(exponent)
-        self._d: list[float] = []
-        self._g2m: list[float] = []
-        self.constant = math.nan
-        self.diffusion = math.nan
-
-    def add(self, diffusion: float, step_size: float, batch_size: int) -> None:
-        """Remember one step's measured D and its gamma^2 / M (keeps the last ``window``)."""
-        self._d.append(float(diffusion))
-        self._g2m.append(step_size * step_size / batch_size)
-        if len(self._d) > self.window:
-            del self._d[0], self._g2m[0]
-
-    def observe(self, model: LearningSystem) -> None:
-        """Add this step's D (:func:`sgd_diffusion`) with the gamma and M the step used."""
-        obs = model.observables
-        self.add(sgd_diffusion(model), obs.step_size, obs.batch_size)
-
-    def measure(self) -> float:
-        """The constant c = mean D / mean(gamma^2 / M) over the window (NaN until it is full)."""
-        d = np.asarray(self._d)
-        if d.size < self.window or not np.isfinite(d).any():
-            self.constant = math.nan
-            return self.constant
-        ok = np.isfinite(d)
-        self.diffusion = float(d[ok].mean())
-        g2m = float(np.asarray(self._g2m)[ok].mean())
-        self.constant = self.diffusion / g2m if g2m > 0 else math.nan
-        return self.constant
-
-    def hbar(self, step_size: float, batch_size: float) -> float:
-        """hbar(gamma, M) = (c gamma / M)^p with the measured c (NaN before it is measured)."""
-        c = self.constant
-        if not math.isfinite(c) or c <= 0:
-            return math.nan
-        return (c * step_size / batch_size) ** self.exponent
-
-    def ratio_for(self, target: float) -> float:
-        """gamma / M that gives hbar = ``target``: (target^(1/p)) / c."""
-        c = self.constant
-        if not math.isfinite(c) or c <= 0:
-            return math.nan
-        return target ** (1.0 / self.exponent) / c
-
-
-def chemical_potential(model: LearningSystem, given: float | None) -> float:
-    """|mu_c|: ``given`` or, when None, the current mu_c of the model's neuron-count controller.
-
-    Examples
-    --------
-    >>> from models import LearningSystem
-    >>> spec = {"type": "neuron_count", "mu_c": -0.02}
-    >>> model = LearningSystem(replicas=2, n_hidden=2, n_hidden_max=3, controllers=[spec])
-    >>> chemical_potential(model, None), chemical_potential(model, 0.5)
-    (0.02, 0.5)
-    """
-    if given is not None:
-        return abs(given)
-    for c in model.controllers:
-        if getattr(c, "kind", None) == "neuron_count":
-            return abs(c.mu_c)
-    return math.nan

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["acceptance", "noise_penalty"]
+
 
 def noise_penalty(var: np.ndarray | float, n: int) -> np.ndarray:
     """The penalty u of the acceptance exponent for an estimated variance ``var``.

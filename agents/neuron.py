@@ -15,6 +15,8 @@ from mesa.discrete_space import Cell, FixedAgent
 if TYPE_CHECKING:
     from models.learning_system import LearningSystem
 
+__all__ = ["NeuronAgent"]
+
 
 class NeuronAgent(FixedAgent):
     """One neuron slot (input, hidden or output) on its node of the model's graph.

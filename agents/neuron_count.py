@@ -56,7 +56,7 @@ and is penalised anyway; the error tilts the stationary distribution of N by tha
 neuron at most. The "after" relaxation starts from the forward sweep: measured on the benchmark
 network, a start from the "before" states (the new neuron from f(w x + b)) excites slow modes
 and needs about twice the steps. Cost per move: two relaxations over replicas x samples (with
-``batch``, about one); ``make bench`` (``scenarios/bench_controllers.py``) measures each source.
+``batch``, about one); ``make bench`` (``benchmarks/bench_controllers.py``) measures each source.
 """
 
 from __future__ import annotations
@@ -66,22 +66,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from agents.controller import (
-    COMMON_KEYS,
-    Controller,
-    check_float,
-    check_int,
-    check_keys,
-    check_schedule,
-    schedule_value,
-)
+from agents.controller import COMMON_KEYS, Controller
 from agents.metropolis import acceptance, noise_penalty
+from agents.params import ConfigError, check_float, check_int, check_keys, check_schedule
 from agents.registry import register
-from models.config import ConfigError
+from agents.schedule import schedule_value
 
 if TYPE_CHECKING:
+    from models.ensemble import State
     from models.learning_system import LearningSystem
-    from models.network import State
+
+__all__ = ["MOVE_KEYS", "POLICY_KEYS", "SOURCES", "WARM_RELAX_MAX", "NeuronCountController"]
 
 POLICY_KEYS = {
     "grand_canonical": (),

@@ -5,7 +5,7 @@ Policies
 constant
     gamma = ``value`` (default: the config's ``step_size``).
 schedule
-    gamma follows ``steps``/``values``, piecewise linear or exponential (see agents.controller).
+    gamma follows ``steps``/``values``, piecewise linear or exponential (see agents.schedule).
 temperature
     Holds T_eff = gamma sigma^2 / (2 M) at ``target``, sigma^2 = tr(Sigma) / K (K active
     parameters; the same definition as ``Observables.t_eff``): gamma = 2 M target / sigma^2, with
@@ -13,7 +13,7 @@ temperature
     step's tr(Sigma) / K, so gamma follows the gradient noise as it changes.
 consistency
     Drives the Madelung hbar set by (gamma, M) through the measured diffusion (see
-    :class:`agents.controller.HbarMeter`; the constant of D = c gamma^2 / M is measured over the
+    :class:`agents.policies.HbarMeter`; the constant of D = c gamma^2 / M is measured over the
     last ``window`` steps) toward mu_c / (2 pi) (PHYSICS.md section 4), moving log gamma a
     fraction ``gain`` of the way to the solution each time it acts. ``mu_c`` defaults to the
     current chemical potential of the model's neuron-count controller. Under this policy the
@@ -31,20 +31,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from agents.consistency import (
-    SHARED_POLICY_KEYS,
-    ConsistencyController,
-    needs_mu_c,
-    validate_consistency,
-)
-from agents.controller import check_float
+from agents.params import ConfigError, check_float
+from agents.policies import SHARED_POLICY_KEYS, PolicyController
 from agents.registry import register
-from models.config import ConfigError
 
 if TYPE_CHECKING:
     from models.learning_system import LearningSystem
 
-__all__ = ["POLICY_KEYS", "StepSizeController", "needs_mu_c", "validate_consistency"]
+__all__ = ["POLICY_KEYS", "StepSizeController"]
 
 # the order of the policies is the order of POLICIES (the first is the default)
 POLICY_KEYS = {
@@ -56,7 +50,7 @@ POLICY_KEYS = {
 
 
 @register("step_size")
-class StepSizeController(ConsistencyController):
+class StepSizeController(PolicyController):
     """Controller of the step size gamma (``model.step_size``, used by the next step).
 
     Parameters

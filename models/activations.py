@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+__all__ = ["activation", "activation_into"]
+
 Fn = Callable[[np.ndarray], np.ndarray]
 DFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

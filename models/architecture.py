@@ -17,6 +17,8 @@ import numpy as np
 
 from models.config import SystemConfig, load_graph
 
+__all__ = ["GROUPS", "Architecture", "Block", "build_architecture"]
+
 GROUPS = ("input", "hidden", "output")
 
 

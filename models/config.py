@@ -23,6 +23,30 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from agents.params import (
+    ConfigError,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+)
+from agents.registry import validate_specs
+
+__all__ = [
+    "ACTIVATIONS",
+    "DATA_MODES",
+    "DTYPES",
+    "MAX_FORWARD_SWEEPS",
+    "MAX_RELAX_STEPS",
+    "STATE_SOURCES",
+    "TASKS",
+    "TASK_PARAMS",
+    "TOPOLOGIES",
+    "ConfigError",
+    "SystemConfig",
+    "load_graph",
+]
+
 TOPOLOGIES = ("layered", "recurrent", "small_world")
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 TASKS = ("teacher", "linear", "gaussian_mixture", "sine", "parity")
@@ -39,31 +63,6 @@ TASK_PARAMS = {
     "sine": {"frequency": float, "input_scale": float},
     "parity": {},
 }
-
-
-class ConfigError(ValueError):
-    """An invalid configuration value: the message names the field, the value and what is allowed.
-
-    Examples
-    --------
-    >>> try:
-    ...     SystemConfig(replicas=0)
-    ... except ConfigError as err:
-    ...     print(err)
-    replicas: 0; expected an integer >= 1
-    """
-
-    def __init__(self, field: str, value: Any, allowed: str) -> None:
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-        shown = value if isinstance(value, str) and len(value) > 60 else _short(value)
-        super().__init__(f"{field}: {shown}; expected {allowed}")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,8 +286,6 @@ class SystemConfig:
             if not isinstance(spec, Mapping) or "type" not in spec:
                 raise ConfigError(f"controllers[{i}]", spec, "a table with a 'type' key")
         if self.controllers:
-            from agents.registry import validate_specs
-
             object.__setattr__(self, "controllers", validate_specs(self.controllers))
         else:
             object.__setattr__(self, "controllers", ())
@@ -503,15 +500,7 @@ def _toml_value(value: Any) -> str:
 
 
 def _int(cfg: SystemConfig, name: str, lo: int, hi: int | None = None) -> None:
-    value = getattr(cfg, name)
-    allowed = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(name, value, allowed)
-    if value < lo or (hi is not None and value > hi):
-        raise ConfigError(name, value, allowed)
-    object.__setattr__(cfg, name, int(value))
+    object.__setattr__(cfg, name, check_int(vars(cfg), name, "", None, lo, hi))
 
 
 def _float(
@@ -523,31 +512,16 @@ def _float(
     lo_open: bool = False,
     hi_open: bool = False,
 ) -> None:
-    value = getattr(cfg, name)
-    left = "(" if lo_open else "["
-    right = ")" if (hi_open or math.isinf(hi)) else "]"
-    allowed = f"a number in {left}{lo:g}, {hi:g}{right}"
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise ConfigError(name, value, allowed)
-    value = float(value)
-    if not math.isfinite(value):
-        raise ConfigError(name, value, allowed)
-    if value < lo or (lo_open and value == lo) or value > hi or (hi_open and value == hi):
-        raise ConfigError(name, value, allowed)
+    value = check_float(vars(cfg), name, "", None, lo, hi, lo_open=lo_open, hi_open=hi_open)
     object.__setattr__(cfg, name, value)
 
 
 def _choice(cfg: SystemConfig, name: str, options: tuple[str, ...]) -> None:
-    value = getattr(cfg, name)
-    if value not in options:
-        raise ConfigError(name, value, f"one of {', '.join(options)}")
+    check_choice(vars(cfg), name, "", options[0], options)
 
 
 def _bool(cfg: SystemConfig, name: str) -> None:
-    value = getattr(cfg, name)
-    if not isinstance(value, bool | np.bool_):
-        raise ConfigError(name, value, "true or false")
-    object.__setattr__(cfg, name, bool(value))
+    object.__setattr__(cfg, name, check_bool(vars(cfg), name, "", None))
 
 
 def _graph_counts(graph: nx.DiGraph) -> dict[str, int]:

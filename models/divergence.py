@@ -23,6 +23,8 @@ import numpy as np
 if TYPE_CHECKING:
     from models.learning_system import LearningSystem
 
+__all__ = ["MODES", "Diverged", "DivergenceGuard", "likely_cause"]
+
 MODES = ("stop", "drop")
 
 

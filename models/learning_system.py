@@ -26,102 +26,22 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from mesa.discrete_space import Cell, Network
+from numpy.typing import ArrayLike
 
 from agents.neuron import NeuronAgent
+from agents.registry import build_controllers
 from models.architecture import build_architecture
 from models.config import SystemConfig
 from models.divergence import DivergenceGuard
-from models.network import Ensemble, State
+from models.ensemble import Ensemble, State
 from models.observables import Observables
-from models.tasks import DataSource, make_task
+from models.recorder import Recorder
+from models.reporters import make_datacollector
+from models.tasks import DataSource, Task, make_task
+
+__all__ = ["STREAMS", "LearningSystem"]
 
 STREAMS = ("graph", "init", "task", "batch", "relax", "controllers", "projection", "growth")
-
-
-# DataCollector reporters: module-level functions (picklable); means over the live replicas
-def _live(m: LearningSystem, values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values)
-    return values if m.alive.all() else values[m.alive]
-
-
-def _rep_step(m: LearningSystem) -> int:
-    return m.steps
-
-
-def _rep_n_neurons(m: LearningSystem) -> float:
-    return float(_live(m, m.observables.n_neurons).mean())
-
-
-def _rep_step_size(m: LearningSystem) -> float:
-    return m.step_size
-
-
-def _rep_batch_size(m: LearningSystem) -> int:
-    return m.batch_size
-
-
-def _rep_loss_mean(m: LearningSystem) -> float:
-    return float(np.mean(_live(m, m.observables.loss)))
-
-
-def _rep_loss_std(m: LearningSystem) -> float:
-    return float(np.std(_live(m, m.observables.loss)))
-
-
-def _rep_free_energy(m: LearningSystem) -> float:
-    return float(np.mean(_live(m, m.observables.free_energy)))
-
-
-def _rep_prediction_error(m: LearningSystem) -> float:
-    return float(np.mean(_live(m, m.prediction_error())))
-
-
-def _rep_trace_sigma(m: LearningSystem) -> float:
-    return float(np.mean(_live(m, m.observables.trace_sigma)))
-
-
-def _rep_t_eff(m: LearningSystem) -> float:
-    return float(np.mean(_live(m, m.observables.t_eff)))
-
-
-def _rep_n_neurons_min(m: LearningSystem) -> int:
-    return int(_live(m, m.observables.n_neurons).min())
-
-
-def _rep_n_neurons_max(m: LearningSystem) -> int:
-    return int(_live(m, m.observables.n_neurons).max())
-
-
-MODEL_REPORTERS = {
-    "step": _rep_step,
-    "n_neurons": _rep_n_neurons,
-    "step_size": _rep_step_size,
-    "batch_size": _rep_batch_size,
-    "loss_mean": _rep_loss_mean,
-    "loss_std": _rep_loss_std,
-    "free_energy": _rep_free_energy,
-    "prediction_error": _rep_prediction_error,
-    "trace_sigma": _rep_trace_sigma,
-    "t_eff": _rep_t_eff,
-    "n_neurons_min": _rep_n_neurons_min,
-    "n_neurons_max": _rep_n_neurons_max,
-}
-
-
-def _agent_state_mean(a: NeuronAgent) -> float:
-    return float(np.mean(_live(a.model, a.state)))
-
-
-def _agent_state_std(a: NeuronAgent) -> float:
-    return float(np.std(_live(a.model, a.state)))
-
-
-def _agent_bias_mean(a: NeuronAgent) -> float:
-    return float(np.mean(_live(a.model, a.bias)))
-
-
-def _agent_active_fraction(a: NeuronAgent) -> float:
-    return float(np.mean(_live(a.model, a.active)))
 
 
 class LearningSystem(mesa.Model):
@@ -136,7 +56,7 @@ class LearningSystem(mesa.Model):
     Attributes
     ----------
     config : SystemConfig
-    ensemble : models.network.Ensemble
+    ensemble : models.ensemble.Ensemble
         The arrays (single source of truth).
     architecture : models.architecture.Architecture
     graph : networkx.DiGraph
@@ -145,6 +65,11 @@ class LearningSystem(mesa.Model):
         gamma and M now (controllers change them).
     observables : Observables
         This step's observables.
+    recorder : models.recorder.Recorder
+        The per-step buffers behind :meth:`trajectories` and :meth:`neuron_states`.
+    datacollector : mesa.DataCollector
+        The model and neuron reporters of :mod:`models.reporters`, run every ``record_every``
+        steps.
     streams : dict of numpy.random.Generator
         Child streams of the run's SeedSequence.
 
@@ -192,45 +117,12 @@ class LearningSystem(mesa.Model):
         self.space: Network = Network(self.graph, layout=None, random=self.random)
         self._neurons: dict[int, NeuronAgent] = {}
         self.sync_graph()
-        if config.controllers:
-            from agents.registry import build_controllers
+        self.controllers = build_controllers(self, config.controllers)
 
-            self.controllers = build_controllers(self, config.controllers)
-
-        # recorders
-        self._traj_steps: list[int] = []
-        self._traj_q: list[np.ndarray] = []
-        self._traj_loss: list[np.ndarray] = []
-        self._traj_free: list[np.ndarray] = []
-        self._traj_n: list[np.ndarray] = []
-        self._traj_gamma: list[float] = []
-        self._traj_sigma: list[np.ndarray] = []
-        self._traj_m: list[int] = []
-        self._state_steps: list[int] = []
-        self._state_values: list[np.ndarray] = []
-        self._state_active: list[np.ndarray] = []
-        self.datacollector = mesa.DataCollector(
-            model_reporters={
-                **MODEL_REPORTERS,
-                **{
-                    name: reporter
-                    for c in self.controllers
-                    for name, reporter in getattr(c, "reporters", dict)().items()
-                },
-            },
-            agenttype_reporters={
-                NeuronAgent: {
-                    "neuron": "index",
-                    "kind": "kind",
-                    "state_mean": _agent_state_mean,
-                    "state_std": _agent_state_std,
-                    "bias_mean": _agent_bias_mean,
-                    "active_fraction": _agent_active_fraction,
-                }
-            },
-        )
+        self.recorder = Recorder(self)
+        self.datacollector = make_datacollector(self.controllers)
         self.observables = Observables(self, None, None, None, self.step_size, self.batch_size)
-        self._record(force_collect=True)
+        self.recorder.record(force_collect=True)
 
     # ------------------------------------------------------------------ structure
     def _make_projection(self) -> np.ndarray:
@@ -302,12 +194,17 @@ class LearningSystem(mesa.Model):
         the new N.
         """
         self.sync_graph()
-        self._probe_cache = None
-        self._prediction_cache = None
+        self._drop_probe_caches()
         self._last_cache = {}
         cache = self.observables.__dict__
-        for key in ("n_neurons", "n_parameters", "t_eff", "free_energy"):
+        for key in ("n_neurons", "n_parameters", "t_eff"):
             cache.pop(key, None)
+
+    def _drop_probe_caches(self) -> None:
+        """Forget this step's probe-set quantities (F, prediction error)."""
+        self._probe_cache = None
+        self._prediction_cache = None
+        self.observables.__dict__.pop("free_energy", None)
 
     def activate_neurons(self, replicas: np.ndarray, slots: np.ndarray) -> None:
         """Activate hidden ``slots[k]`` in ``replicas[k]``; graph, space, agents follow."""
@@ -373,6 +270,78 @@ class LearningSystem(mesa.Model):
                 "replicas": int(rows.size),
             }
         )
+
+    def set_task(
+        self,
+        task: Task | None = None,
+        *,
+        rng: np.random.Generator | None = None,
+        detail: str | None = None,
+        **params: ArrayLike,
+    ) -> None:
+        """Change the task p_d mid-run (a teacher quench) and draw a new probe set.
+
+        The task's parameter arrays named in ``params`` are overwritten in place (the task's
+        sampler reads them, so every later mini-batch follows the new teacher), or the task is
+        replaced by ``task`` (then ``params`` apply to the new one). Then the probe set (and,
+        with ``data = "finite"``, the dataset) is drawn again from ``rng`` with the new task,
+        the step's probe quantities are forgotten, and one event ``set_task`` is recorded in
+        :meth:`events`. The weights, the neurons and every other random stream are untouched.
+
+        Parameters
+        ----------
+        task : models.tasks.Task, optional
+            A task replacing ``self.task``; None keeps the current one.
+        rng : numpy.random.Generator, optional
+            The stream the new probe set is drawn from; default ``self.streams["task"]`` (the
+            run's task stream, continued).
+        detail : str, optional
+            The event's ``detail``; default the task's name and what changed.
+        **params : array_like
+            New values of parameters of the task (keys of ``task.params``, such as the
+            teacher's ``w1`` and ``w2``), each of its parameter's shape.
+
+        Examples
+        --------
+        >>> model = LearningSystem(replicas=4, n_hidden=2, seed=0)
+        >>> model.step()
+        >>> w1 = model.task.params["w1"]
+        >>> model.set_task(w1=0.5 * w1, w2=0.5 * model.task.params["w2"])
+        >>> model.step(); model.events()[["step", "event", "detail"]].values.tolist()
+        [[1, 'set_task', 'teacher: w1, w2 set']]
+        >>> model.task.params["w1"] is w1
+        True
+        """
+        if task is None and not params:
+            raise ValueError("set_task: nothing to change; expected a task or task parameters")
+        if task is not None:
+            if not isinstance(task, Task):
+                raise ValueError(f"task: {task!r}; expected a models.tasks.Task")
+            if (task.n_input, task.n_output) != (self.config.n_input, self.config.n_output):
+                raise ValueError(
+                    f"task: {task.n_input} inputs, {task.n_output} outputs; expected "
+                    f"{self.config.n_input} and {self.config.n_output} (the network's boundary)"
+                )
+        target = self.task if task is None else task
+        new: dict[str, np.ndarray] = {}
+        for key, value in params.items():
+            if key not in target.params:
+                names = ", ".join(target.params) or "none"
+                raise ValueError(f"{key}: not a parameter of task {target.name}; expected {names}")
+            current = target.params[key]
+            value = np.asarray(value, dtype=current.dtype)
+            if value.shape != current.shape:
+                raise ValueError(f"{key}: shape {value.shape}; expected {current.shape}")
+            new[key] = value
+        if task is not None:
+            self.task = task
+        for key, value in new.items():
+            self.task.params[key][...] = value
+        self.data = DataSource(self.task, self.config, self.streams["task"] if rng is None else rng)
+        self._drop_probe_caches()
+        if detail is None:
+            detail = f"{self.task.name}: " + (f"{', '.join(params)} set" if params else "new task")
+        self._events.append({"step": int(self.steps), "event": "set_task", "detail": str(detail)})
 
     def drop_replicas(self, replicas: np.ndarray | list[int], reason: str = "") -> None:
         """Drop replicas from the run (after they diverged); recorded in :meth:`events`.
@@ -458,7 +427,7 @@ class LearningSystem(mesa.Model):
             if np.abs(ens.drive).max() < 1e-12:
                 ens.drive[:] = 0.0
                 ens.drive_on = False
-        self._record()
+        self.recorder.record()
 
     def run(self, steps: int, progress: bool = True) -> None:
         """Run ``steps`` steps, with a tqdm progress bar when ``progress``.
@@ -554,103 +523,26 @@ class LearningSystem(mesa.Model):
         """The observed coordinates q of every replica now, shape (R, k)."""
         return self.ensemble.parameter_vector() @ self._projection
 
-    def _record(self, force_collect: bool = False) -> None:
-        cfg = self.config
-        t = self.steps
-        obs = self.observables
-        dead = ~self.alive
-        self._traj_steps.append(t)
-        self._traj_q.append(self.coordinates())
-        self._traj_loss.append(np.array(obs.loss, dtype=float))
-        if t % cfg.probe_every == 0:
-            self._traj_free.append(self.free_energy().astype(float))
-        else:
-            self._traj_free.append(np.full(cfg.replicas, np.nan))
-        if dead.any():
-            self._traj_q[-1] = self._traj_q[-1].astype(float)
-            for rec in (self._traj_q, self._traj_loss, self._traj_free):
-                rec[-1][dead] = np.nan
-        self._traj_n.append(obs.n_neurons.copy())
-        self._traj_gamma.append(self.step_size)
-        if cfg.record_noise:
-            self._traj_sigma.append(np.asarray(obs.sigma_q, dtype=float))
-        self._traj_m.append(self.batch_size)
-        if force_collect or t % cfg.record_every == 0:
-            self.datacollector.collect(self)
-            if self.last_state is not None:
-                self._state_steps.append(t)
-                if cfg.state_source == "probe":
-                    self._state_values.append(self.probe_mean_states())
-                else:
-                    self._state_values.append(self.batch_mean_states())
-                self._state_active.append(self.ensemble.active.copy())
-
     def recent_coordinates(self, window: int) -> np.ndarray:
         """The last ``window`` recorded q, shape (<= window, R, k)."""
-        return np.stack(self._traj_q[-window:])
+        return self.recorder.recent_coordinates(window)
 
     def trajectories(self) -> pd.DataFrame:
         """Tidy table, one row per (step, replica), recorded every step.
 
-        Columns: ``step``, ``replica``, ``n_neurons``, ``step_size``, ``batch_size``, ``loss``
-        (mini-batch H; NaN at step 0), ``free_energy`` (probe-set F; NaN off probe steps),
-        ``q_0 .. q_{k-1}``, and with ``record_noise`` the projected per-sample gradient
-        covariance ``sigma_i_j`` (i <= j; NaN at step 0).
+        Columns: ``step``, ``replica``, ``n_neurons``, ``step_size``, ``batch_size``, ``loss``,
+        ``free_energy``, ``q_0 .. q_{k-1}`` (and ``sigma_i_j`` with ``record_noise``); see
+        :meth:`models.recorder.Recorder.trajectories`.
         """
-        steps = np.asarray(self._traj_steps)
-        R = self.config.replicas
-        T = len(steps)
-        q = np.stack(self._traj_q)
-        data: dict[str, np.ndarray] = {
-            "step": np.repeat(steps, R),
-            "replica": np.tile(np.arange(R), T),
-            "n_neurons": np.stack(self._traj_n).ravel(),
-            "step_size": np.repeat(np.asarray(self._traj_gamma, dtype=float), R),
-            "batch_size": np.repeat(np.asarray(self._traj_m), R),
-            "loss": np.stack(self._traj_loss).ravel(),
-            "free_energy": np.stack(self._traj_free).ravel(),
-        }
-        for i in range(q.shape[2]):
-            data[f"q_{i}"] = q[:, :, i].ravel().astype(float)
-        if self._traj_sigma:
-            sig = np.stack(self._traj_sigma)
-            for i in range(sig.shape[2]):
-                for j in range(i, sig.shape[3]):
-                    data[f"sigma_{i}_{j}"] = sig[:, :, i, j].ravel()
-        return pd.DataFrame(data)
+        return self.recorder.trajectories()
 
     def neuron_states(self) -> pd.DataFrame:
         """Mean neuron states per (step, replica, neuron), every ``record_every`` steps.
 
-        With ``state_source = "batch"`` the mean over the step's mini-batch; with ``"probe"`` the
-        mean free-running state over fixed probe inputs (:meth:`probe_mean_states`).
-
-        Only slots active in that replica appear. Columns: ``step``, ``replica``, ``neuron``,
-        ``kind``, ``state``.
+        Columns: ``step``, ``replica``, ``neuron``, ``kind``, ``state``; see
+        :meth:`models.recorder.Recorder.neuron_states`.
         """
-        cols = {"step": [], "replica": [], "neuron": [], "state": []}
-        kinds = np.asarray(self.architecture.kinds)
-        for t, values, active in zip(
-            self._state_steps, self._state_values, self._state_active, strict=True
-        ):
-            r, i = np.nonzero(active)
-            cols["step"].append(np.full(r.size, t))
-            cols["replica"].append(r)
-            cols["neuron"].append(i)
-            cols["state"].append(values[r, i].astype(float))
-        if not cols["step"]:
-            return pd.DataFrame({"step": [], "replica": [], "neuron": [], "kind": [], "state": []})
-        out = {k: np.concatenate(v) for k, v in cols.items()}
-        frame = pd.DataFrame(
-            {
-                "step": out["step"],
-                "replica": out["replica"],
-                "neuron": out["neuron"],
-                "kind": kinds[out["neuron"]],
-                "state": out["state"],
-            }
-        )
-        return frame
+        return self.recorder.neuron_states()
 
     def controller_events(self) -> pd.DataFrame:
         """Tidy table of every controller's events, in order.
@@ -658,23 +550,7 @@ class LearningSystem(mesa.Model):
         Columns: ``step``, ``controller``, ``replica``, ``action``, ``before``, ``after``,
         ``delta_F``, ``accepted`` (each controller's ``events()`` supplies its rows).
         """
-        columns = [
-            "step",
-            "controller",
-            "replica",
-            "action",
-            "before",
-            "after",
-            "delta_F",
-            "accepted",
-        ]
-        frames = [c.events() for c in self.controllers]
-        frames = [f for f in frames if len(f)]
-        if not frames:
-            return pd.DataFrame({c: [] for c in columns})
-        return pd.concat(frames, ignore_index=True).sort_values(
-            "step", kind="stable", ignore_index=True
-        )
+        return self.recorder.controller_events()
 
     def model_frame(self) -> pd.DataFrame:
         """The DataCollector's model-level table (one row per recorded step)."""

@@ -7,14 +7,17 @@ once.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from models.ensemble import State
     from models.learning_system import LearningSystem
-    from models.network import State
+
+__all__ = ["Observables"]
 
 
 class Observables:
@@ -94,6 +97,42 @@ class Observables:
             return np.full(self.model.config.replicas, np.nan)
         sq = sum(np.einsum("rij,rij->r", g, g) for g in self.gw)
         return np.sqrt(sq + np.einsum("ri,ri->r", self.gb, self.gb))
+
+    @cached_property
+    def sgd_diffusion(self) -> float:
+        """Diffusion of this step's SGD displacement of the observed coordinates, per step.
+
+        D_t = 1/2 x (across-replica variance of dq), averaged over the k coordinates, where dq is
+        the displacement of q made by this step's update only (-gamma g projected, or the
+        heavy-ball velocity), so neuron moves made by controllers do not enter. Computed once per
+        step (shared by every controller). NaN when learning is off.
+
+        Examples
+        --------
+        >>> model = LearningSystem(replicas=8, n_hidden=2, seed=0)
+        >>> model.step()
+        >>> model.step()  # compare with the recorded coordinates (no neuron moves here)
+        >>> dq = model.coordinates() - model.recent_coordinates(2)[0]
+        >>> bool(np.isclose(model.observables.sgd_diffusion, 0.5 * dq.var(axis=0, ddof=1).mean()))
+        True
+        """
+        model = self.model
+        ens = model.ensemble
+        if self.gw is None:
+            return math.nan
+        if ens.momentum:
+            full_w, full_b = ens.vw, ens.vb
+            scale = 1.0
+        else:
+            full_w = np.zeros_like(ens.w)
+            for blk, g in zip(ens.arch.blocks, self.gw, strict=True):
+                full_w[:, blk.rows, blk.cols] = g
+            full_b, scale = self.gb, -self.step_size
+        vec = full_w[:, ens.param_rows, ens.param_cols]
+        if ens.bias_index.size:
+            vec = np.concatenate([vec, full_b[:, ens.bias_index]], axis=1)
+        dq = scale * (vec @ model.projection)
+        return float(0.5 * dq.var(axis=0, ddof=1).mean()) if dq.shape[0] > 1 else math.nan
 
     @cached_property
     def n_neurons(self) -> np.ndarray:

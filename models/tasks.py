@@ -31,6 +31,8 @@ import numpy as np
 from models.activations import activation
 from models.config import SystemConfig
 
+__all__ = ["DataSource", "Task", "make_task"]
+
 Sampler = Callable[[np.random.Generator, tuple[int, ...]], tuple[np.ndarray, np.ndarray]]
 
 
@@ -44,8 +46,10 @@ class Task:
     n_input, n_output : int
     sampler : callable
         ``sampler(rng, shape) -> (inputs[*shape, n_input], targets[*shape, n_output])``.
-    params : dict
-        The teacher's parameters and other constants (for reference and tests).
+    params : dict of str to ndarray
+        The teacher's parameters and other constants. The sampler reads these arrays when it
+        is called, so writing into them changes the distribution
+        (:meth:`models.learning_system.LearningSystem.set_task`).
     """
 
     name: str
@@ -118,16 +122,17 @@ def _linear(config: SystemConfig, rng: np.random.Generator) -> Task:
     n_in, n_out = config.n_input, config.n_output
     w = rng.normal(0.0, scale / np.sqrt(n_in), (n_out, n_in))
     b = rng.normal(0.0, 0.5 * scale, n_out) if config.bias else np.zeros(n_out)
+    params = {"w": w, "b": b, "input_scale": np.array(in_scale)}
     noise = config.noise
 
     def sampler(g: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        x = g.normal(0.0, in_scale, (*shape, n_in))
+        x = g.normal(0.0, params["input_scale"], (*shape, n_in))
         y = x @ w.T + b
         if noise > 0:
             y = y + g.normal(0.0, noise, y.shape)
         return x, y
 
-    return Task("linear", n_in, n_out, sampler, {"w": w, "b": b, "input_scale": np.array(in_scale)})
+    return Task("linear", n_in, n_out, sampler, params)
 
 
 def _gaussian_mixture(config: SystemConfig, rng: np.random.Generator) -> Task:
@@ -160,16 +165,17 @@ def _sine(config: SystemConfig, rng: np.random.Generator) -> Task:
     p = config.task_params
     freq = p.get("frequency", 1.0)
     in_scale = p.get("input_scale", 1.0)
+    params = {"frequency": np.array(freq)}
     noise = config.noise
 
     def sampler(g: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         x = g.uniform(-np.pi, np.pi, (*shape, 1)) * in_scale
-        y = np.sin(freq * x)
+        y = np.sin(params["frequency"] * x)
         if noise > 0:
             y = y + g.normal(0.0, noise, y.shape)
         return x, y
 
-    return Task("sine", 1, 1, sampler, {"frequency": np.array(freq)})
+    return Task("sine", 1, 1, sampler, params)
 
 
 def _parity(config: SystemConfig, rng: np.random.Generator) -> Task:

@@ -18,7 +18,8 @@ from agents import (
     NeuronCountController,
     StepSizeController,
 )
-from agents.controller import HbarMeter, schedule_value, sgd_diffusion
+from agents.policies import HbarMeter
+from agents.schedule import schedule_value
 from models import ConfigError, LearningSystem, SystemConfig
 
 QUIET = {"record_every": 10**6, "probe_every": 10**6}
@@ -498,13 +499,13 @@ def test_measured_diffusion_ignores_neuron_moves_but_recorded_increments_do_not(
     for _ in range(10):
         q0 = model.coordinates()
         model.step()
-        sgd.append(sgd_diffusion(model))
+        sgd.append(model.observables.sgd_diffusion)
         recorded.append(0.5 * (model.coordinates() - q0).var(axis=0, ddof=1).mean())
     # moves with fresh O(1) weights dominate the recorded increments (the control), not ours
     assert np.median(recorded) > 10 * np.median(sgd), (np.median(recorded), np.median(sgd))
     free = LearningSystem(replicas=32, n_hidden=4, n_hidden_max=8, n_probe=8, seed=3, **QUIET)
     free.run(4, progress=False)
-    assert 0.1 < np.median(sgd) / sgd_diffusion(free) < 10
+    assert 0.1 < np.median(sgd) / free.observables.sgd_diffusion < 10
 
 
 # ---------------------------------------------------------------------- batch size

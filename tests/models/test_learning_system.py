@@ -9,6 +9,7 @@ from mesa.discrete_space import Network
 
 from agents import NeuronAgent
 from models import ConfigError, LearningSystem, SystemConfig
+from models.tasks import DataSource, Task
 
 
 @pytest.mark.parametrize("replicas", [SystemConfig().replicas, 64])
@@ -269,3 +270,93 @@ def test_probe_state_source_removes_batch_noise():
     assert m.to_numpy().std(axis=1).max() > 1e-6
     with pytest.raises(ConfigError, match="state_source"):
         SystemConfig(state_source="x")
+
+
+# ---------------------------------------------------------------------- set_task
+QUENCH_CONTROLLERS = [
+    {"type": "neuron_count", "mu_c": -0.01, "beta_c": 200.0, "interval": 2},
+    {"type": "step_size", "policy": "consistency", "gain": 0.3, "window": 4, "gamma_max": 0.3},
+    {"type": "batch_size", "policy": "noise_scale", "m_min": 4, "m_max": 32},
+]
+
+
+def _tables(model: LearningSystem) -> dict[str, pd.DataFrame]:
+    return {
+        "trajectories": model.trajectories(),
+        "model": model.model_frame(),
+        "neurons": model.neuron_frame(),
+        "neuron_states": model.neuron_states(),
+        "controller_events": model.controller_events(),
+    }
+
+
+def _assert_same_run(a: LearningSystem, b: LearningSystem) -> None:
+    for name, frame in _tables(a).items():
+        pd.testing.assert_frame_equal(frame, _tables(b)[name], check_exact=True, obj=name)
+    assert np.array_equal(a.data.probe_x, b.data.probe_x)
+    assert np.array_equal(a.ensemble.w, b.ensemble.w)
+
+
+@pytest.mark.parametrize("data", ["online", "finite"])
+def test_set_task_scaling_the_teacher_equals_the_manual_quench(data):
+    cfg = SystemConfig(
+        replicas=12, n_input=1, n_hidden=3, n_hidden_max=5, n_output=1, noise=0.3, n_probe=16,
+        n_data=64, data=data, relax_steps=5, record_every=2, probe_every=2, record_noise=True,
+        controllers=QUENCH_CONTROLLERS, seed=4,
+    )  # fmt: skip
+    manual, model = LearningSystem(cfg), LearningSystem(cfg)
+    manual.run(6, progress=False)
+    model.run(6, progress=False)
+    # the quench as written by hand: teacher weights scaled in place, probe set redrawn
+    for key in ("w1", "w2", "w"):
+        if key in manual.task.params:
+            manual.task.params[key] *= 0.6
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 7919]))
+    manual.data = DataSource(manual.task, manual.config, rng)
+    manual.structure_changed()
+    w1 = model.task.params["w1"]
+    model.set_task(
+        rng=np.random.default_rng(np.random.SeedSequence([cfg.seed, 7919])),
+        w1=0.6 * model.task.params["w1"],
+        w2=0.6 * model.task.params["w2"],
+    )
+    assert model.task.params["w1"] is w1  # written in place: the sampler reads the arrays
+    manual.run(6, progress=False)
+    model.run(6, progress=False)
+    _assert_same_run(manual, model)
+    assert manual.events().empty
+    ev = model.events()
+    assert ev[["step", "event", "detail"]].values.tolist() == [
+        [6, "set_task", "teacher: w1, w2 set"]
+    ]
+
+
+def test_set_task_new_task_equals_the_manual_replacement_and_checks_its_arguments():
+    def teacher(b: float, a: float) -> Task:
+        def sampler(g, shape):
+            x = g.normal(0.0, 1.0, (*shape, 1))
+            return x, a * np.tanh(b * x) + g.normal(0.0, 0.1, (*shape, 1))
+
+        return Task("teacher", 1, 1, sampler, {"w1": np.array([[b]]), "w2": np.array([[a]])})
+
+    cfg = SystemConfig(replicas=6, n_input=1, n_hidden=1, n_output=1, bias=False, seed=5)
+    manual, model = LearningSystem(cfg), LearningSystem(cfg)
+    manual.run(4, progress=False)
+    model.run(4, progress=False)
+    manual.task = teacher(0.8, 2.0)
+    manual.data = DataSource(manual.task, manual.config, manual.streams["task"])
+    manual._probe_cache = None
+    model.set_task(teacher(0.8, 2.0), detail="teacher (b*, a*) -> (0.8, 2)")
+    manual.run(4, progress=False)
+    model.run(4, progress=False)
+    _assert_same_run(manual, model)
+    assert model.events()["detail"].tolist() == ["teacher (b*, a*) -> (0.8, 2)"]
+    with pytest.raises(ValueError, match="nothing to change"):
+        model.set_task()
+    with pytest.raises(ValueError, match="w3: not a parameter of task teacher"):
+        model.set_task(w3=1.0)
+    with pytest.raises(ValueError, match=r"w1: shape \(2,\)"):
+        model.set_task(w1=[1.0, 2.0])
+    with pytest.raises(ValueError, match="2 inputs"):
+        model.set_task(Task("x", 2, 1, lambda g, s: (g, s), {}))
+    assert len(model.events()) == 1

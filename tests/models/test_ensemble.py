@@ -7,7 +7,7 @@ import pytest
 
 from models import LearningSystem, SystemConfig
 from models.architecture import build_architecture
-from models.network import Ensemble
+from models.ensemble import Ensemble
 
 
 def _ensemble(**kw):

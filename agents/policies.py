@@ -3,10 +3,10 @@
 Both controllers set one ensemble-wide SGD parameter (gamma or M) with the same three
 policies besides their own: ``constant``, ``schedule`` and ``consistency``. The
 ``consistency`` policy drives the Madelung hbar set by (gamma, M) through the measured
-diffusion (:class:`agents.controller.HbarMeter`; hbar(gamma, M) = (c gamma / M)^p with the
-constant c measured over the last ``window`` steps) toward |mu_c| / (2 pi) (PHYSICS.md
-section 4), moving the log of the controlled parameter a fraction ``gain`` of the way to the
-value that meets it each time it acts. ``mu_c`` is given, or the current chemical potential of
+diffusion (:class:`HbarMeter`; hbar(gamma, M) = (c gamma / M)^p with the constant c measured
+over the last ``window`` steps) toward |mu_c| / (2 pi) (PHYSICS.md section 4), moving the log
+of the controlled parameter a fraction ``gain`` of the way to the value that meets it each time
+it acts. ``mu_c`` is given, or the current chemical potential of
 the model's neuron-count controller. Under this policy the consistency condition holds by
 construction: a setting of the run, not evidence for the theory.
 """
@@ -16,27 +16,124 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from agents.controller import (
-    COMMON_KEYS,
-    HbarMeter,
-    ScalarController,
-    check_float,
-    check_int,
-    check_keys,
-    check_schedule,
-    chemical_potential,
-    schedule_value,
-)
-from models.config import ConfigError
+import numpy as np
+
+from agents.controller import COMMON_KEYS, ScalarController
+from agents.params import ConfigError, check_float, check_int, check_keys, check_schedule
+from agents.schedule import schedule_value
 
 if TYPE_CHECKING:
     from models.learning_system import LearningSystem
+
+__all__ = [
+    "SHARED_POLICY_KEYS",
+    "HbarMeter",
+    "PolicyController",
+    "chemical_potential",
+    "log_step_toward",
+    "needs_mu_c",
+    "validate_consistency",
+]
 
 SHARED_POLICY_KEYS: dict[str, tuple[str, ...]] = {
     "constant": ("value",),
     "schedule": ("steps", "values", "interpolation"),
     "consistency": ("mu_c", "gain", "window", "exponent"),
 }
+
+
+class HbarMeter:
+    """The Madelung hbar set by (gamma, M) through the measured diffusion of the coordinates.
+
+    Reading (PHYSICS.md section 3, reconstructed): hbar = (D / gamma)^p, with m = 1/(2 gamma);
+    p = 1 is Nelson's hbar = 2 m D, p = 1/2 the reading hbar^2 ~ D / gamma. D is measured every
+    step from the SGD displacement of the observed coordinates
+    (:attr:`models.observables.Observables.sgd_diffusion`; neuron moves excluded), and the
+    constant c of D = c gamma^2 / M is measured as the mean of D over the last ``window`` steps
+    divided by the mean of gamma^2 / M over the same steps (never assumed). Then
+    hbar(gamma, M) = (c gamma / M)^p, and the (gamma, M) giving a target hbar follow in closed
+    form.
+
+    Parameters
+    ----------
+    window : int
+        Steps averaged.
+    exponent : float
+        p above.
+
+    Examples
+    --------
+    >>> meter = HbarMeter(window=2, exponent=1.0)
+    >>> meter.add(0.5 * 0.1**2 / 10, 0.1, 10); meter.add(0.5 * 0.1**2 / 10, 0.1, 10)
+    >>> meter.measure()
+    0.5
+    >>> round(meter.hbar(0.1, 10), 6), round(meter.ratio_for(0.005), 6)
+    (0.005, 0.01)
+    """
+
+    def __init__(self, window: int, exponent: float) -> None:
+        self.window = int(window)
+        self.exponent = float(exponent)
+        self._d: list[float] = []
+        self._g2m: list[float] = []
+        self.constant = math.nan
+        self.diffusion = math.nan
+
+    def add(self, diffusion: float, step_size: float, batch_size: int) -> None:
+        """Remember one step's measured D and its gamma^2 / M (keeps the last ``window``)."""
+        self._d.append(float(diffusion))
+        self._g2m.append(step_size * step_size / batch_size)
+        if len(self._d) > self.window:
+            del self._d[0], self._g2m[0]
+
+    def observe(self, model: LearningSystem) -> None:
+        """Add this step's D (``model.observables.sgd_diffusion``) with the step's gamma and M."""
+        obs = model.observables
+        self.add(obs.sgd_diffusion, obs.step_size, obs.batch_size)
+
+    def measure(self) -> float:
+        """The constant c = mean D / mean(gamma^2 / M) over the window (NaN until it is full)."""
+        d = np.asarray(self._d)
+        if d.size < self.window or not np.isfinite(d).any():
+            self.constant = math.nan
+            return self.constant
+        ok = np.isfinite(d)
+        self.diffusion = float(d[ok].mean())
+        g2m = float(np.asarray(self._g2m)[ok].mean())
+        self.constant = self.diffusion / g2m if g2m > 0 else math.nan
+        return self.constant
+
+    def hbar(self, step_size: float, batch_size: float) -> float:
+        """hbar(gamma, M) = (c gamma / M)^p with the measured c (NaN before it is measured)."""
+        c = self.constant
+        if not math.isfinite(c) or c <= 0:
+            return math.nan
+        return (c * step_size / batch_size) ** self.exponent
+
+    def ratio_for(self, target: float) -> float:
+        """gamma / M that gives hbar = ``target``: (target^(1/p)) / c."""
+        c = self.constant
+        if not math.isfinite(c) or c <= 0:
+            return math.nan
+        return target ** (1.0 / self.exponent) / c
+
+
+def chemical_potential(model: LearningSystem, given: float | None) -> float:
+    """|mu_c|: ``given`` or, when None, the current mu_c of the model's neuron-count controller.
+
+    Examples
+    --------
+    >>> spec = {"type": "neuron_count", "mu_c": -0.02}
+    >>> model = LearningSystem(replicas=2, n_hidden=2, n_hidden_max=3, controllers=[spec])
+    >>> chemical_potential(model, None), chemical_potential(model, 0.5)
+    (0.02, 0.5)
+    """
+    if given is not None:
+        return abs(given)
+    for c in model.controllers:
+        if getattr(c, "kind", None) == "neuron_count":
+            return abs(c.mu_c)
+    return math.nan
 
 
 def validate_consistency(spec: dict, where: str) -> dict[str, Any]:
@@ -65,7 +162,6 @@ def needs_mu_c(model: LearningSystem, mu_c: float | None, where: str) -> None:
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> try:
     ...     needs_mu_c(LearningSystem(replicas=2, n_hidden=1), None, "controllers[0]")
     ... except ConfigError as err:
@@ -87,7 +183,7 @@ def log_step_toward(current: float, wanted: float, gain: float) -> float:
     return float(math.exp((1 - gain) * math.log(current) + gain * math.log(wanted)))
 
 
-class ConsistencyController(ScalarController):
+class PolicyController(ScalarController):
     """A controller of gamma or M with the shared ``constant``, ``schedule``, ``consistency``.
 
     Subclasses set ``kind``, ``attribute``, ``POLICY_KEYS`` (shared and own policies),
@@ -96,11 +192,10 @@ class ConsistencyController(ScalarController):
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> spec = {"type": "step_size", "policy": "consistency", "mu_c": 0.01}
     >>> model = LearningSystem(replicas=4, n_hidden=2, controllers=[spec])
     >>> ctrl = model.controllers[0]
-    >>> isinstance(ctrl, ConsistencyController), round(ctrl.hbar_target(), 6)
+    >>> isinstance(ctrl, PolicyController), round(ctrl.hbar_target(), 6)
     (True, 0.001592)
     """
 

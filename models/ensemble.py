@@ -24,6 +24,8 @@ from models.activations import activation_into
 from models.architecture import Architecture
 from models.config import SystemConfig
 
+__all__ = ["Ensemble", "State"]
+
 
 def _converged(drop: np.ndarray, last_drop: np.ndarray | None, tol: float) -> bool:
     """Whether every replica's H is within ``tol`` of its limit, from the last decreases.
