@@ -64,7 +64,6 @@ class BatchSizeController(PolicyController):
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> spec = {"type": "batch_size", "policy": "constant", "value": 8}
     >>> model = LearningSystem(replicas=4, n_hidden=2, controllers=[spec])
     >>> model.run(1, progress=False)

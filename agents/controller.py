@@ -68,7 +68,6 @@ class Controller(FixedAgent):
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> model = LearningSystem(replicas=2, n_hidden=2, controllers=[{"type": "step_size"}])
     >>> c = model.controllers[0]
     >>> c.node, model.graph.nodes[c.node]["kind"], sorted(c.controlled)
@@ -224,7 +223,6 @@ def trainable_targets(model: LearningSystem) -> list[int]:
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> trainable_targets(LearningSystem(replicas=2, n_hidden=2))
     [2, 3, 4]
     """
@@ -244,7 +242,6 @@ class ScalarController(Controller):
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> spec = {"type": "batch_size", "value": 5}
     >>> model = LearningSystem(replicas=2, n_hidden=2, controllers=[spec])
     >>> model.step()

@@ -31,7 +31,6 @@ class NeuronAgent(FixedAgent):
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> model = LearningSystem(replicas=4, n_hidden=3, seed=1)
     >>> agent = model.neuron(2)
     >>> agent.kind, agent.state.shape, bool(agent.active.all())

@@ -120,7 +120,6 @@ class NeuronCountController(Controller):
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> spec = {"type": "neuron_count", "mu_c": 0.01, "beta_c": 100.0}
     >>> model = LearningSystem(replicas=8, n_hidden=2, n_hidden_max=4, n_probe=8,
     ...                        controllers=[spec], seed=1)

@@ -67,7 +67,6 @@ class StepSizeController(PolicyController):
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> spec = {"type": "step_size", "policy": "schedule", "steps": [0, 4], "values": [0.1, 0.02]}
     >>> model = LearningSystem(replicas=4, n_hidden=2, controllers=[spec])
     >>> model.run(2, progress=False)

@@ -73,7 +73,6 @@ class DivergenceGuard:
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> model = LearningSystem(replicas=4, n_hidden=2, activation="linear", step_size=50.0)
     >>> try:
     ...     model.run(50, progress=False)
@@ -147,7 +146,6 @@ def likely_cause(model: LearningSystem, bad: np.ndarray | None = None) -> str:
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> likely_cause(LearningSystem(replicas=2, n_hidden=2, step_size=3.0)).startswith(
     ...     "step_size 3 too large")
     True

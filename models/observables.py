@@ -33,7 +33,6 @@ class Observables:
 
     Examples
     --------
-    >>> from models import LearningSystem
     >>> model = LearningSystem(replicas=4, n_hidden=3, seed=0)
     >>> model.step()
     >>> obs = model.observables

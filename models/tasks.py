@@ -65,7 +65,6 @@ class Task:
 
         Examples
         --------
-        >>> from models.config import SystemConfig
         >>> task = make_task(SystemConfig(), np.random.default_rng(0))
         >>> [a.shape for a in task.sample(np.random.default_rng(1), (3, 5))]
         [(3, 5, 2), (3, 5, 1)]
@@ -78,7 +77,6 @@ def make_task(config: SystemConfig, rng: np.random.Generator) -> Task:
 
     Examples
     --------
-    >>> from models.config import SystemConfig
     >>> make_task(SystemConfig(task="sine", n_input=1), np.random.default_rng(0)).name
     'sine'
     """
@@ -213,7 +211,6 @@ class DataSource:
 
     Examples
     --------
-    >>> from models.config import SystemConfig
     >>> cfg = SystemConfig(replicas=3, batch_size=4)
     >>> src = DataSource(make_task(cfg, np.random.default_rng(0)), cfg, np.random.default_rng(1))
     >>> src.batch(np.random.default_rng(2), 4)[0].shape
