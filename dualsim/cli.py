@@ -22,6 +22,8 @@ Exit codes (:func:`runner.errors.exit_code_for`):
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 import traceback
 from collections.abc import Sequence
@@ -106,6 +108,20 @@ def _failure_line(exc: BaseException, saved: Path | None) -> str:
     return f"error: {text}{where}; rerun with --debug to print it"
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone; if so, later writes go to /dev/null."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        closed = any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no real stdout (captured, or no poll)
+        return False
+    if closed:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    return closed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dualsim`` console script; returns the exit code.
 
@@ -128,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return exit_code_for(KeyboardInterrupt())
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_closed():
+            return 1  # the reader of the output went away (``dualsim list | head -1``)
         code = exit_code_for(exc)
         saved = save_traceback(exc, output_of(args)) if code == 1 else None
         if debug:
