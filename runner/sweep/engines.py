@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -341,8 +342,6 @@ def _dask_executor(scheduler: str | None, n_workers: int) -> Iterator[cf.Executo
         raise ConfigError(
             "executor", "dask", "the dask extra installed (pip install 'dualsim[dask]')"
         ) from None
-    import logging
-
     cluster = None
     if scheduler:
         try:

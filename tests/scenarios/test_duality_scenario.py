@@ -7,8 +7,10 @@ import pytest
 
 from analysis.controls import ou_trajectories
 from analysis.schrodinger import compare_evolution
+from analysis.verdicts import CLAIM_NAMES as CLAIMS
+from analysis.verdicts import VERDICT_COLUMNS
+from runner import report
 from scenarios import duality, transition
-from scenarios.framework import CLAIMS, VERDICT_COLUMNS, report
 
 
 def test_block_shuffle_permutes_within_blocks_only():
@@ -135,5 +137,5 @@ def test_quick_end_to_end(quick_run):
 def test_report_rewrites_identical_verdicts(quick_run):
     _, out = quick_run
     before = (out / "verdicts.csv").read_bytes()
-    report(out)
+    report(out, duality.SCENARIO)
     assert (out / "verdicts.csv").read_bytes() == before

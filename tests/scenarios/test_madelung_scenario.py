@@ -5,8 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.verdicts import CLAIM_NAMES as CLAIMS
+from analysis.verdicts import VERDICT_COLUMNS
+from runner import report
 from scenarios import madelung
-from scenarios.framework import CLAIMS, VERDICT_COLUMNS, report
 
 TEACHER = (1.4, -1.05)
 
@@ -180,5 +182,5 @@ def test_quick_numbers_and_controls(quick_run):
 def test_report_rewrites_identical_verdicts(quick_run):
     _, out = quick_run
     before = (out / "verdicts.csv").read_bytes()
-    report(out)
+    report(out, madelung.SCENARIO)
     assert (out / "verdicts.csv").read_bytes() == before

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from models import LearningSystem, SystemConfig
-from scenarios.framework import AnalysisFailed
+from runner import AnalysisFailed
 from scenarios.neuron_coordinates import (
     D_GROUPS,
     arm_coordinates,

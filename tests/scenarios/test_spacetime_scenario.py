@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 
 from analysis.spacetime import dispersion, signature_test, spectral_embedding
+from analysis.verdicts import CLAIM_NAMES as CLAIMS
+from analysis.verdicts import VERDICT_COLUMNS
+from runner import report
 from scenarios import spacetime
-from scenarios.framework import CLAIMS, VERDICT_COLUMNS, report
 from scenarios.neuron_coordinates import states_array
 
 MINE = [
@@ -201,5 +203,5 @@ def test_quick_controls(quick_run):
 def test_report_rewrites_identical_verdicts(quick_run):
     _, out = quick_run
     before = (out / "verdicts.csv").read_bytes()
-    report(out)
+    report(out, spacetime.SCENARIO)
     assert (out / "verdicts.csv").read_bytes() == before

@@ -7,8 +7,9 @@ import math
 import pandas as pd
 import pytest
 
+from analysis.verdicts import VERDICT_COLUMNS
+from runner import report
 from scenarios import transition
-from scenarios.framework import VERDICT_COLUMNS, report
 
 CLAIMS = {
     "Fokker-Planck form",
@@ -88,6 +89,6 @@ def test_positive_control_is_detected(quick_run):
 def test_report_rewrites_identical_verdicts(quick_run):
     before = (quick_run.out / "verdicts.csv").read_bytes()
     (quick_run.out / "verdicts.csv").unlink()
-    again = report(quick_run.out)
+    again = report(quick_run.out, transition.SCENARIO)
     assert (quick_run.out / "verdicts.csv").read_bytes() == before
     assert again.name == "transition"
