@@ -1,4 +1,4 @@
-"""Timing of the gridded differential geometry (issue 5): ``einstein_tensor`` on 24^4 points.
+"""Timing of the gridded differential geometry: ``einstein_tensor`` and friends on 24^4 points.
 
 The metric is 4-D de Sitter in flat slicing (``H = 0.7``, spacing 0.05) so the run doubles as
 an accuracy check: the lines report ``max |G + 3 H^2 g| / max |3 H^2 g|`` over interior points

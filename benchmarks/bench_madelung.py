@@ -1,5 +1,5 @@
 """Benchmark: a 10^6-row trajectory table (1000 replicas x 1000 steps x 2 coordinates)
-through :func:`analysis.madelung.fit` (the performance target of issue 4)."""
+through :func:`analysis.madelung.fit`."""
 
 from __future__ import annotations
 

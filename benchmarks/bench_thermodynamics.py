@@ -1,7 +1,7 @@
 """Timing of the thermodynamics diagnostics on a 10^6-row trajectory table.
 
 The table is 1000 replicas x 1000 steps x 2 coordinates of an exactly sampled
-Ornstein-Uhlenbeck ensemble (the issue-4 performance target). ``run()`` returns printable
+Ornstein-Uhlenbeck ensemble. ``run()`` returns printable
 lines; the median of a few repeats is reported.
 """
 
