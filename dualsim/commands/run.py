@@ -6,8 +6,8 @@ last checkpoints with the saved config (an option that conflicts with it is refu
 ``--force`` overwrites a non-empty output folder (refused otherwise); ``--on-divergence
 {stop,drop}`` stops a diverging run (exit 1, tables up to the last good step written) or drops
 the diverged replicas; ``--divergence-factor`` sets the loss blow-up factor. SIGINT/SIGTERM
-save a checkpoint and the tables and exit 130/143. A run that fails keeps its tables and saves
-its traceback in the output folder (exit 1).
+save a checkpoint and the tables and exit 130/143. A run that fails for any other reason keeps
+what it has written and saves its traceback in the output folder (exit 1).
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def _config_file(path: Path) -> SystemConfig:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the scenario name, the shared run options and the reliability options."""
     parser.add_argument("name", help=f"scenario: {', '.join(scenarios.scenario_names())}")
     add_run_options(parser)
     parser.add_argument(
