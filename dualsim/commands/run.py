@@ -67,7 +67,15 @@ def parse_set(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The options shared by ``run`` and ``sweep`` (config, size, seed, output)."""
+    """Add the options shared by ``run`` and ``sweep`` (config, size, seed, output).
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_run_options(parser)
+    >>> parser.parse_args(["--quick", "--set", "seed=3"]).set
+    ['seed=3']
+    """
     parser.add_argument("--steps", type=int, help="learning steps")
     parser.add_argument("--replicas", type=int, help="replicas R")
     parser.add_argument("--seed", type=int, help="root seed")
@@ -80,7 +88,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace) -> SystemConfig:
     """Combine ``--config`` (default: the scenario's default config), the shortcut options and
-    ``--set`` (later ones win)."""
+    ``--set`` (later ones win).
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_run_options(parser)
+    >>> args = parser.parse_args(["--replicas", "8", "--set", "step_size=0.02"])
+    >>> config = build_config(args)
+    >>> config.replicas, config.step_size
+    (8, 0.02)
+    """
     base = _config_file(args.config) if args.config else scenario_default(args)
     changes: dict[str, Any] = {}
     if args.replicas is not None:
