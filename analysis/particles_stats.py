@@ -742,11 +742,15 @@ def _test_functions(
     """phi, phi', phi'' for each test function (columns)."""
     if basis == "polynomial":
         z = (theta - centre) / scale
-        k = np.arange(degree + 1)
-        phi = z[:, None] ** k
-        d1 = np.where(k >= 1, k * z[:, None] ** np.maximum(k - 1, 0), 0.0) / scale
-        d2 = np.where(k >= 2, k * (k - 1) * z[:, None] ** np.maximum(k - 2, 0), 0.0) / scale**2
-        return phi, d1, d2
+        powers = np.ones((z.size, degree + 1))
+        for k in range(1, degree + 1):
+            powers[:, k] = powers[:, k - 1] * z
+        k = np.arange(degree + 1, dtype=float)
+        d1 = np.zeros_like(powers)
+        d2 = np.zeros_like(powers)
+        d1[:, 1:] = powers[:, :-1] * (k[1:] / scale)
+        d2[:, 2:] = powers[:, :-2] * (k[2:] * (k[2:] - 1) / scale**2)
+        return powers, d1, d2
     # fourier on a circle of length `scale`
     w = 2 * np.pi / scale
     cols = [np.ones_like(theta)]
