@@ -2,19 +2,15 @@
 
 ``DualsimError`` is the base class; its ``exit_code`` says how the command ends:
 
-============================  =====  ==============================================
-class                         exit   meaning
-============================  =====  ==============================================
-:class:`UsageError`           2      bad input: an option, a folder, a saved file
-:class:`~models.ConfigError`  2      an invalid configuration value
-:class:`RunFailed`            1      the run itself failed; the message says what was kept
-:class:`AnalysisFailed`       1      the analysis could not produce a number it needs
-:class:`~models.divergence.Diverged`  1  a model diverged (NaN/Inf or a loss blow-up)
-:class:`Interrupted`          130    SIGINT after saving (143 for SIGTERM)
-============================  =====  ==============================================
+- exit 2, bad input: :class:`UsageError` (an option, a folder, a saved file) and
+  :class:`~models.ConfigError` (an invalid configuration value);
+- exit 1, a failed run: :class:`RunFailed` (the message says what was kept),
+  :class:`AnalysisFailed` (the analysis could not produce a number it needs) and
+  :class:`~models.divergence.Diverged` (NaN/Inf or a loss blow-up);
+- exit 130 (SIGINT) or 143 (SIGTERM): :class:`Interrupted`, after saving.
 
 Any other exception is a failed run (exit 1): a bug inside a simulation is never reported as
-bad input. :func:`exit_code_for` applies this table.
+bad input. :func:`exit_code_for` applies these rules.
 """
 
 from __future__ import annotations
