@@ -280,7 +280,7 @@ QUENCH_CONTROLLERS = [
 ]
 
 
-def _tables(model: LearningSystem) -> dict[str, pd.DataFrame]:
+def _run_tables(model: LearningSystem) -> dict[str, pd.DataFrame]:
     return {
         "trajectories": model.trajectories(),
         "model": model.model_frame(),
@@ -291,8 +291,8 @@ def _tables(model: LearningSystem) -> dict[str, pd.DataFrame]:
 
 
 def _assert_same_run(a: LearningSystem, b: LearningSystem) -> None:
-    for name, frame in _tables(a).items():
-        pd.testing.assert_frame_equal(frame, _tables(b)[name], check_exact=True, obj=name)
+    for name, frame in _run_tables(a).items():
+        pd.testing.assert_frame_equal(frame, _run_tables(b)[name], check_exact=True, obj=name)
     assert np.array_equal(a.data.probe_x, b.data.probe_x)
     assert np.array_equal(a.ensemble.w, b.ensemble.w)
 
