@@ -49,7 +49,7 @@ from analysis.schrodinger import (
     spectral_gradient,
 )
 from analysis.trajectory import to_frame
-from analysis.validation import as_generator, check_generator, check_integer, check_positive
+from analysis.validation import check_generator, check_integer, check_positive, rng_arg
 
 __all__ = [
     "NoiseFloor",
@@ -116,6 +116,7 @@ def _guidance(psi, kmesh, axes, x, hbar_m, osmotic: bool) -> np.ndarray:
     return out
 
 
+@rng_arg("seed")
 def nelson_trajectories(
     psi0: np.ndarray,
     grid: Grid,
@@ -149,7 +150,8 @@ def nelson_trajectories(
     steps : int
         Number of recorded steps after the initial one (the table has ``steps + 1`` steps).
     replicas : int
-    seed : int or Generator
+    seed : int, SeedSequence, Generator or None
+        Random state; a Generator is used as it is (draws continue the caller's stream).
     substeps : int
         Integrator steps per recorded step (split-step and Euler-Maruyama share them).
 
@@ -167,7 +169,7 @@ def nelson_trajectories(
     >>> round(float(df[df.step == 20].q_0.var()), 1)             # stays 1/2
     0.5
     """
-    rng = as_generator(seed)
+    rng: np.random.Generator = seed
     axes, psi, hbar, mass, h, steps, substeps, (advance, kmesh), x, out = _setup(
         psi0, grid, V, hbar, mass, dt, steps, replicas, substeps, rng
     )
@@ -181,6 +183,7 @@ def nelson_trajectories(
     return to_frame(out)
 
 
+@rng_arg("seed")
 def bohmian_trajectories(
     psi0: np.ndarray,
     grid: Grid,
@@ -209,7 +212,7 @@ def bohmian_trajectories(
     >>> round(float(df[df.step == 4].q_0.var()), 1)             # 1 + (t / 2)^2 = 2
     2.0
     """
-    rng = as_generator(seed)
+    rng: np.random.Generator = seed
     axes, psi, hbar, mass, h, steps, substeps, (advance, kmesh), x, out = _setup(
         psi0, grid, V, hbar, mass, dt, steps, replicas, substeps, rng
     )
@@ -227,6 +230,7 @@ def bohmian_trajectories(
     return to_frame(out)
 
 
+@rng_arg("seed")
 def ou_trajectories(
     q0: np.ndarray,
     drift: np.ndarray | float,
@@ -254,7 +258,8 @@ def ou_trajectories(
         Time between recorded steps.
     steps : int
         Number of recorded steps after the initial one.
-    seed : int or Generator
+    seed : int, SeedSequence, Generator or None
+        Random state; a Generator is used as it is (draws continue the caller's stream).
     center : ndarray (k,) or float
         Fixed point ``c``.
 
@@ -270,7 +275,7 @@ def ou_trajectories(
     >>> bool(abs(df[df.step == 4].q_0.var() - 4.0) < 0.3)       # 2 D t = 4
     True
     """
-    rng = as_generator(seed)
+    rng: np.random.Generator = seed
     x = np.asarray(q0, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
@@ -330,6 +335,7 @@ class NoiseFloor:
     n: int
 
 
+@rng_arg("seed")
 def noise_floor(
     statistic: Callable[[np.ndarray], float],
     n: int,
@@ -351,7 +357,8 @@ def noise_floor(
         1-D grid or a tuple-of-two grid (points drawn cell-uniformly).
     draws : int
         Number of bootstrap draws (>= 5).
-    seed : int or Generator
+    seed : int, SeedSequence, Generator or None
+        Random state; a Generator is used as it is (draws continue the caller's stream).
 
     Returns
     -------
@@ -365,7 +372,7 @@ def noise_floor(
     >>> 0.04 < fl.median < 0.1          # ~ 0.674 / sqrt(100)
     True
     """
-    rng = as_generator(seed)
+    rng: np.random.Generator = seed
     n = check_integer("n", n, 2)
     draws = check_integer("draws", draws, 5)
     if not callable(statistic):

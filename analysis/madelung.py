@@ -46,7 +46,7 @@ from scipy import stats
 from analysis.polynomial import monomial_exponents, monomial_gradients
 from analysis.score import METHODS, fit_score, weighted_scores
 from analysis.trajectory import to_array
-from analysis.validation import as_generator
+from analysis.validation import rng_arg
 
 __all__ = ["GradV", "MadelungFit", "fit", "hbar_scaling"]
 
@@ -149,6 +149,7 @@ class MadelungFit:
         return self.windows.copy()
 
 
+@rng_arg("seed")
 def fit(
     traj: pd.DataFrame | np.ndarray,
     coords: Sequence[str] | None = None,
@@ -214,8 +215,8 @@ def fit(
     plateau : bool or sequence of str
         Recompute ``hbar/m`` with other score estimators: True gives sm2, sm3, sm4 and kde
         (or, for ``score="kde"``, the bandwidth at 1, 1/2 and 1/4); a sequence names methods.
-    seed : int or Generator
-        Bootstrap randomness.
+    seed : int, SeedSequence, Generator or None
+        Bootstrap randomness; a Generator is used as it is (draws continue the caller's stream).
 
     Returns
     -------
@@ -281,7 +282,7 @@ def fit(
         test_span,
         velocity_degree,
     )
-    rng = as_generator(seed)
+    rng: np.random.Generator = seed
     weights = np.full((1, R), 1.0 / R)
     if bootstrap > 0:
         counts = rng.multinomial(R, np.full(R, 1.0 / R), size=bootstrap) / R

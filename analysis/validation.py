@@ -7,8 +7,11 @@ own.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -19,7 +22,10 @@ __all__ = [
     "check_points",
     "check_positive",
     "check_window",
+    "rng_arg",
 ]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def check_integer(name: str, value: Any, minimum: int) -> int:
@@ -245,3 +251,54 @@ def check_generator(name: str, value: Any) -> np.random.Generator:
             "expected a numpy.random.Generator (numpy.random.default_rng(...))"
         )
     return value
+
+
+def rng_arg(name: str = "seed") -> Callable[[_F], _F]:
+    """Decorator: the argument ``name`` arrives in the function as a numpy ``Generator``.
+
+    The value the caller passed (int, SeedSequence, Generator or None) goes through
+    :func:`as_generator` before the call: a Generator is passed on as it is (the caller's
+    stream), anything else seeds a new one. Functions document the argument as::
+
+        seed : int, SeedSequence, Generator or None
+            Random state; a Generator is used as it is (draws continue the caller's stream).
+
+    Parameters
+    ----------
+    name : str
+        Name of the seed argument of the decorated function.
+
+    Returns
+    -------
+    callable
+        The decorator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> @rng_arg("seed")
+    ... def draw(n, seed=0):
+    ...     return seed.random(n)
+    >>> bool(np.array_equal(draw(3, seed=5), np.random.default_rng(5).random(3)))
+    True
+    >>> rng = np.random.default_rng(1)
+    >>> a, b = draw(2, rng), draw(2, rng)  # one stream, continued
+    >>> bool(np.array_equal(np.r_[a, b], np.random.default_rng(1).random(4)))
+    True
+    """
+
+    def decorate(func: _F) -> _F:
+        signature = inspect.signature(func)
+        if name not in signature.parameters:
+            raise ValueError(f"name: {name!r} is not an argument of {func.__qualname__}")
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            bound.arguments[name] = as_generator(bound.arguments[name])
+            return func(*bound.args, **bound.kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -29,7 +29,7 @@ from analysis.schrodinger.grid import (
 from analysis.schrodinger.hbar import resolve_hbar
 from analysis.schrodinger.propagation import split_step, wavefunction
 from analysis.trajectory import to_array
-from analysis.validation import as_generator, check_integer, check_positive
+from analysis.validation import check_integer, check_positive, rng_arg
 
 __all__ = ["EvolutionComparison", "compare_evolution"]
 
@@ -129,6 +129,7 @@ def _linear_drift(q: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
     return coef.T, np.atleast_2d(D)  # coef.T: (k, k+1) = [B | c]
 
 
+@rng_arg("seed")
 def compare_evolution(
     traj: pd.DataFrame | np.ndarray,
     coords: Sequence[str] | None = None,
@@ -199,7 +200,8 @@ def compare_evolution(
         Parametric-bootstrap draws for each floor.
     pad : float
         Fraction of the data range added on each side of the box.
-    seed : int or Generator
+    seed : int, SeedSequence, Generator or None
+        Random state; a Generator is used as it is (draws continue the caller's stream).
 
     Returns
     -------
@@ -216,7 +218,7 @@ def compare_evolution(
     >>> res.winner
     'fokker_planck'
     """
-    rng = as_generator(seed)
+    rng: np.random.Generator = seed
     hbar, mass = resolve_hbar(hbar, mass, fit)
     dt = check_positive("dt", dt)
     lag = check_integer("lag", lag, 1)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.validation import as_generator, check_integer, check_positive
+from analysis.validation import check_integer, check_positive, rng_arg
 
 __all__ = [
     "HbarRoutes",
@@ -131,6 +131,7 @@ class HbarRoutes:
     agree: bool
 
 
+@rng_arg("seed")
 def hbar_routes(
     *,
     weak_form: Any = None,
@@ -159,7 +160,8 @@ def hbar_routes(
     mass : float
         The mass convention (state it: e.g. ``m = 1 / (2 gamma)`` or ``m = 1``).
     n_boot : int
-    seed : int or Generator
+    seed : int, SeedSequence, Generator or None
+        Random state; a Generator is used as it is (draws continue the caller's stream).
 
     Returns
     -------
@@ -174,7 +176,7 @@ def hbar_routes(
     """
     mass = check_positive("mass", mass)
     n_boot = check_integer("n_boot", n_boot, 10)
-    rng = as_generator(seed)
+    rng: np.random.Generator = seed
     rows = []
     if weak_form is not None:
         if hasattr(weak_form, "hbar_over_m"):
@@ -306,6 +308,7 @@ def _slope_r2(values: np.ndarray, x: np.ndarray) -> tuple[float, float]:
     return s, r2
 
 
+@rng_arg("seed")
 def quantization_score(
     values: np.ndarray,
     counts: np.ndarray,
@@ -334,7 +337,8 @@ def quantization_score(
         The quantum (mu_c), non-zero.
     control : (values, counts), optional
     n_boot : int
-    seed : int or Generator
+    seed : int, SeedSequence, Generator or None
+        Random state; a Generator is used as it is (draws continue the caller's stream).
 
     Returns
     -------
@@ -349,7 +353,7 @@ def quantization_score(
     >>> s.quantized, round(s.slope, 2)
     (True, 1.0)
     """
-    rng = as_generator(seed)
+    rng: np.random.Generator = seed
     v = np.asarray(values, dtype=float).ravel()
     c = np.asarray(counts).ravel()
     if v.shape != c.shape:

@@ -16,7 +16,7 @@ from analysis.schrodinger.density import kde_grid, scott_bandwidth
 from analysis.schrodinger.grid import potential_on_grid
 from analysis.schrodinger.hbar import resolve_hbar
 from analysis.trajectory import to_array
-from analysis.validation import as_generator, check_integer, check_positive
+from analysis.validation import check_integer, check_positive, rng_arg
 
 __all__ = ["RealtimeSignatures", "realtime_signatures"]
 
@@ -131,6 +131,7 @@ def _energy(
     return float(kin + pot + hbar**2 * fisher / (8 * mass))
 
 
+@rng_arg("seed")
 def realtime_signatures(
     traj: pd.DataFrame | np.ndarray,
     coords: Sequence[str] | None = None,
@@ -189,7 +190,8 @@ def realtime_signatures(
     lag : int
         Central-difference lag for velocities.
     n_boot : int
-    seed : int or Generator
+    seed : int, SeedSequence, Generator or None
+        Random state; a Generator is used as it is (draws continue the caller's stream).
 
     Returns
     -------
@@ -204,7 +206,7 @@ def realtime_signatures(
     >>> sig.oscillation, sig.ballistic, sig.fringes
     (False, False, False)
     """
-    rng = as_generator(seed)
+    rng: np.random.Generator = seed
     dt = check_positive("dt", dt)
     n_boot = check_integer("n_boot", n_boot, 5)
     n_times = check_integer("n_times", n_times, 1)

@@ -35,3 +35,22 @@ def test_bad_values_raise_one_line(call, message):
     with pytest.raises(ValueError, match=message) as err:
         call()
     assert "\n" not in str(err.value)
+
+
+def test_rng_arg_normalises_the_seed_argument():
+    from analysis.validation import rng_arg
+
+    @rng_arg("seed")
+    def draw(n, seed=0, *, scale=1.0):
+        return scale * seed.random(n)
+
+    assert np.array_equal(draw(3), np.random.default_rng(0).random(3))
+    assert np.array_equal(draw(3, 4), np.random.default_rng(4).random(3))
+    ss = np.random.SeedSequence([4, 19])
+    assert np.array_equal(draw(2, seed=ss), np.random.default_rng([4, 19]).random(2))
+    rng = np.random.default_rng(2)
+    got = np.r_[draw(2, rng), draw(1, seed=rng, scale=2.0) / 2.0]
+    assert np.array_equal(got, np.random.default_rng(2).random(3))  # the caller's stream
+    assert draw.__name__ == "draw"
+    with pytest.raises(ValueError, match="'rng' is not an argument of"):
+        rng_arg("rng")(lambda seed=0: seed)
