@@ -27,15 +27,16 @@ Discretisation
 Vertex-centred finite volumes on the given nodes: each node owns a cell of width equal to its
 trapezoid weight (half cells at reflecting walls, which sit on the end nodes), so every mass and
 mean is a trapezoid sum. The flux through the face between neighbouring nodes ``i`` and ``j`` is
-``(D_f / h) (exp(delta / 2) rho_i - exp(-delta / 2) rho_j)`` with
+``(D_f / h) (exp(delta / 2) rho_i - exp(-delta / 2) rho_j)`` (times the transverse cell width
+in 2-D/3-D) with
 ``delta = -ln(D_j / D_i) - eta (V_j - V_i) / D_f`` and ``D_f = (D_i + D_j) / 2``: a jump process
 whose stationary state is ``p_s`` exactly when the ``delta`` sum to zero around every loop
 (always in 1-D with walls, and for constant ``D``). Then the operator is symmetrised as above
 and solved with a symmetric eigensolver (tridiagonal in 1-D with walls; dense for small grids;
-``scipy.sparse.linalg.eigsh`` with shift-invert otherwise). Otherwise (variable ``D`` on a
-circle or in 2-D) the steady state carries a current, the operator is not symmetrisable, and
-the non-symmetric generator is solved (``scipy.linalg.eig`` or ``eigs``); the solution is
-flagged ``reversible=False``. Errors are O(h^2).
+``scipy.sparse.linalg.eigsh`` with shift-invert otherwise). Otherwise (typically a variable
+``D`` on a circle or in 2-D) the steady state carries a current, the operator is not
+symmetrisable, and the non-symmetric generator is solved (``scipy.linalg.eig`` or ``eigs``);
+the solution is flagged ``reversible=False``. Errors are O(h^2).
 
 Grids: a 1-D array of nodes, or a tuple of 1-D arrays (one per axis, fields indexed
 ``[i_x, i_y]`` as with ``numpy.meshgrid(..., indexing="ij")``). With ``boundary="periodic"``
@@ -435,7 +436,7 @@ def _top_general(
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImaginaryTimeSolution:
     """Spectrum and stationary state of the population PDE on a grid (see :func:`solve`).
 
@@ -794,7 +795,7 @@ def evolve(
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HarmonicAnswer:
     """Closed forms for ``V = k x^2 / 2`` (see :func:`harmonic`).
 
