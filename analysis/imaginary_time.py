@@ -663,7 +663,11 @@ def _times(t: float | Sequence[float] | np.ndarray) -> np.ndarray:
 
 def _full_symmetric(prob: _Problem, cache: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     if "eigh" not in cache:
-        cache["eigh"] = linalg.eigh(prob.symmetric().toarray())
+        L = prob.symmetric()
+        if len(prob.axes) == 1 and prob.bnd[0] == "reflecting":
+            cache["eigh"] = linalg.eigh_tridiagonal(L.diagonal(), L.diagonal(1))
+        else:
+            cache["eigh"] = linalg.eigh(L.toarray())
     return cache["eigh"]
 
 

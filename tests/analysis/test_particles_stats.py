@@ -289,13 +289,13 @@ def test_weak_form_double_well_and_periodic() -> None:
     x = np.linspace(-2.5, 2.5, 1001)
     V = (x**2 - 1) ** 2
     gc = solve(x, V, D=2.5e-3, eta=0.0, alpha=0.1)
-    th = sample(x, gc.density, 300_000, seed=5)
+    th = sample(x, gc.density, 200_000, seed=5)
     fit = weak_form(th, (th**2 - 1) ** 2, 4 * th * (th**2 - 1), D=2.5e-3, eta=0.0, degree=6)
     assert fit.alpha == pytest.approx(0.1, rel=0.1)
     assert fit.mu == pytest.approx(gc.mu, rel=0.01)
     xp = np.linspace(0.0, 2 * np.pi, 256, endpoint=False)
     cp = solve(xp, 0.5 * np.cos(xp), D=0.02, eta=0.05, alpha=0.5, boundary="periodic")
-    tp = sample(xp, cp.density, 300_000, boundary="periodic", seed=6)
+    tp = sample(xp, cp.density, 200_000, boundary="periodic", seed=6)
     fit_p = weak_form(
         tp, 0.5 * np.cos(tp), -0.5 * np.sin(tp), D=0.02, eta=0.05, basis="fourier",
         degree=3, period=2 * np.pi,
@@ -304,7 +304,7 @@ def test_weak_form_double_well_and_periodic() -> None:
     assert fit_p.mu == pytest.approx(cp.mu, abs=0.01)
     # control: the Boltzmann (fixed-N) density of the same system gives alpha ~ 0
     fp = solve(xp, 0.5 * np.cos(xp), D=0.02, eta=0.05, alpha=0.0, boundary="periodic")
-    tf = sample(xp, fp.density, 300_000, boundary="periodic", seed=7)
+    tf = sample(xp, fp.density, 200_000, boundary="periodic", seed=7)
     fit_f = weak_form(
         tf, 0.5 * np.cos(tf), -0.5 * np.sin(tf), D=0.02, eta=0.05, basis="fourier",
         degree=3, period=2 * np.pi,
