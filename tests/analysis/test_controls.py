@@ -17,6 +17,7 @@ from analysis.controls import (
     replica_shuffled,
 )
 from analysis.schrodinger import split_step
+from analysis.spacetime import entropy_production_tensor
 from analysis.trajectory import to_array
 
 X = np.linspace(-12, 12, 512, endpoint=False)
@@ -318,7 +319,6 @@ def test_increment_shuffled_is_draw_for_draw_the_scenario_copy():
 def test_increment_shuffled_removes_the_drift_but_keeps_the_noise():
     """Known answer: a Lorentzian production form (one contracting axis) becomes positive
     definite (free diffusion), with the same increments at every step."""
-    from analysis.spacetime import entropy_production_tensor
 
     rng = np.random.default_rng(1)
     x = np.empty((41, 800, 2))

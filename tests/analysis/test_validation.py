@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from analysis.validation import as_generator, check_integer, check_points, check_positive
+from analysis.validation import as_generator, check_integer, check_points, check_positive, rng_arg
 
 
 def test_accepted_values():
@@ -38,8 +38,6 @@ def test_bad_values_raise_one_line(call, message):
 
 
 def test_rng_arg_normalises_the_seed_argument():
-    from analysis.validation import rng_arg
-
     @rng_arg("seed")
     def draw(n, seed=0, *, scale=1.0):
         return scale * seed.random(n)
