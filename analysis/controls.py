@@ -133,9 +133,9 @@ def nelson_trajectories(
     """Nelson's stochastic mechanics for ``psi``: ``dX = b dt + sqrt(hbar/m) dW``.
 
     The forward drift ``b = (hbar/m)(Im + Re)(grad psi / psi) = v + u`` (current plus osmotic
-    velocity, NUMERICS.md 2.6) is taken from the split-step solution (``psi`` and its spectral
-    gradient interpolated at each replica). Initial points are drawn from ``|psi0|^2``; the density
-    then stays ``|psi(t)|^2`` up to the Euler-Maruyama error of the ``dt / substeps`` step.
+    velocity, docs/methods.md#nelson-process) is taken from the split-step solution (``psi`` and its
+    spectral gradient interpolated at each replica). Initial points are drawn from ``|psi0|^2``; the
+    density then stays ``|psi(t)|^2`` up to the Euler-Maruyama error of the ``dt / substeps`` step.
 
     Parameters
     ----------

@@ -7,10 +7,10 @@ by ``m`` is observable; ``hbar = m * (hbar / m)`` under the mass convention pass
 (a number, or ``"sgd"`` for the reconstruction's ``m = 1/(2 gamma)`` from the ``step_size``
 column). The potential's coefficients are reported for ``V`` itself (they scale with ``m``).
 
-Method (NUMERICS.md 2.1-2.5, PHYSICS.md 3 and 9). With test functions ``phi_k`` (anisotropic
-Gaussians of width ``test_width`` times the window's ensemble spread, centred on a grid around
-the ensemble's centre), current velocity ``v`` from central differences with a lag, and the
-score ``s = grad log p`` from :mod:`analysis.score`:
+Method (docs/methods.md#weak-form-madelung-fit, docs/physics.md#madelung-form). With test
+functions ``phi_k`` (anisotropic Gaussians of width ``test_width`` times the window's ensemble
+spread, centred on a grid around the ensemble's centre), current velocity ``v`` from central
+differences with a lag, and the score ``s = grad log p`` from :mod:`analysis.score`:
 
 * continuity: ``d/dt E[phi] = E[v . grad phi]``;
 * momentum (per component i)::
@@ -85,7 +85,8 @@ class MadelungFit:
         Uncentred R^2 of the momentum regression.
     kinetic_fraction : float
         ``|kinetic terms| / |quantum term|``; near 0 means a force-against-pressure (ground
-        state) fit, the imaginary-time trap of NUMERICS.md 2.8.
+        state) fit, the imaginary-time trap of
+        docs/physics.md#imaginary-time-versus-real-time.
     identifiability : float
         Fraction (0..1) of the quantum column not explained by the potential columns; near 0
         means ``hbar`` is not separable from the fitted potential.
@@ -203,7 +204,7 @@ def fit(
     test_functions : int, optional
         Test-function centres per axis (default 5, 3, 3, 2 for d = 1, 2, 3, 4).
     test_width : float
-        Test-function width in units of the ensemble's spread (1.5 per FEASIBILITY 1.1).
+        Test-function width in units of the ensemble's spread (default 1.5).
     test_span : float
         Centres span +-test_span spreads around the window's ensemble mean.
     velocity_degree : int

@@ -4,7 +4,7 @@ The score ``s(x) = grad log p(x)`` and its divergence ``lap log p(x)`` are what 
 Madelung fit needs (the quantum potential is ``Q ~ 1/2 div s + 1/4 |s|^2``); they carry no
 units beyond those of the coordinates (score in 1/coordinate, Laplacian in 1/coordinate^2).
 
-Methods (NUMERICS.md 2.2, FEASIBILITY.md 1.1):
+Methods (docs/methods.md#score-estimation):
 
 ``"sm2"``, ``"sm3"``, ``"sm4"``
     Hyvärinen score matching with a polynomial log-density of that total degree. The samples

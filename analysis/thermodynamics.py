@@ -1,7 +1,8 @@
 """Thermodynamics of learning measured from an ensemble: drift, diffusion, entropy, mu_c.
 
 The ensemble of replicas is read as a Fokker-Planck system ``dq = A(q) dt + sqrt(2 D) dW``
-(PHYSICS.md section 2, NUMERICS.md section 2.7). This module measures, from recorded data only:
+(docs/physics.md#thermodynamics-of-learning, docs/methods.md#kramers-moyal-drift-and-diffusion).
+This module measures, from recorded data only:
 
 * :func:`kramers_moyal` -- drift ``A(q) = E[dq | q] / tau`` and diffusion tensor
   ``D(q) = Cov[dq | q] / (2 tau)``, binned with standard errors, plus a global linear-drift fit
@@ -528,7 +529,8 @@ class DiffusionScaling:
     Attributes
     ----------
     slope, slope_ci : float, (float, float)
-        Weighted least-squares slope of D on x (with intercept); PHYSICS.md predicts 1.
+        Weighted least-squares slope of D on x (with intercept); 1 is predicted
+        (docs/physics.md#diffusion-and-temperature).
         Weights are ``1 / D_se^2`` when a ``D_se`` column is given, else ``1 / x^2`` (relative
         errors). CI is 95 % (t distribution, residual scatter).
     intercept, intercept_ci : float, (float, float)
@@ -570,7 +572,7 @@ class DiffusionScaling:
     consistent: bool
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per quantity: value, 95 % CI and the value PHYSICS.md predicts.
+        """One row per quantity: value, 95 % CI and the value docs/physics.md predicts.
 
         Examples
         --------

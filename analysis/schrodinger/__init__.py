@@ -25,8 +25,8 @@ Units and conventions
 * Densities on a grid are probability densities (``sum(rho) * cell_volume = 1``).
 
 Every comparison between an ensemble and a predicted density is reported divided by its
-sampling-noise floor (NUMERICS.md 1.6): the same metric between that many exact samples of the
-prediction and the prediction itself.
+sampling-noise floor (docs/methods.md#noise-floors): the same metric between that many exact samples
+of the prediction and the prediction itself.
 """
 
 from analysis.schrodinger import density, evolution, grid, hbar, propagation, signatures

@@ -157,13 +157,13 @@ def compare_evolution(
 
     From the ensemble at recorded step index ``t0`` a density is estimated on a grid (binned
     Gaussian KDE) and, for the Schrödinger branch, a phase ``S0`` (``grad S0 = m v``, ``v`` the
-    kernel-regressed central-difference velocity; NUMERICS.md 1.5). Then (a) ``psi0 =
-    sqrt(rho0) exp(i S0/hbar)`` is propagated by :func:`split_step` in ``potential`` and (b)
-    ``rho0`` by a Fokker-Planck equation with the drift and (constant) diffusion given or measured
-    (global linear drift ``B q + c`` and residual diffusion from the forward increments). At
-    ``n_times`` evaluation steps the Hellinger distance between the ensemble histogram and each
-    prediction (``bins`` per axis) is divided by its sampling floor: the median Hellinger
-    distance of ``R`` exact samples from that prediction (NUMERICS.md 1.6).
+    kernel-regressed central-difference velocity; docs/methods.md#ensemble-to-wave-function). Then
+    (a) ``psi0 = sqrt(rho0) exp(i S0/hbar)`` is propagated by :func:`split_step` in ``potential``
+    and (b) ``rho0`` by a Fokker-Planck equation with the drift and (constant) diffusion given or
+    measured (global linear drift ``B q + c`` and residual diffusion from the forward increments).
+    At ``n_times`` evaluation steps the Hellinger distance between the ensemble histogram and each
+    prediction (``bins`` per axis) is divided by its sampling floor: the median Hellinger distance
+    of ``R`` exact samples from that prediction (docs/methods.md#noise-floors).
 
     Parameters
     ----------

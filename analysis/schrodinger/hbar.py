@@ -75,7 +75,8 @@ def _value_ci(x: Any, name: str) -> tuple[float, float, float]:
 
 
 def _circulation_quantum(G: np.ndarray, iters: int = 50) -> float:
-    """Integer-label least squares for the quantum of circulations G (NUMERICS.md 3.4)."""
+    """Integer-label least squares for the quantum of circulations G
+    (docs/methods.md#quantisation-tests)."""
     a = np.abs(G)
     if a.max() <= 0:
         return float("nan")
@@ -151,7 +152,8 @@ def hbar_routes(
     * ``diffusion`` (Nelson): ``D`` (float or (k, k) matrix: mean eigenvalue) or ``(D, (lo, hi))``;
       ``hbar = 2 m D``.
     * ``circulations``: loop circulations ``Gamma_C``; quantum ``kappa`` by integer-label least
-      squares (NUMERICS.md 3.4), ``hbar = m kappa / 2 pi``, bootstrap CI over loops.
+      squares (docs/methods.md#quantisation-tests), ``hbar = m kappa / 2 pi``, bootstrap CI over
+      loops.
     * ``mu_c``: free-energy branch spacing: ``hbar = |mu_c| / 2 pi``.
 
     Parameters
@@ -321,7 +323,7 @@ def quantization_score(
     """Are loop free-energy changes integer multiples of ``unit`` (mu_c) times the neuron change?
 
     Only loops with ``counts != 0`` count: values near 0 from loops without neuron change are
-    trivially "on the comb" and are excluded (NUMERICS.md 3.5, FEASIBILITY.md 5). Statistics:
+    trivially "on the comb" and are excluded (docs/methods.md#quantisation-tests). Statistics:
     slope and R^2 of values against ``counts * unit`` (through the origin), and the Rayleigh
     statistic of ``exp(2 pi i values / unit)`` against its uniform-phase null ``sqrt(pi/(4n))``.
     The control is a fixed-N or shuffled run ``(values, counts)``; without one, the counts are
@@ -424,7 +426,8 @@ def consistency_gap(hbar_madelung: Any, mu_c: float, mass: float | None = None) 
     Returns
     -------
     float
-        0 when the two definitions agree (PHYSICS.md 4); signed.
+        0 when the two definitions agree (docs/physics.md#wave-function-and-consistency-condition);
+        signed.
 
     Examples
     --------

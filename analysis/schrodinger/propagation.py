@@ -32,7 +32,7 @@ def split_step(
 
     One step is ``exp(-iV dt/2hbar) F^-1 exp(-i hbar k^2 dt/2m) F exp(-iV dt/2hbar)``: exactly
     unitary (the norm is conserved to round-off), spectral in space on the periodic box, second
-    order in time (NUMERICS.md 1.1).
+    order in time (docs/methods.md#split-step-solver).
 
     Parameters
     ----------

@@ -150,7 +150,8 @@ def realtime_signatures(
     n_boot: int = 40,
     seed: int | np.random.Generator | None = 0,
 ) -> RealtimeSignatures:
-    """Real-time discriminators between Schrödinger and diffusive dynamics (NUMERICS.md 2.8).
+    """Real-time discriminators between Schrödinger and diffusive dynamics
+    (docs/methods.md#real-time-signatures).
 
     * **Lines**: ``<q_i>(t)`` and ``<q_i^2>(t)`` fitted by ``c + e^{-lam t}(a cos wt + b sin wt)``
       (start from the periodogram peak). Reported value: persistence ``exp(-lam t_record)`` (1 =
@@ -165,8 +166,9 @@ def realtime_signatures(
       statistic's mean on exact multinomial draws from the smooth (the no-fringe null, 1).
       It "shows" above the null's 99% quantile of the maximum over times (family-wise).
     * **Energy** (only with ``hbar``, ``potential``): ``E = E[m v^2/2 + V] + hbar^2 I_F / 8m``
-      (NUMERICS.md 2.1), ``v`` the kernel-regressed central-difference velocity, ``I_F`` the
-      Fisher information of a KDE; value = relative change ``slope * t_record / |mean E|``.
+      (docs/physics.md#imaginary-time-versus-real-time), ``v`` the kernel-regressed
+      central-difference velocity, ``I_F`` the Fisher information of a KDE; value = relative
+      change ``slope * t_record / |mean E|``.
       Conserved when its magnitude is below 0.1; a relaxing diffusion gives a negative value.
 
     CIs are bootstrap 2.5-97.5% over replicas (fringes: the null's spread).

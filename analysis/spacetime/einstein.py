@@ -57,7 +57,7 @@ def polynomial_metric(g: np.ndarray, degree: int = 4) -> np.ndarray:
 
     Every component ``g_ab`` is fitted by least squares with a Legendre polynomial of total
     degree ``<= degree`` in the grid coordinates (mapped to [-1, 1]) and evaluated on the grid
-    (NUMERICS.md 4.8: differentiate a global fit, not the noisy samples).
+    (docs/methods.md#local-metric: differentiate a global fit, not the noisy samples).
 
     Parameters
     ----------

@@ -271,13 +271,13 @@ def geodesic_test(
 ) -> GeodesicTest:
     """Do tracked localized states move on geodesics of the estimated metric?
 
-    Each path (positions sampled every ``dt``) is fitted by shooting (NUMERICS.md 4.7): the
-    initial position and velocity of a geodesic of ``g`` (RK4 as in
-    :func:`analysis.geometry.geodesic`, cubic Christoffels, ``substeps`` steps per sample,
-    affine parameter = time) are optimised by Levenberg-Marquardt on the position residuals
-    divided by ``path_noise``. The same fit is done on a flat metric (a straight line) and on a
-    shuffled metric (grid points randomly permuted, then smoothed with ``shuffle_smoothing``
-    cells, so that it stays differentiable).
+    Each path (positions sampled every ``dt``) is fitted by shooting (docs/methods.md#geodesic-fit):
+    the initial position and velocity of a geodesic of ``g`` (RK4 as in
+    :func:`analysis.geometry.geodesic`, cubic Christoffels, ``substeps`` steps per sample, affine
+    parameter = time) are optimised by Levenberg-Marquardt on the position residuals divided by
+    ``path_noise``. The same fit is done on a flat metric (a straight line) and on a shuffled metric
+    (grid points randomly permuted, then smoothed with ``shuffle_smoothing`` cells, so that it stays
+    differentiable).
 
     Only the samples before a path's first sample outside the grid box are fitted
     (``n_samples``). A trial geodesic may still leave the box (a poor starting guess, a

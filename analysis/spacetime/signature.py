@@ -510,8 +510,9 @@ def signature_test(
 ) -> SignatureTest:
     """The report's Lorentz-signature statistic: learning on versus learning off.
 
-    PHYSICS.md 5 predicts one negative eigenvalue of C with learning on and none with learning
-    off (``SystemConfig(learning=False)``). Both ensembles go through
+    docs/physics.md#emergent-space-time predicts one negative eigenvalue of C with learning on and
+    none with learning off (``SystemConfig(learning=False)``, or the learning run with its
+    increments shuffled, :func:`analysis.controls.increment_shuffled`). Both ensembles go through
     :func:`entropy_production_tensor` with the same keyword arguments.
 
     Caveat (measured in the tests): a *stationary* ensemble with probability currents (a

@@ -112,7 +112,7 @@ def test_ground_state_known_potential_and_the_stationary_trap():
     assert abs(f.hbar / hbar - 1) < 0.10
     assert f.kinetic_fraction < 1e-6  # a pure force-against-quantum-pressure fit
     # control: with the quadratic potential fitted freely, a stationary Gaussian cannot
-    # separate hbar from V (NUMERICS 2.8); the fit says so
+    # separate hbar from V (docs/physics.md#imaginary-time-versus-real-time); the fit says so
     g = fit(q, potential="quadratic", mass=m, bootstrap=0, plateau=False)
     assert g.identifiability < 0.1
 

@@ -56,7 +56,8 @@ def test_kde_gaussian_2d_oversmoothed_known_bias_and_control():
         smoothed = -(x - MU) @ np.linalg.inv((1 + model.bandwidth**2) * COV)
         errs[factor] = _rel_l2(model.score(x)[bulk], smoothed[bulk])
     assert errs[2.0] < 0.10
-    # control: a quarter of Scott's bandwidth is far worse in 2-D at n = 2000 (FEASIBILITY 1.1)
+    # control: a quarter of Scott's bandwidth is far worse in 2-D at n = 2000
+    # (docs/methods.md#score-estimation)
     assert errs[0.25] > 3 * errs[2.0]
 
 
