@@ -1,10 +1,10 @@
-"""Coarse neuron coordinates shared by the ``spacetime`` and ``duality`` scenarios.
+"""Coarse neuron coordinates of one arm, read from its saved tables.
 
-Both scenarios run the same kind of network (a hidden layer whose neurons are split into
-``D_GROUPS = 4`` Louvain groups), record neuron states every step, inject one packet of activity
-per block of replicas, and build the coarse coordinates ``X^mu`` (mean state of group ``mu``) of
-one arm from the saved ``neuron_states`` table. This module holds that common logic; the
-statistics live in the scenario modules.
+The ``spacetime`` and ``duality`` scenarios run the same kind of network (a hidden layer whose
+neurons are split into ``D_GROUPS = 4`` Louvain groups) and record neuron states every step.
+This module checks such a config, reads the states of one arm from the ``neuron_states`` table
+and builds the coarse coordinates ``X^mu`` (mean state of group ``mu``); the statistics live in
+the scenario packages.
 
 Units: neuron states (and X) in neuron-state units; steps are learning steps.
 """
@@ -15,13 +15,19 @@ import numpy as np
 import pandas as pd
 
 from analysis.spacetime import coarse_coordinates
-from models import LearningSystem, SystemConfig
+from models import SystemConfig
 from runner import AnalysisFailed
 
+__all__ = [
+    "D_GROUPS",
+    "arm_coordinates",
+    "arm_states",
+    "check_network",
+    "states_array",
+    "tidy_events",
+]
+
 D_GROUPS = 4
-PACKET_AMPLITUDE = 0.3
-PACKET_WIDTH = 2.0
-PACKET_DECAY = 8.0
 
 
 def check_network(config: SystemConfig) -> None:
@@ -43,40 +49,6 @@ def check_network(config: SystemConfig) -> None:
         raise ValueError(f"n_hidden: {config.n_hidden}; expected >= {D_GROUPS} (d = 4 groups)")
     if config.record_every != 1:
         raise ValueError(f"record_every: {config.record_every}; expected 1 (states every step)")
-
-
-def replica_blocks(replicas: int, blocks: int) -> list[np.ndarray]:
-    """The replicas split into ``blocks`` contiguous blocks (block ``k`` gets packet ``k``).
-
-    Examples
-    --------
-    >>> [b.tolist() for b in replica_blocks(5, 2)]
-    [[0, 1, 2], [3, 4]]
-    """
-    return np.array_split(np.arange(replicas), blocks)
-
-
-def inject_block_packets(model: LearningSystem, groups: list[list[int]], blocks: int) -> None:
-    """Inject one packet per replica block, block ``k`` centred on neuron group ``k mod 4``.
-
-    Amplitude ``PACKET_AMPLITUDE``, width ``PACKET_WIDTH`` neurons, decay ``PACKET_DECAY`` steps
-    (:meth:`models.LearningSystem.inject_packet`); one ``inject_packet`` event per block.
-
-    Examples
-    --------
-    >>> m = LearningSystem(replicas=4, n_hidden=4, seed=0)
-    >>> inject_block_packets(m, [[2], [3], [4], [5]], 2); m.step()
-    >>> m.events()["replicas"].tolist()
-    [2, 2]
-    """
-    for k, rows in enumerate(replica_blocks(model.config.replicas, blocks)):
-        model.inject_packet(
-            groups[k % len(groups)],
-            amplitude=PACKET_AMPLITUDE,
-            width=PACKET_WIDTH,
-            decay=PACKET_DECAY,
-            replicas=rows,
-        )
 
 
 def tidy_events(events: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Shared helpers of the spacetime and duality scenarios: coordinates from tables, packets."""
+"""Shared pieces of the scenarios: coordinates from tables, packets per replica block."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 
 from models import LearningSystem, SystemConfig
 from runner import AnalysisFailed
-from scenarios.neuron_coordinates import (
+from scenarios.common import (
     D_GROUPS,
     arm_coordinates,
     arm_states,
