@@ -139,13 +139,7 @@ def test_claim_builds_its_verdict():
 def test_declared_thresholds_are_the_scenarios_own():
     """Each declared claim carries the threshold its scenario judges with."""
     constants = {
-        "transition": {
-            "Fokker-Planck form": transition.FP_THRESHOLD,
-            "Madelung (fixed N)": transition.MADELUNG_THRESHOLD,
-            "Schrödinger (adaptive)": transition.SCHRODINGER_THRESHOLD,
-            "independent hbar routes agree": transition.ROUTES_THRESHOLD,
-            "real-time signatures": transition.REALTIME_THRESHOLD,
-        },
+        "transition": {c.name: c.threshold for c in transition.CLAIMS},
         "madelung": {
             "Fokker-Planck form": madelung.FP_THRESHOLD,
             "entropy budget": madelung.ENTROPY_THRESHOLD,

@@ -10,14 +10,9 @@ import pytest
 from analysis.verdicts import VERDICT_COLUMNS
 from runner import report
 from scenarios import transition
+from scenarios.transition import claims
 
-CLAIMS = {
-    "Fokker-Planck form",
-    "Madelung (fixed N)",
-    "Schrödinger (adaptive)",
-    "independent hbar routes agree",
-    "real-time signatures",
-}
+CLAIMS = {c.name for c in transition.CLAIMS}
 ARMS = {"canonical", "adaptive", "canonical_at_final", "momentum", "no_change"}
 
 
@@ -55,6 +50,14 @@ def test_output_folder_and_schemas(quick_run):
     assert {"add", "remove"} <= set(events[events.arm == "adaptive"]["action"])
 
 
+def test_quench_is_one_set_task_event_per_quenched_arm(quick_run):
+    events = pd.read_parquet(quick_run.out / "events.parquet")
+    quenches = events[events.action == "set_task"]
+    assert sorted(quenches["arm"]) == sorted(ARMS - {"no_change"})
+    assert set(quenches["step"]) == {transition.quench_step(transition.SCENARIO.quick_steps)}
+    assert set(quenches["source"]) == {"model"}
+
+
 def test_verdict_table_is_complete(quick_run):
     verdicts = pd.read_csv(quick_run.out / "verdicts.csv")
     assert list(verdicts.columns) == VERDICT_COLUMNS
@@ -81,9 +84,9 @@ def test_figures_are_nonempty_pngs(quick_run):
 def test_positive_control_is_detected(quick_run):
     """The instruments see Schrödinger behaviour where it is (Nelson trajectories)."""
     v = pd.read_csv(quick_run.out / "verdicts.csv").set_index("claim")
-    assert v.loc["independent hbar routes agree", "positive_control_value"] < math.log(1.5)
-    assert v.loc["real-time signatures", "positive_control_value"] > 0.8
-    assert v.loc["Madelung (fixed N)", "positive_control_value"] < 2.0
+    for claim in (claims.HBAR_ROUTES, claims.REALTIME, claims.MADELUNG):
+        value = v.loc[claim.name, "positive_control_value"]
+        assert value < claim.threshold if claim.sense == "<" else value > claim.threshold
 
 
 def test_report_rewrites_identical_verdicts(quick_run):

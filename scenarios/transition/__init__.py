@@ -1,0 +1,179 @@
+"""Scenario ``transition`` (flagship): Madelung (fixed N) to Schrödinger (adaptive N, gamma, M)?
+
+Arms, all on the same task and seed (a 1-H-1 tanh network learning a random 1-3-1 teacher with
+label noise, H <= 6 hidden slots, observed coordinates q_0, q_1 = two fixed random unit
+projections of the zero-padded parameter vector); :mod:`scenarios.transition.arms`:
+
+``canonical``
+    N, gamma, M fixed.
+``adaptive``
+    grand-canonical neuron count (mu_c, beta_c), the step-size controller with the
+    ``consistency`` policy (drives the Madelung hbar set by (gamma, M) toward |mu_c| / 2 pi) and
+    the batch-size controller with the ``noise_scale`` policy. The consistency condition is a
+    *setting* here: it holds by construction and is never counted as evidence.
+``canonical_at_final``
+    fixed at the adaptive arm's final (mean N, gamma, M): tests adaptation itself, not where it
+    ends.
+``momentum``
+    heavy ball (beta = 0.9, gamma (1 - beta)): the classical control that can oscillate.
+``no_change``
+    the canonical arm without the quench: the control of the real-time test.
+``positive_control``
+    Nelson trajectories of a 2-D harmonic superposition with a known hbar
+    (:func:`analysis.controls.harmonic_nelson`), through exactly the same pipeline.
+
+Every SGD arm (except ``no_change``) gets the same quench at 2/3 of the run: the teacher's
+weights are scaled by 0.6 (:func:`scenarios.common.quench`). The stationary window before it is
+used for the Fokker-Planck check and the Madelung fit; the window after it for the real-time
+signatures and the Schrödinger-vs-Fokker-Planck prediction (potential fitted before the quench,
+fixed in advance); :mod:`scenarios.transition.measures`.
+
+Claims (:data:`CLAIMS`, with their thresholds, in :mod:`scenarios.transition.claims`; the table
+is in ``docs/claims.md``):
+
+- *Fokker-Planck form* (canonical): |ln(tr D_KM / tr gamma^2 Sigma_q / 2M)|. Control: replicas
+  shuffled between steps.
+- *Madelung (fixed N)* (canonical): weak-form momentum residual / noise floor, the floor being
+  the same fit on the positive control's exact samples (same replicas and steps). Control:
+  replicas shuffled between steps.
+- *Schrödinger (adaptive)*: median Hellinger/floor of the Schrödinger prediction divided by that
+  of the Fokker-Planck prediction after the quench (below 1: Schrödinger predicts better).
+  Control: ``canonical_at_final``.
+- *independent hbar routes agree* (adaptive): max |ln(hbar_route / weighted mean)| over the
+  weak-form, Nelson 2mD and |mu_c| / 2 pi routes. Control: ``canonical_at_final``.
+- *real-time signatures* (adaptive): persistence of the strongest oscillation of <q> or <q^2>
+  after the quench (near 1: undamped). Control: ``no_change``.
+
+Mass convention: m = 1 / (2 gamma) for SGD arms, m = 1/gamma for the heavy ball (the fitted
+hbar_over_m does not depend on it); time unit: one learning step.
+
+Examples
+--------
+>>> SCENARIO.name, SCENARIO.quick_steps, [c.name for c in CLAIMS][:2]
+('transition', 150, ['Fokker-Planck form', 'Madelung (fixed N)'])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from analysis.verdicts import diagnostics_frame
+from models import SystemConfig
+from runner import Analysis, Experiment, scenario_run
+from scenarios.common import QUENCH_SCALE
+from scenarios.transition.arms import (
+    COORDS,
+    MU_C,
+    POSITIVE_DT,
+    POSITIVE_HBAR,
+    SGD_ARMS,
+    adaptive_controllers,
+    default_config,
+    final_setting,
+    positive_control,
+    quench_step,
+    simulate,
+)
+from scenarios.transition.claims import CLAIMS, verdicts
+from scenarios.transition.figures import figures
+from scenarios.transition.measures import (
+    analyse_arm,
+    analyse_positive,
+    hbar_magnitude,
+    madelung_fit,
+    quadratic_potential,
+    sgd_diffusion,
+)
+
+__all__ = [
+    "CLAIMS",
+    "COORDS",
+    "MU_C",
+    "POSITIVE_DT",
+    "POSITIVE_HBAR",
+    "SCENARIO",
+    "SGD_ARMS",
+    "TransitionScenario",
+    "adaptive_controllers",
+    "final_setting",
+    "hbar_magnitude",
+    "madelung_fit",
+    "positive_control",
+    "quadratic_potential",
+    "quench_step",
+    "run",
+    "sgd_diffusion",
+]
+
+
+class TransitionScenario(Experiment):
+    """Madelung-to-Schrödinger transition: canonical vs adaptive arms, with controls."""
+
+    name = "transition"
+    quick_steps = 150
+    default_steps = 480
+
+    def default_config(self, quick: bool) -> SystemConfig:
+        return default_config(quick)
+
+    def simulate(
+        self, config: SystemConfig, quick: bool, steps: int, progress: bool
+    ) -> dict[str, pd.DataFrame]:
+        return simulate(config, steps, progress)
+
+    def analyse(
+        self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]
+    ) -> Analysis:
+        steps = int(meta["steps"])
+        t_q = quench_step(steps)
+        burn = t_q // 3
+        traj = tables["trajectories"]
+        rows: list[dict[str, Any]] = []
+        res: dict[str, dict[str, Any]] = {}
+        seed = config.seed
+        pos = traj[traj.arm == "positive_control"]
+        quick = bool(meta.get("quick", False))
+        pos_res = analyse_positive(pos, steps, seed, rows, quick)
+        floor = pos_res["momentum_residual"]
+        for arm in SGD_ARMS:
+            sub = traj[traj.arm == arm]
+            res[arm] = analyse_arm(arm, sub, burn, t_q, floor, seed, rows, tables["events"], quick)
+        model = tables["model"]
+        adaptive = model[model.arm == "adaptive"]
+        summary = {
+            "adaptive_final_n_neurons": float(adaptive["n_neurons"].iloc[-1]),
+            "adaptive_final_step_size": float(adaptive["step_size"].iloc[-1]),
+            "adaptive_final_batch_size": float(adaptive["batch_size"].iloc[-1]),
+            "hbar_over_m_canonical": res["canonical"]["hbar_over_m"],
+            "hbar_over_m_adaptive": res["adaptive"]["hbar_over_m"],
+            "hbar_target_mu_c_over_2pi": abs(MU_C) / (2 * math.pi),
+            "madelung_noise_floor": floor,
+            "quantization_rayleigh_adaptive": res["adaptive"].get("rayleigh", float("nan")),
+        }
+        notes = [
+            "The adaptive arm's step-size controller enforces the consistency condition "
+            "hbar(gamma, M) = |mu_c| / 2 pi: that is a setting, not evidence.",
+            "Independent replicas make the ensemble density a linear Markov evolution "
+            "(docs/physics.md#independent-replicas): interference and undamped lines are not "
+            "expected for the SGD arms; the positive control shows what the instruments detect "
+            "when present.",
+            f"Quench at step {t_q}: teacher weights x {QUENCH_SCALE}. Stationary window "
+            f"[{burn}, {t_q}), real-time window [{t_q}, {steps}].",
+        ]
+        return Analysis(
+            diagnostics_frame(rows),
+            verdicts(res, pos_res),
+            figures(tables, res, pos_res, t_q),
+            summary,
+            notes,
+        )
+
+
+SCENARIO = TransitionScenario()
+
+run = scenario_run(
+    SCENARIO, "Run the transition scenario (see the package docstring) and write its output folder."
+)

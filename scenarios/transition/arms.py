@@ -1,0 +1,191 @@
+"""The arms of the ``transition`` scenario: configs, controllers, the quench and the runs.
+
+Five SGD arms run on the same task and seed (:data:`SGD_ARMS`); every arm except ``no_change``
+gets the teacher quench (:func:`scenarios.common.quench`) at :func:`quench_step`. The
+``positive_control`` arm is not simulated by the network: it is Nelson trajectories of a 2-D
+harmonic superposition with a known hbar (:func:`positive_control`).
+
+Units: time in learning steps (the positive control in its own time unit, ``POSITIVE_DT`` per
+recorded step); ``MU_C`` in loss units per neuron.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.controls import harmonic_nelson
+from models import LearningSystem, SystemConfig
+from runner import arm_tables, concat_arms, run_arm
+from scenarios.common import quench
+
+__all__ = [
+    "BETA_C",
+    "COORDS",
+    "MOMENTUM",
+    "MU_C",
+    "POSITIVE_DT",
+    "POSITIVE_HBAR",
+    "SGD_ARMS",
+    "adaptive_controllers",
+    "default_config",
+    "final_setting",
+    "positive_control",
+    "quench_step",
+    "simulate",
+]
+
+COORDS = ["q_0", "q_1"]
+SGD_ARMS = ("canonical", "adaptive", "canonical_at_final", "momentum", "no_change")
+MU_C = -2e-4
+BETA_C = 200.0
+MOMENTUM = 0.9
+POSITIVE_HBAR = 0.05
+POSITIVE_DT = 0.2
+
+
+def default_config(quick: bool) -> SystemConfig:
+    """The scenario's network: a 1-H-1 tanh network (H <= 6) on a random 1-3-1 teacher.
+
+    Examples
+    --------
+    >>> cfg = default_config(quick=True)
+    >>> cfg.replicas, cfg.n_hidden, cfg.n_hidden_max, cfg.task, cfg.observed
+    (200, 3, 6, 'teacher', 2)
+    """
+    return SystemConfig(
+        replicas=200 if quick else 800,
+        n_input=1,
+        n_hidden=3,
+        n_hidden_max=6,
+        n_output=1,
+        task="teacher",
+        noise=0.3,
+        step_size=0.1,
+        batch_size=16,
+        relax_steps=5,
+        relax_rate=0.3,
+        observed=2,
+        record_every=10,
+        probe_every=10,
+        n_probe=64,
+        record_noise=True,
+        seed=1,
+    )
+
+
+def adaptive_controllers(mu_c: float = MU_C) -> list[dict[str, Any]]:
+    """The controller tables of the adaptive arm.
+
+    Examples
+    --------
+    >>> [c["type"] for c in adaptive_controllers()]
+    ['neuron_count', 'step_size', 'batch_size']
+    """
+    return [
+        {
+            "type": "neuron_count",
+            "policy": "grand_canonical",
+            "mu_c": mu_c,
+            "beta_c": BETA_C,
+            "interval": 10,
+        },
+        {"type": "step_size", "policy": "consistency", "gain": 0.3, "window": 20, "gamma_max": 0.3},
+        {"type": "batch_size", "policy": "noise_scale", "m_min": 4, "m_max": 32},
+    ]
+
+
+def quench_step(steps: int) -> int:
+    """The step at which the teacher changes (2/3 of the run).
+
+    Examples
+    --------
+    >>> quench_step(600)
+    400
+    """
+    return max(2, (2 * steps) // 3)
+
+
+def final_setting(model: LearningSystem) -> dict[str, Any]:
+    """The adaptive arm's final mean hidden-neuron count, gamma and M.
+
+    Examples
+    --------
+    >>> final_setting(LearningSystem(replicas=2, n_hidden=3, seed=0))["n_hidden"]
+    3
+    """
+    cfg = model.config
+    hidden = model.ensemble.active[:, model.ensemble.slices["hidden"]].sum(axis=1)
+    return {
+        "n_hidden": max(1, round(float(hidden.mean()))),
+        "step_size": float(model.step_size),
+        "batch_size": int(model.batch_size),
+        "boundary": cfg.n_input + cfg.n_output,
+    }
+
+
+def positive_control(replicas: int, steps: int, seed: int) -> pd.DataFrame:
+    """Nelson trajectories of a 2-D harmonic superposition (known hbar), as a trajectory table.
+
+    psi0 = (phi_0(x) + phi_1(x)) phi_0(y) / sqrt(2) in V = (x^2 + 2 y^2) / 2, mass 1,
+    hbar = ``POSITIVE_HBAR``; ``POSITIVE_DT`` time units per recorded step; all draws from
+    ``numpy.random.default_rng(seed)`` (:func:`analysis.controls.harmonic_nelson`).
+
+    Examples
+    --------
+    >>> df = positive_control(50, 3, 0)
+    >>> df.columns.tolist(), int(df["step"].max())
+    (['step', 'replica', 'q_0', 'q_1'], 3)
+    """
+    rng = np.random.default_rng(seed)
+    return harmonic_nelson(replicas, steps, rng, hbar=POSITIVE_HBAR, dt=POSITIVE_DT)
+
+
+def simulate(config: SystemConfig, steps: int, progress: bool) -> dict[str, pd.DataFrame]:
+    """Run the five SGD arms and the positive control; the raw tables with an ``arm`` column.
+
+    ``canonical_at_final`` is built from the adaptive arm's :func:`final_setting`, so the arms
+    run in the order of :data:`SGD_ARMS`. Each arm is one :func:`runner.run_arm` call (so a
+    ``dualsim run`` session checkpoints it); the positive control's trajectories are appended
+    to ``trajectories``.
+
+    Examples
+    --------
+    >>> cfg = default_config(quick=True).replace(replicas=8, n_probe=8)
+    >>> tables = simulate(cfg, 6, progress=False)
+    >>> sorted(set(tables["trajectories"]["arm"]))  # doctest: +NORMALIZE_WHITESPACE
+    ['adaptive', 'canonical', 'canonical_at_final', 'momentum', 'no_change',
+     'positive_control']
+    """
+    quench_at = {quench_step(steps): quench}
+    parts = []
+    canonical = run_arm("canonical", lambda: LearningSystem(config), steps, progress, quench_at)
+    parts.append(arm_tables(canonical, "canonical"))
+    adaptive_cfg = config.replace(controllers=adaptive_controllers())
+    adaptive = run_arm("adaptive", lambda: LearningSystem(adaptive_cfg), steps, progress, quench_at)
+    parts.append(arm_tables(adaptive, "adaptive"))
+    final = final_setting(adaptive)
+    final_cfg = config.replace(
+        n_hidden=min(final["n_hidden"], config.n_hidden_max),
+        step_size=final["step_size"],
+        batch_size=final["batch_size"],
+    )
+    at_final = run_arm(
+        "canonical_at_final", lambda: LearningSystem(final_cfg), steps, progress, quench_at
+    )
+    parts.append(arm_tables(at_final, "canonical_at_final"))
+    mom_cfg = config.replace(momentum=MOMENTUM, step_size=config.step_size * (1 - MOMENTUM))
+    mom = run_arm("momentum", lambda: LearningSystem(mom_cfg), steps, progress, quench_at)
+    parts.append(arm_tables(mom, "momentum"))
+    still = run_arm("no_change", lambda: LearningSystem(config), steps, progress)
+    parts.append(arm_tables(still, "no_change"))
+    tables = concat_arms(parts)
+    positive = positive_control(config.replicas, steps, config.seed)
+    tables["trajectories"] = pd.concat(
+        [tables["trajectories"], positive.assign(arm="positive_control")],
+        ignore_index=True,
+        sort=False,
+    )
+    return tables
