@@ -1,9 +1,16 @@
-"""The experiments of dualsim: one module per scenario, each an :class:`runner.Experiment`.
+"""The experiments of dualsim: one package per scenario, each an :class:`runner.Experiment`.
 
-:data:`CATALOGUE` names every scenario and the module that holds it; the module exposes
-``run(config, out, quick, steps, progress, **overrides)`` (``dualsim run NAME`` calls it) and,
-for scenarios with verdicts, ``SCENARIO`` (the experiment, which ``dualsim report`` re-runs).
-:data:`FLAGSHIP` is the scenario the README leads with.
+A scenario with claims is a small package: ``arms`` (the simulated arms and controls),
+``claims`` (its claims as :class:`analysis.verdicts.Claim` data, one verdict function each),
+``figures``, and its measurements; the package's docstring states the scenario's contract.
+``train`` (a plain training run, no claims) is a single module. :mod:`scenarios.common` holds
+the pieces several scenarios share.
+
+:data:`CATALOGUE` names every scenario and the module that holds it, in the order of the claims
+tables; the module exposes ``run(config, out, quick, steps, progress, **overrides)`` (``dualsim
+run NAME`` calls it) and, for scenarios with verdicts, ``SCENARIO`` (the experiment, which
+``dualsim report`` re-runs) and ``CLAIMS``. :data:`FLAGSHIP` is the scenario the README leads
+with.
 
 Examples
 --------

@@ -24,6 +24,7 @@ import pandas as pd
 from models import LearningSystem, SystemConfig
 from runner import (
     ScenarioResult,
+    UsageError,
     atomic_write,
     current,
     default_out,
@@ -31,6 +32,8 @@ from runner import (
     write_config,
     write_table,
 )
+
+__all__ = ["CSV_MAX_ROWS", "DEFAULT_STEPS", "QUICK_STEPS", "TABLES", "run", "tables_of"]
 
 DEFAULT_STEPS = 300
 QUICK_STEPS = 60
@@ -101,7 +104,7 @@ def run(
         cfg = cfg.replace(**overrides)
     n_steps = steps if steps is not None else (QUICK_STEPS if quick else DEFAULT_STEPS)
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"steps: {n_steps!r}; expected an integer >= 1")
+        raise UsageError(f"steps: {n_steps!r}; expected an integer >= 1")
     folder = Path(out) if out is not None else default_out("train")
     folder.mkdir(parents=True, exist_ok=True)
     write_config(folder, cfg, {"scenario": "train", "quick": bool(quick), "steps": int(n_steps)})
