@@ -88,14 +88,22 @@ from runner import (
     run_arm,
     scenario_run,
 )
-from scenarios import spacetime as st
 from scenarios import transition as tr
-from scenarios.neuron_coordinates import (
+from scenarios.common import (
     arm_coordinates,
     check_network,
     inject_block_packets,
     replica_blocks,
     tidy_events,
+)
+from scenarios.common.geometry import (
+    METRIC_BINS,
+    METRIC_DEGREE,
+    hidden_groups,
+    lag1,
+    metric_box,
+    small_world_config,
+    wiring_table,
 )
 
 ARM = "adaptive"
@@ -129,7 +137,7 @@ def default_config(quick: bool = False) -> SystemConfig:
     >>> cfg.replicas, cfg.record_every, cfg.state_source, [c["type"] for c in cfg.controllers][0]
     (64, 1, 'probe', 'neuron_count')
     """
-    return st.default_config(quick).replace(
+    return small_world_config(quick).replace(
         replicas=64 if quick else 192,
         n_hidden_max=N_HIDDEN_MAX,
         n_probe=32,
@@ -179,8 +187,8 @@ class DualityScenario(Experiment):
         if steps < 20:
             raise ValueError(f"steps: {steps}; expected >= 20 (fit and prediction halves)")
         build = partial(LearningSystem, config)
-        edges = st._edges(build(), ARM)
-        groups = st.hidden_groups(edges, config.seed)
+        edges = wiring_table(build(), ARM)
+        groups = hidden_groups(edges, config.seed)
         model = run_arm(
             ARM, build, steps, progress, actions={mid_step(steps): partial(_perturb, groups=groups)}
         )
@@ -338,9 +346,9 @@ def gravity_score(
         [float(np.std(np.diff(ref[:, rows].mean(axis=1), axis=0)) / np.sqrt(2)) for rows in blocks]
     )
     noise = np.maximum(noise, 1e-12)
-    limits = st._metric_box(fit_X, paths)
-    lm = local_metric(fit_X, 1.0, bins=st.METRIC_BINS, limits=limits, min_weight=min_weight)
-    gpoly = polynomial_metric(lm.g, st.METRIC_DEGREE)
+    limits = metric_box(fit_X, paths)
+    lm = local_metric(fit_X, 1.0, bins=METRIC_BINS, limits=limits, min_weight=min_weight)
+    gpoly = polynomial_metric(lm.g, METRIC_DEGREE)
     geo = geodesic_test(paths, gpoly, lm.spacing, lm.origin, noise, PATH_STRIDE, substeps=1)
     d = X.shape[-1]
     dofs = geo.n_samples * d - 2 * d
@@ -441,10 +449,10 @@ def _analyse(
     traj = tables["trajectories"]
     traj = traj[traj["arm"] == ARM].drop(columns="arm")
     edges = tables["edges"]
-    groups = st.hidden_groups(edges, seed)
+    groups = hidden_groups(edges, seed)
     X = arm_coordinates(tables, ARM, groups)  # X[i] = step i + 1
     R = X.shape[1]
-    lag1_x = float(np.nanmean(st._lag1(X[t_fit[0] - 1 : t_fit[1] - 1])))
+    lag1_x = float(np.nanmean(lag1(X[t_fit[0] - 1 : t_fit[1] - 1])))
 
     def sides(tj: pd.DataFrame, XX: np.ndarray) -> tuple:
         pre = tj[(tj["step"] >= t_fit[0]) & (tj["step"] < t_fit[1])]

@@ -5,12 +5,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.controls import increment_shuffled
 from analysis.spacetime import dispersion, signature_test, spectral_embedding
-from analysis.verdicts import CLAIM_NAMES as CLAIMS
 from analysis.verdicts import VERDICT_COLUMNS
-from runner import report
+from runner import AnalysisFailed, report
 from scenarios import spacetime
-from scenarios.neuron_coordinates import states_array
+from scenarios.common import D_GROUPS, states_array
+from scenarios.common.geometry import hidden_groups, lag1
+from scenarios.spacetime import arms as st_arms
+from scenarios.spacetime import claims, controls
+from scenarios.spacetime.claims import lorentz_margin
 
 MINE = [
     "Lorentz signature",
@@ -47,8 +51,8 @@ def test_states_pivot_fills_inactive_slots_with_zero():
 
 
 def test_hidden_groups_are_contiguous_arcs_of_a_ring():
-    groups = spacetime.hidden_groups(_ring_edges(), 0)
-    assert len(groups) == spacetime.D_GROUPS
+    groups = hidden_groups(_ring_edges(), 0)
+    assert len(groups) == D_GROUPS
     assert sorted(n for g in groups for n in g) == list(range(24))
     for g in groups:  # an arc: consecutive labels on the ring (up to one wrap)
         gaps = np.diff(sorted(g))
@@ -58,13 +62,13 @@ def test_hidden_groups_are_contiguous_arcs_of_a_ring():
 def test_lorentz_margin_positive_control_and_diffusion_null():
     """The synthetic Lorentzian ensemble has a positive margin; free diffusion (on and off) has
     none (its lambda_0 is positive, so -lambda_0 < 0)."""
-    on, off = spacetime._synthetic_signature(200, 128, 4, 0)
+    on, off = controls.synthetic_signature(200, 128, 4, 0)
     kw = {"bootstrap": 200, "level": 0.99, "seed": 0}
-    res = signature_test(on, off, spacetime.SYN_DT, **kw)
-    value, lo, hi = spacetime._margin(res.on, res.off)
+    res = signature_test(on, off, controls.SYN_DT, **kw)
+    value, lo, hi = lorentz_margin(res.on, res.off)
     assert lo > 0 and lo <= value <= hi
-    null = signature_test(off, off, spacetime.SYN_DT, **kw)
-    value0, _, hi0 = spacetime._margin(null.on, null.off)
+    null = signature_test(off, off, controls.SYN_DT, **kw)
+    value0, _, hi0 = lorentz_margin(null.on, null.off)
     assert hi0 < 0 and value0 < 0
 
 
@@ -72,37 +76,36 @@ def test_increment_shuffled_null_loses_the_negative_eigenvalue():
     """Known answer: the synthetic Lorentzian ensemble (one contracting axis) has lambda_0 < 0;
     its increment-shuffled copy (the probe-state null) keeps every step's increments but not the
     contraction: lambda_0 > 0, so its margin fails, while the original's passes."""
-    on, _ = spacetime._synthetic_signature(200, 128, 4, 0)
-    null = spacetime.increment_shuffled(on, 0)
+    on, _ = controls.synthetic_signature(200, 128, 4, 0)
+    null = increment_shuffled(on, np.random.default_rng([0, 19]))
     inc, inc0 = np.diff(null, axis=0), np.diff(on, axis=0)
     assert np.allclose(np.sort(inc, axis=1), np.sort(inc0, axis=1))  # same increments per step
     assert np.array_equal(null[0], on[0])
     kw = {"bootstrap": 200, "level": 0.99, "seed": 0}
-    res = signature_test(on, null, spacetime.SYN_DT, **kw)
+    res = signature_test(on, null, controls.SYN_DT, **kw)
     assert res.on.eigenvalue_ci[0, 1] < 0  # contraction: one negative eigenvalue
     assert res.off.eigenvalue_ci[0, 0] > 0  # shuffled: none
-    value, lo, _ = spacetime._margin(res.on, res.off)
+    value, lo, _ = lorentz_margin(res.on, res.off)
     assert lo > 0 and value > 0
-    ctrl = spacetime._margin(res.off, None)[0]
+    ctrl = lorentz_margin(res.off, None)[0]
     assert ctrl < 0
     # control: shuffling increments of free diffusion changes nothing (no eigenvalue < 0)
-    _, off = spacetime._synthetic_signature(200, 128, 4, 1)
-    res0 = signature_test(spacetime.increment_shuffled(off, 1), off, spacetime.SYN_DT, **kw)
+    _, off = controls.synthetic_signature(200, 128, 4, 1)
+    shuffled = increment_shuffled(off, np.random.default_rng([1, 19]))
+    res0 = signature_test(shuffled, off, controls.SYN_DT, **kw)
     assert res0.on.eigenvalue_ci[0, 0] > 0
-    with pytest.raises(ValueError, match="X: shape"):
-        spacetime.increment_shuffled(on[:1], 0)
 
 
 def test_graph_wave_propagates_and_graph_diffusion_does_not():
     edges = _ring_edges()
     hidden = list(range(24))
-    a = spacetime._hidden_weights(edges, hidden)
+    a = claims._hidden_weights(edges, hidden)
     emb = spectral_embedding(a, dim=2)
-    lap = spacetime._laplacian(a)
+    lap = controls.graph_laplacian(a)
     assert np.allclose(lap.sum(axis=1), 0) and np.allclose(np.diag(lap), 4)
-    wave = dispersion(spacetime._graph_field(lap, 256, 64, "wave", 0), emb, segments=4)
-    diff = dispersion(spacetime._graph_field(lap, 256, 64, "diffusing", 0), emb, segments=4)
-    assert wave.propagating.mean() > spacetime.DISPERSION_THRESHOLD
+    wave = dispersion(controls.graph_field(lap, 256, 64, "wave", 0), emb, segments=4)
+    diff = dispersion(controls.graph_field(lap, 256, 64, "diffusing", 0), emb, segments=4)
+    assert wave.propagating.mean() > claims.DISPERSION.threshold
     assert diff.propagating.mean() < 0.2
 
 
@@ -112,21 +115,21 @@ def test_lag1_autocorrelation_known_answer_and_white_noise_control():
     for t in range(1999):  # AR(1) with phi = 0.8 around replica-specific means
         x[t + 1] = 0.8 * x[t] + rng.normal(size=(16, 2))
     x += rng.normal(size=(1, 16, 2)) * 5
-    assert np.allclose(spacetime._lag1(x), 0.8, atol=0.03)
-    assert np.all(np.abs(spacetime._lag1(rng.normal(size=(2000, 16, 2)))) < 0.03)
+    assert np.allclose(lag1(x), 0.8, atol=0.03)
+    assert np.all(np.abs(lag1(rng.normal(size=(2000, 16, 2)))) < 0.03)
     still = np.broadcast_to(rng.normal(size=(1, 16, 1)), (50, 16, 1)) / 3  # never moves
-    assert np.isnan(spacetime._lag1(still)).all()
+    assert np.isnan(lag1(still)).all()
 
 
 def test_de_sitter_positive_control_passes_the_einstein_threshold():
-    assert spacetime._de_sitter((7, 7, 7, 7)) < spacetime.EINSTEIN_THRESHOLD
+    assert controls.de_sitter_ratio((7, 7, 7, 7)) < claims.EINSTEIN.threshold
 
 
 def test_basic_interval_and_failure_on_missing_numbers():
-    lo, hi = spacetime._ci(np.array([0.9, 1.0, 1.1] * 10), 1.0)
+    lo, hi = claims._ci(np.array([0.9, 1.0, 1.1] * 10), 1.0)
     assert lo < 1.0 < hi
-    with pytest.raises(spacetime.AnalysisFailed, match="bootstrap"):
-        spacetime._ci(np.array([np.nan, 1.0]), 1.0)
+    with pytest.raises(AnalysisFailed, match="bootstrap"):
+        claims._ci(np.array([np.nan, 1.0]), 1.0)
 
 
 def test_bad_config_is_refused():
@@ -153,12 +156,16 @@ def test_quick_end_to_end(quick_run):
     arms = set(pd.read_parquet(out / "neuron_states.parquet")["arm"])
     assert {"learning_on", "learning_off", "packet"} <= arms
     assert {"learning_on_batch", "learning_off_batch"} <= arms  # the comparison arms
-    assert sum(a.startswith("target_") for a in arms) == len(spacetime.TARGETS_QUICK)
+    assert sum(a.startswith("target_") for a in arms) == len(st_arms.TARGETS_QUICK)
     events = pd.read_parquet(out / "events.parquet")
-    assert (events["action"] == "inject_packet").sum() == spacetime.PACKET_BLOCKS
+    assert (events["action"] == "inject_packet").sum() == st_arms.PACKET_BLOCKS
     verdicts = pd.read_csv(out / "verdicts.csv")
     assert list(verdicts.columns) == VERDICT_COLUMNS
-    assert verdicts["claim"].tolist() == MINE and set(MINE) <= set(CLAIMS)
+    assert verdicts["claim"].tolist() == MINE
+    # one verdict per declared claim, judged against the declared threshold
+    declared = {c.name: f"{c.sense} {c.threshold:g}" for c in spacetime.CLAIMS}
+    assert declared == dict(zip(verdicts["claim"], verdicts["threshold"], strict=True))
+    assert {c.scenario for c in spacetime.CLAIMS} == {"spacetime"}
     num = ["value", "ci_low", "ci_high", "control_value"]
     assert verdicts[num].notna().all().all()
     assert verdicts["verdict"].isin(["supported", "not supported", "inconclusive"]).all()

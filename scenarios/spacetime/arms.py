@@ -1,0 +1,181 @@
+"""The arms of the ``spacetime`` scenario: the runs whose tables the claims read.
+
+``learning_on``, ``learning_off``, ``packet`` (``learning_on`` with one packet per replica block
+injected at ``steps // 2``), ``target_<N>`` (neuron-count targets, through
+:func:`runner.sweep.run_sweep` with :func:`target_run`) and, with probe states, the comparison
+arms ``learning_on_batch`` and ``learning_off_batch``; plus the ``edges`` table (wiring with the
+replica-mean |w| at the start). :func:`simulate` runs them all and returns the tables.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from models import LearningSystem, SystemConfig
+from runner import AnalysisFailed, arm_tables, concat_arms, run_arm
+from runner.sweep import collect, run_sweep
+from scenarios.common import check_network, inject_block_packets, tidy_events
+from scenarios.common.geometry import hidden_groups, small_world_config, wiring_table
+
+__all__ = [
+    "PACKET_BLOCKS",
+    "PACKET_STEPS",
+    "PACKET_STEPS_QUICK",
+    "TARGETS",
+    "TARGETS_QUICK",
+    "TARGET_BETA",
+    "TARGET_GAIN",
+    "default_config",
+    "simulate",
+    "target_run",
+]
+
+PACKET_STEPS = 40
+PACKET_STEPS_QUICK = 12
+PACKET_BLOCKS = 4
+TARGETS = (12, 16, 20, 24)
+TARGETS_QUICK = (14, 24)
+TARGET_GAIN = 0.2
+TARGET_BETA = 100.0
+
+
+def default_config(quick: bool = False) -> SystemConfig:
+    """The scenario's network (:func:`scenarios.common.geometry.small_world_config`).
+
+    Examples
+    --------
+    >>> cfg = default_config(quick=True)
+    >>> cfg.replicas, cfg.record_every, cfg.state_source
+    (32, 1, 'probe')
+    """
+    return small_world_config(quick)
+
+
+def _target_config(config: SystemConfig, target: float) -> SystemConfig:
+    spec = {
+        "type": "neuron_count",
+        "policy": "target",
+        "target": float(target),
+        "gain": TARGET_GAIN,
+        "beta_c": TARGET_BETA,
+        "probe_samples": min(8, config.n_probe),
+    }
+    return config.replace(controllers=(spec,))
+
+
+def target_run(
+    config: SystemConfig,
+    out: str | Path,
+    quick: bool = False,
+    steps: int | None = None,
+    progress: bool = False,
+    *,
+    seed: int = 0,
+) -> None:
+    """One neuron-count target (a :func:`runner.sweep.run_sweep` scenario callable).
+
+    Runs ``config`` (which carries the ``neuron_count`` target controller) with the scenario's
+    ``seed`` (not the sweep's run seed: every target then has the same network and data) and
+    writes its ``model``, ``trajectories``, ``neuron_states`` and ``events`` tables to ``out``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cfg = _target_config(default_config(quick=True).replace(replicas=2), 20)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     target_run(cfg, tmp, steps=2)
+    ...     sorted(p.stem for p in Path(tmp).glob("*.parquet"))[:2]
+    ['events', 'model']
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = config.replace(seed=int(seed))
+    target = cfg.controllers[0]["target"]
+    model = run_arm(f"target_{target:g}", partial(LearningSystem, cfg), int(steps or 100), progress)
+    for name, frame in arm_tables(model, f"target_{target:g}").items():
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+
+
+def _target_tables(
+    config: SystemConfig, targets: tuple[int, ...], steps: int, progress: bool
+) -> dict[str, pd.DataFrame]:
+    base = _target_config(config, targets[0])
+    grid = {"controllers.neuron_count.target": [float(t) for t in targets]}
+    with tempfile.TemporaryDirectory(prefix="dualsim-spacetime-targets-") as tmp:
+        res = run_sweep(
+            base,
+            grid,
+            out=tmp,
+            scenario=target_run,
+            steps=steps,
+            options={"seed": int(config.seed)},
+            progress=progress,
+        )
+        if res.failed:
+            err = res.index.loc[res.index["status"] != "done", "error"].iloc[0]
+            raise AnalysisFailed(f"neuron-count target run failed: {err}")
+        out = {}
+        for name in ("model", "trajectories", "neuron_states", "events"):
+            frame = collect(tmp, name)
+            frame = frame.drop(
+                columns=[
+                    "controllers.neuron_count.target",
+                    "run_id",
+                    "point",
+                    "replicate",
+                    "seed",
+                ]
+            )
+            out[name] = frame
+    return out
+
+
+def simulate(
+    config: SystemConfig, quick: bool, steps: int, progress: bool
+) -> dict[str, pd.DataFrame]:
+    """Run every arm of the scenario and return its tables (each with an ``arm`` column).
+
+    The packet arm runs ``PACKET_STEPS`` (quick ``PACKET_STEPS_QUICK``) steps past the injection
+    at ``steps // 2``; the targets are ``TARGETS`` (quick ``TARGETS_QUICK``).
+
+    Examples
+    --------
+    >>> simulate(default_config(quick=True).replace(record_every=2), True, 10, False)
+    Traceback (most recent call last):
+    ...
+    ValueError: record_every: 2; expected 1 (states every step)
+    """
+    check_network(config)
+    build_on = partial(LearningSystem, config)
+    edges = wiring_table(build_on(), "learning_on")
+    groups = hidden_groups(edges, config.seed)
+    parts = [{"edges": edges}]
+    on = run_arm("learning_on", build_on, steps, progress)
+    parts.append(arm_tables(on, "learning_on"))
+    off_cfg = config.replace(learning=False)
+    off = run_arm("learning_off", partial(LearningSystem, off_cfg), steps, progress)
+    parts.append(arm_tables(off, "learning_off"))
+    inject = steps // 2
+    packet = run_arm(
+        "packet",
+        build_on,
+        inject + (PACKET_STEPS_QUICK if quick else PACKET_STEPS),
+        progress,
+        actions={inject: partial(inject_block_packets, groups=groups, blocks=PACKET_BLOCKS)},
+    )
+    parts.append(arm_tables(packet, "packet"))
+    parts.append(_target_tables(config, TARGETS_QUICK if quick else TARGETS, steps, progress))
+    if config.state_source != "batch":
+        # comparison arms: the same runs with mini-batch-mean states (the old source)
+        for arm, cfg in (("learning_on", config), ("learning_off", off_cfg)):
+            bcfg = cfg.replace(state_source="batch")
+            model = run_arm(f"{arm}_batch", partial(LearningSystem, bcfg), steps, progress)
+            parts.append(arm_tables(model, f"{arm}_batch"))
+    tables = concat_arms(parts)
+    # event tables mix controller and model rows: numbers as floats, the rest as strings
+    tables["events"] = tidy_events(tables["events"])
+    return tables
