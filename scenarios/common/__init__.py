@@ -1,8 +1,10 @@
-"""Pieces shared by several scenarios: coarse neuron coordinates and mid-run perturbations.
+"""Pieces shared by several scenarios: coordinates, geometry setup and mid-run perturbations.
 
 :mod:`scenarios.common.coordinates` reads one arm's neuron states from its tables and builds
-coarse coordinates; :mod:`scenarios.common.perturbations` holds the teacher quench and the
-packets injected per replica block. Every public name is re-exported here.
+coarse coordinates; :mod:`scenarios.common.geometry` holds the small-world network, its wiring
+and neuron groups and the metric's grid box; :mod:`scenarios.common.perturbations` holds the
+teacher quench and the packets injected per replica block. Every public name is re-exported
+here.
 
 Examples
 --------
@@ -21,6 +23,17 @@ from scenarios.common.coordinates import (
     states_array,
     tidy_events,
 )
+from scenarios.common.geometry import (
+    METRIC_BINS,
+    METRIC_DEGREE,
+    METRIC_QUANTILE,
+    hidden_groups,
+    lag1,
+    metric_box,
+    small_world_config,
+    wiring_graph,
+    wiring_table,
+)
 from scenarios.common.perturbations import (
     PACKET_AMPLITUDE,
     PACKET_DECAY,
@@ -34,6 +47,9 @@ from scenarios.common.perturbations import (
 
 __all__ = [
     "D_GROUPS",
+    "METRIC_BINS",
+    "METRIC_DEGREE",
+    "METRIC_QUANTILE",
     "PACKET_AMPLITUDE",
     "PACKET_DECAY",
     "PACKET_WIDTH",
@@ -42,9 +58,15 @@ __all__ = [
     "arm_coordinates",
     "arm_states",
     "check_network",
+    "hidden_groups",
     "inject_block_packets",
+    "lag1",
+    "metric_box",
     "quench",
     "replica_blocks",
+    "small_world_config",
     "states_array",
     "tidy_events",
+    "wiring_graph",
+    "wiring_table",
 ]
