@@ -8,7 +8,9 @@ the module has ``run``; a scenario with claims also has ``SCENARIO`` (its
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 
 import pytest
 
@@ -37,6 +39,18 @@ def test_scenario_module_exposes_its_contract(name: str) -> None:
     assert isinstance(claims, tuple) and claims, f"{name}: no claims declared"
     assert all(isinstance(c, Claim) and c.scenario == name for c in claims)
     assert len({c.name for c in claims}) == len(claims), f"{name}: a claim declared twice"
+
+
+@pytest.mark.parametrize("name", sorted(set(CATALOGUE) - WITHOUT_CLAIMS))
+def test_thresholds_live_only_in_the_claims(name: str) -> None:
+    """No scenario module keeps a threshold constant beside its Claim declarations."""
+    package = load(name)
+    modules = [package]
+    if hasattr(package, "__path__"):
+        for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            modules.append(importlib.import_module(info.name))
+    found = [f"{m.__name__}.{k}" for m in modules for k in vars(m) if k.endswith("THRESHOLD")]
+    assert not found, f"threshold constants outside the claims: {found}"
 
 
 def test_flagship_is_in_the_catalogue() -> None:
