@@ -31,6 +31,7 @@ from agents.params import (
     check_int,
 )
 from agents.registry import validate_specs
+from models.potentials import NOISE_MODES, check_particle_fields
 
 __all__ = [
     "ACTIVATIONS",
@@ -38,6 +39,7 @@ __all__ = [
     "DTYPES",
     "MAX_FORWARD_SWEEPS",
     "MAX_RELAX_STEPS",
+    "NOISE_MODES",
     "STATE_SOURCES",
     "TASKS",
     "TASK_PARAMS",
@@ -133,6 +135,18 @@ class SystemConfig:
         Controller specifications (see agents).
     memory_limit_gb : float, optional
         Refuse configs whose arrays exceed this; default half the machine's memory.
+    noise_mode : str
+        ``common`` (every neuron of a replica sees the step's one mini-batch; with a potential,
+        one noise draw per replica and step), ``langevin`` (explicit ``sqrt(2 D) xi`` per
+        neuron, with a potential) or ``per_neuron`` (not available yet); see
+        :mod:`models.potentials`.
+    diffusion : float, optional
+        D, the per-step diffusion of the particles (with a potential).
+    potential : mapping, optional
+        A frozen potential V(theta) (``polynomial``, ``cosine`` or ``separable`` table, see
+        :mod:`models.potentials`): the frozen-potential mode, whose ``n_hidden`` neurons are
+        non-interacting particles moving by ``theta <- theta - step_size grad V + noise``
+        (``step_size`` may be 0 there); ``n_hidden_max`` is their initial slot capacity.
 
     Examples
     --------
@@ -177,6 +191,9 @@ class SystemConfig:
     seed: int = 0
     controllers: tuple[Mapping[str, Any], ...] = ()
     memory_limit_gb: float | None = None
+    noise_mode: str = "common"
+    diffusion: float | None = None
+    potential: Mapping[str, Any] | None = None
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
@@ -257,7 +274,7 @@ class SystemConfig:
         _choice(self, "data", DATA_MODES)
         _int(self, "n_data", 1)
         _int(self, "n_probe", 2)
-        _float(self, "step_size", 0.0, math.inf, lo_open=True)
+        _float(self, "step_size", 0.0, math.inf, lo_open=self.potential is None)
         _int(self, "batch_size", 1)
         _int(self, "relax_steps", 0, MAX_RELAX_STEPS)
         _float(self, "relax_rate", 0.0, 1.0, lo_open=True)
@@ -280,6 +297,8 @@ class SystemConfig:
         _bool(self, "record_noise")
         _choice(self, "state_source", STATE_SOURCES)
         _choice(self, "dtype", DTYPES)
+        for key, value in check_particle_fields(vars(self)).items():
+            object.__setattr__(self, key, value)
         if isinstance(self.controllers, Mapping) or not isinstance(self.controllers, list | tuple):
             raise ConfigError("controllers", self.controllers, "a list of controller tables")
         for i, spec in enumerate(self.controllers):
@@ -311,6 +330,8 @@ class SystemConfig:
     def estimated_bytes(self) -> int:
         """Bytes of the ensemble's arrays (states, weights, probe states, working copies)."""
         item = float(np.dtype(self.dtype).itemsize)
+        if self.potential is not None:  # particles: positions, ids and working copies per slot
+            return int(self.replicas * self.n_hidden_max * (48 + 32 * item))
         n = float(self.n_neurons_max)
         r = float(self.replicas)
         states = r * self.batch_size * n * 8  # x, y, f, f', e, delta, gradient, scratch
@@ -378,7 +399,7 @@ class SystemConfig:
                 value = [dict(c) for c in value]
             elif name == "task_params":
                 value = dict(value)
-            if value is None:
+            if value is None or (name == "noise_mode" and value == "common"):
                 continue
             out[name] = value
         return out

@@ -9,6 +9,9 @@
        (fixed random unit projections of the zero-padded parameter vector), and every
        ``record_every`` steps the DataCollector and the neuron states.
 
+With ``config.potential`` set the hidden neurons are particles in a frozen potential
+(:mod:`models.particles`): a step moves them, then controllers, hooks and recorders run as above.
+
 Time is counted in learning steps (dt = 1 per step). The wiring is kept in ``model.graph`` (a
 networkx DiGraph: neuron nodes are slot indices with ``kind`` in input/hidden/output;
 controllers add nodes with ``kind = "controller"``), and Mesa's
@@ -35,13 +38,25 @@ from models.config import SystemConfig
 from models.divergence import DivergenceGuard
 from models.ensemble import Ensemble, State
 from models.observables import Observables
+from models.particles import ParticleObservables, Particles, boundary_config, particle_step
 from models.recorder import Recorder
 from models.reporters import make_datacollector
 from models.tasks import DataSource, Task, make_task
 
 __all__ = ["STREAMS", "LearningSystem"]
 
-STREAMS = ("graph", "init", "task", "batch", "relax", "controllers", "projection", "growth")
+STREAMS = (
+    "graph",
+    "init",
+    "task",
+    "batch",
+    "relax",
+    "controllers",
+    "projection",
+    "growth",
+    "particles",
+    "births",
+)
 
 
 class LearningSystem(mesa.Model):
@@ -93,10 +108,16 @@ class LearningSystem(mesa.Model):
         self.streams = {
             name: np.random.default_rng(s) for name, s in zip(STREAMS, seeds, strict=True)
         }
-        self.architecture = build_architecture(config, self.streams["graph"])
-        self.task = make_task(config, self.streams["task"])
-        self.data = DataSource(self.task, config, self.streams["task"])
-        self.ensemble = Ensemble(config, self.architecture, self.streams["init"])
+        # with a potential the neurons are particles (models.particles); the network keeps
+        # only its boundary neurons
+        net = config if config.potential is None else boundary_config(config)
+        self.architecture = build_architecture(net, self.streams["graph"])
+        self.task = make_task(net, self.streams["task"])
+        self.data = DataSource(self.task, net, self.streams["task"])
+        self.ensemble = Ensemble(net, self.architecture, self.streams["init"])
+        self.particles: Particles | None = None
+        if config.potential is not None:
+            self.particles = Particles.for_config(config, self.streams["particles"])
         self.step_size = float(config.step_size)
         self.batch_size = int(config.batch_size)
         self.last_state: State | None = None
@@ -122,6 +143,8 @@ class LearningSystem(mesa.Model):
         self.recorder = Recorder(self)
         self.datacollector = make_datacollector(self.controllers)
         self.observables = Observables(self, None, None, None, self.step_size, self.batch_size)
+        if self.particles is not None:
+            self.observables = ParticleObservables(self)
         self.recorder.record(force_collect=True)
 
     # ------------------------------------------------------------------ structure
@@ -397,6 +420,9 @@ class LearningSystem(mesa.Model):
     # ------------------------------------------------------------------ dynamics
     def step(self) -> None:
         """One learning step of every replica (see the module docstring)."""
+        if self.particles is not None:
+            particle_step(self)  # frozen potential: move the particles (models.particles)
+            return
         cfg = self.config
         ens = self.ensemble
         inputs, targets = self.data.batch(self.streams["batch"], self.batch_size)
@@ -454,6 +480,8 @@ class LearningSystem(mesa.Model):
         """F per replica: probe-set mean of H after relaxation with the boundary clamped, (R,)."""
         if self._probe_cache is not None and self._probe_cache[0] == self.steps:
             return self._probe_cache[1]
+        if self.particles is not None:
+            return np.full(self.config.replicas, np.nan)
         px, py = self.data.probe_x, self.data.probe_y
         R = self.config.replicas
         st = self.ensemble.relax(
@@ -469,6 +497,8 @@ class LearningSystem(mesa.Model):
         """Probe-set mean squared error of the free-running network (inputs clamped), (R,)."""
         if self._prediction_cache is not None and self._prediction_cache[0] == self.steps:
             return self._prediction_cache[1]
+        if self.particles is not None:
+            return np.full(self.config.replicas, np.nan)
         px, py = self.data.probe_x, self.data.probe_y
         R = self.config.replicas
         steps = None if self.architecture.recurrent else 0
@@ -520,7 +550,12 @@ class LearningSystem(mesa.Model):
 
     # ------------------------------------------------------------------ recording
     def coordinates(self) -> np.ndarray:
-        """The observed coordinates q of every replica now, shape (R, k)."""
+        """The observed coordinates q of every replica now, shape (R, k).
+
+        With a potential: the population mean of each particle coordinate, shape (R, dim).
+        """
+        if self.particles is not None:
+            return self.particles.mean_position()
         return self.ensemble.parameter_vector() @ self._projection
 
     def recent_coordinates(self, window: int) -> np.ndarray:
