@@ -1,28 +1,29 @@
 """Scenario ``madelung``: the closed-form landscape (known answers against the simulator and
-finite differences), and ``--quick`` end to end (files, schemas, verdicts, figures, report)."""
+finite differences), the spreading and interference statistics, and ``--quick`` end to end
+(files, schemas, set_task events, verdicts against the declared claims, figures, report)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.verdicts import CLAIM_NAMES as CLAIMS
 from analysis.verdicts import VERDICT_COLUMNS
 from runner import report
 from scenarios import madelung
+from scenarios.madelung import arms, claims, exact, measures
 
 TEACHER = (1.4, -1.05)
 
 
 def test_free_energy_matches_the_simulator():
     """F of the relaxed 1-1-1 network (closed form) equals the model's probe-set F."""
-    cfg = madelung.SCENARIO.default_config(True).replace(replicas=3, n_probe=40000, seed=2)
+    cfg = arms.default_config(True).replace(replicas=3, n_probe=40000, seed=2)
     pts = np.array([[1.3, -1.1], [0.8, -1.6], [1.6, -0.7]])
-    model = madelung.build_two_param(cfg, TEACHER, pts)
+    model = arms.build_two_param(cfg, TEACHER, pts)
     sim = model.free_energy()
-    exact = madelung.free_energy_2p(pts, TEACHER, cfg.noise)
-    assert np.allclose(sim, exact, rtol=0.03)
+    closed = exact.free_energy_2p(pts, TEACHER, cfg.noise)
+    assert np.allclose(sim, closed, rtol=0.03)
     # control: the plain MSE/2 (no relaxation factor 1/(1 + a^2)) is far off
-    mse = (madelung.free_energy_2p(pts, TEACHER, cfg.noise)) * (1 + pts[:, 1] ** 2)
+    mse = (exact.free_energy_2p(pts, TEACHER, cfg.noise)) * (1 + pts[:, 1] ** 2)
     assert np.all(np.abs(sim / mse - 1) > 0.3)
 
 
@@ -32,35 +33,35 @@ def test_gradient_hessian_minimum_and_sigma_known_answers():
     h = 1e-6
     fd = [
         (
-            madelung.free_energy_2p(q + h * e, TEACHER, noise)
-            - madelung.free_energy_2p(q - h * e, TEACHER, noise)
+            exact.free_energy_2p(q + h * e, TEACHER, noise)
+            - exact.free_energy_2p(q - h * e, TEACHER, noise)
         )
         / (2 * h)
         for e in np.eye(2)
     ]
-    assert np.allclose(madelung.grad_free_energy_2p(q, TEACHER, noise), fd, atol=1e-8)
+    assert np.allclose(exact.grad_free_energy_2p(q, TEACHER, noise), fd, atol=1e-8)
     # without noise the minimum is the teacher, with zero gradient noise there
-    q0 = madelung.minimum_2p(TEACHER, 0.0)
+    q0 = exact.minimum_2p(TEACHER, 0.0)
     assert np.allclose(q0, TEACHER, atol=1e-5)
-    assert np.allclose(madelung.gradient_covariance_2p(q0, TEACHER, 0.0), 0.0, atol=1e-12)
+    assert np.allclose(exact.gradient_covariance_2p(q0, TEACHER, 0.0), 0.0, atol=1e-12)
     # with noise the minimum moves and Sigma_g > 0 (control: differs from the teacher)
-    q1 = madelung.minimum_2p(TEACHER, 0.1)
+    q1 = exact.minimum_2p(TEACHER, 0.1)
     assert np.linalg.norm(q1 - np.array(TEACHER)) > 0.01
-    assert np.allclose(madelung.grad_free_energy_2p(q1, TEACHER, 0.1), 0.0, atol=1e-8)
-    assert np.all(np.linalg.eigvalsh(madelung.gradient_covariance_2p(q1, TEACHER, 0.1)) > 0)
+    assert np.allclose(exact.grad_free_energy_2p(q1, TEACHER, 0.1), 0.0, atol=1e-8)
+    assert np.all(np.linalg.eigvalsh(exact.gradient_covariance_2p(q1, TEACHER, 0.1)) > 0)
     with pytest.raises(ValueError, match="noise"):
-        madelung.minimum_2p((1.0, 1.0), 0.6)
+        exact.minimum_2p((1.0, 1.0), 0.6)
 
 
 def test_gradient_covariance_matches_the_simulator():
     """Sigma_g (closed form) against the model's per-sample gradient covariance."""
-    cfg = madelung.SCENARIO.default_config(True).replace(replicas=64, batch_size=512, seed=5)
-    q = madelung.minimum_2p(TEACHER, cfg.noise)
-    model = madelung.build_two_param(cfg, TEACHER, np.tile(q, (64, 1)))
+    cfg = arms.default_config(True).replace(replicas=64, batch_size=512, seed=5)
+    q = exact.minimum_2p(TEACHER, cfg.noise)
+    model = arms.build_two_param(cfg, TEACHER, np.tile(q, (64, 1)))
     model.step()
     sim = model.ensemble.projected_gradient_covariance(model.last_state, model.projection)
-    exact = madelung.gradient_covariance_2p(q, TEACHER, cfg.noise)
-    assert np.allclose(sim.mean(axis=0), exact, rtol=0.05, atol=1e-7)
+    closed = exact.gradient_covariance_2p(q, TEACHER, cfg.noise)
+    assert np.allclose(sim.mean(axis=0), closed, rtol=0.05, atol=1e-7)
 
 
 def test_width_exponent_known_answers():
@@ -72,15 +73,15 @@ def test_width_exponent_known_answers():
         x0 = rng.normal(size=(4000, 1))
         t = np.array([0.0, 2.0])
         quantum.append(x0[None] * np.sqrt(s0**2 + (t / (2 * s0)) ** 2)[:, None, None])
-    beta = madelung._width_exponent(quantum, 1, 50, 0)
+    beta = measures.width_exponent(quantum, 1, 50, 0)
     assert abs(beta[0] - 2.0) < 0.1 and beta[1] < 2.0 < beta[2] + 0.1
     # diffusion: growth 2 D t independent of s0 -> beta = 0
     diff = []
     for s0 in widths:
         x0 = rng.normal(0.0, s0, size=(4000, 1))
         diff.append(np.stack([x0, x0 + rng.normal(0.0, 1.0, size=x0.shape)]))
-    b0 = madelung._width_exponent(diff, 1, 50, 0)
-    assert abs(b0[0]) < 0.3 and b0[1] < madelung.REALTIME_THRESHOLD
+    b0 = measures.width_exponent(diff, 1, 50, 0)
+    assert abs(b0[0]) < 0.3 and b0[1] < claims.REALTIME.threshold
 
 
 def test_joint_vs_separate_detects_interference_only_when_present():
@@ -90,15 +91,15 @@ def test_joint_vs_separate_detects_interference_only_when_present():
     p = fringe / fringe.sum()
     joint = rng.choice(x, size=(3, 2000), p=p)
     mix = rng.normal(size=(3, 2000))
-    chi, q99 = madelung._joint_vs_separate(joint, mix, 0)
+    chi, q99 = measures.joint_vs_separate(joint, mix, 0)
     assert chi > q99
-    chi0, q990 = madelung._joint_vs_separate(rng.normal(size=(3, 2000)), mix, 0)
+    chi0, q990 = measures.joint_vs_separate(rng.normal(size=(3, 2000)), mix, 0)
     assert chi0 < q990
 
 
 def test_larger_network_runs_on_projected_coordinates_with_a_warning(tmp_path):
-    cfg = madelung.SCENARIO.default_config(True).replace(n_hidden=4, bias=True)
-    assert not madelung.is_two_param(cfg)
+    cfg = arms.default_config(True).replace(n_hidden=4, bias=True)
+    assert not arms.is_two_param(cfg)
     res = madelung.run(config=cfg, out=tmp_path / "larger", quick=True)
     verdicts = pd.read_csv(tmp_path / "larger" / "verdicts.csv")
     assert list(verdicts["claim"]) == [
@@ -130,7 +131,7 @@ def test_quick_end_to_end(quick_run):
         assert "arm" in frame.columns and len(frame) > 0
     traj = pd.read_parquet(out / "trajectories.parquet")
     assert {"step", "replica", "q_0", "q_1", "arm"} <= set(traj.columns)
-    arms = set(traj["arm"])
+    names = set(traj["arm"])
     for arm in (
         "sgd",
         "momentum",
@@ -141,12 +142,22 @@ def test_quick_end_to_end(quick_run):
         "nelson_spread_0",
         "nelson_collision",
     ):
-        assert arm in arms
-    assert sum(a.startswith("grid_") for a in arms) >= 4
+        assert arm in names
+    assert sum(a.startswith("grid_") for a in names) >= 4
+    # every teacher installed is one set_task model event: at the start and at the quench
+    events = pd.read_parquet(out / "events.parquet")
+    tasks = events[events["action"] == "set_task"]
+    assert set(tasks["arm"]) == names - {a for a in names if a.startswith(("grid_", "nelson_"))}
+    qa = arms.SIZES[True]["quench_at"]
+    assert tasks[tasks["arm"] == "quench_sgd"]["step"].tolist() == [0, qa]
+    assert tasks[tasks["arm"] == "no_change"]["step"].tolist() == [0]
+    assert (tasks["source"] == "model").all() and events["step"].dtype == "int64"
     verdicts = pd.read_csv(out / "verdicts.csv")
     assert list(verdicts.columns) == VERDICT_COLUMNS
     mine = ["Fokker-Planck form", "entropy budget", "Madelung (fixed N)", "real-time signatures"]
-    assert verdicts["claim"].tolist() == mine and set(mine) <= set(CLAIMS)
+    assert verdicts["claim"].tolist() == mine == [c.name for c in madelung.CLAIMS]
+    declared = {c.name: f"{c.sense} {c.threshold:g}" for c in madelung.CLAIMS}
+    assert verdicts.set_index("claim")["threshold"].to_dict() == declared
     num = ["value", "ci_low", "ci_high", "control_value"]
     assert verdicts[num].notna().all().all()
     assert verdicts["verdict"].isin(["supported", "not supported", "inconclusive"]).all()
@@ -171,7 +182,7 @@ def test_quick_numbers_and_controls(quick_run):
     _, out = quick_run
     v = pd.read_csv(out / "verdicts.csv").set_index("claim")
     # the Fokker-Planck law holds on the grid; its control (wrong law) fails
-    assert v.loc["Fokker-Planck form", "control_value"] > madelung.FP_THRESHOLD
+    assert v.loc["Fokker-Planck form", "control_value"] > claims.FOKKER_PLANCK.threshold
     # the Nelson positive control shows sigma0-dependent spreading (beta near 2)
     assert v.loc["real-time signatures", "positive_control_value"] > 1.5
     diag = pd.read_parquet(out / "diagnostics.parquet")
