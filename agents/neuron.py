@@ -79,13 +79,11 @@ class NeuronAgent(FixedAgent):
         Writes are restricted to the wiring: entries off the adjacency or from inactive neurons
         are set to zero.
         """
-        return self._ens.w[:, self.index, :].copy()
+        return self._ens.in_weights(self.index)
 
     @in_weights.setter
     def in_weights(self, value: np.ndarray) -> None:
-        ens = self._ens
-        ens.w[:, self.index, :] = value
-        ens.w[:, self.index, :] *= ens.adjacency[self.index] * ens.act * ens.act[:, [self.index]]
+        self._ens.set_in_weights(self.index, value)
 
     @property
     def active(self) -> np.ndarray:

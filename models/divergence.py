@@ -93,7 +93,7 @@ class DivergenceGuard:
     def bad_replicas(self, model: LearningSystem) -> tuple[np.ndarray, list[str]]:
         """Boolean mask (R,) of live replicas that diverged in this step, and what went bad."""
         ens = model.ensemble
-        bad_w = ~np.isfinite(ens.w).all(axis=(1, 2)) | ~np.isfinite(ens.b).all(axis=1)
+        bad_w = ~ens.finite()
         bad_x = np.zeros(ens.replicas, dtype=bool)
         state = model.last_state
         if state is not None:

@@ -2,18 +2,25 @@
 
 Arrays (R replicas, M samples per mini-batch, n neuron slots):
 
-- ``x[R, M, n]``: neuron states (fast, non-trainable). Each replica has its own mini-batch.
-- ``w[R, n, n]``: weights, ``w[r, i, j]`` from neuron j to neuron i, zero off the adjacency.
+- states: one ``(R, n_g, M)`` array per neuron group (see :class:`State`); each replica has
+  its own mini-batch.
+- weights: one array per block of the architecture (``weight_blocks[k]`` of shape
+  ``(R,) + arch.blocks[k].shape``), so memory is O(R x edges) and every product costs
+  O(R x M x edges). ``w`` is a dense ``(R, n, n)`` copy for small networks, ``w[r, i, j]`` from
+  neuron j to neuron i, zero off the adjacency; the setters (:meth:`Ensemble.set_w`,
+  :meth:`Ensemble.set_edges`, :meth:`Ensemble.set_parameter_vector`,
+  :meth:`Ensemble.set_in_weights`) write the blocks.
 - ``b[R, n]``: biases (zero on inputs, and everywhere when ``bias=False``).
 - ``active[R, n]``: which slots are in use in each replica (the neuron count is per replica).
 
-Loss (PHYSICS.md section 1): H(x, q) = 1/2 sum_i e_i^2 over active non-input neurons, with
-e = x - f(w x + b). The fast variables relax by descent on H with the boundary clamped, and the
-slow variables follow the local gradient at the relaxed state:
+Loss (docs/physics.md#learning-system): H(x, q) = 1/2 sum_i e_i^2 over active non-input neurons,
+with e = x - f(w x + b). The fast variables relax by descent on H with the boundary clamped, and
+the slow variables follow the local gradient at the relaxed state:
 dH/dw_ij = -e_i f'(y_i) x_j, dH/db_i = -e_i f'(y_i).
 
 Every operation covers all replicas at once; the products run block by block over the
-architecture's groups, so layered networks do no work on masked zeros.
+architecture's groups (batched GEMMs on dense and masked blocks, gathers on sparse ones), so
+layered networks do no work on masked zeros.
 """
 
 from __future__ import annotations
@@ -21,10 +28,16 @@ from __future__ import annotations
 import numpy as np
 
 from models.activations import activation_into
-from models.architecture import Architecture
+from models.architecture import Architecture, Block
 from models.config import SystemConfig
 
-__all__ = ["Ensemble", "State"]
+__all__ = ["DENSE_INIT_DRAWS", "DENSE_VIEW_BYTES", "Ensemble", "State"]
+
+#: initial weights are drawn for all R x n x n slot pairs (in slot order) up to this many draws,
+#: and edge by edge (block by block) in larger networks
+DENSE_INIT_DRAWS = 2**26
+#: largest dense ``(R, n, n)`` copy :attr:`Ensemble.w` assembles, in bytes
+DENSE_VIEW_BYTES = 2**30
 
 
 def _converged(drop: np.ndarray, last_drop: np.ndarray | None, tol: float) -> bool:
@@ -109,6 +122,20 @@ class State:
         return 0.5 * sum(np.einsum("rim,rim->rm", e, e) for e in self.E.values())
 
 
+class _DenseCopy(np.ndarray):
+    """A dense weight copy whose item assignments are written back to the ensemble's blocks."""
+
+    _write_back = None
+
+    def __array_finalize__(self, obj) -> None:
+        self._write_back = None
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        if self._write_back is not None:
+            self._write_back(np.asarray(self))
+
+
 class Ensemble:
     """R replicas of one network as stacked arrays.
 
@@ -117,7 +144,9 @@ class Ensemble:
     config : SystemConfig
     arch : Architecture
     rng : numpy.random.Generator
-        The initialisation stream (weights of every slot are drawn once, in slot order).
+        The initialisation stream. Weights of every slot are drawn once: for all R x n x n slot
+        pairs in slot order when that is at most :data:`DENSE_INIT_DRAWS` draws, else for the
+        edges only, block by block (the layout of larger networks).
 
     Examples
     --------
@@ -125,8 +154,8 @@ class Ensemble:
     >>> cfg = SystemConfig(replicas=4, n_hidden=3)
     >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
     ...                np.random.default_rng(1))
-    >>> ens.w.shape, ens.n_active().tolist()
-    ((4, 6, 6), [6, 6, 6, 6])
+    >>> ens.w.shape, ens.n_active().tolist(), [w.shape for w in ens.weight_blocks]
+    ((4, 6, 6), [6, 6, 6, 6], [(4, 3, 2), (4, 1, 3)])
     """
 
     def __init__(self, config: SystemConfig, arch: Architecture, rng: np.random.Generator) -> None:
@@ -142,43 +171,286 @@ class Ensemble:
             "hidden": activation_into(config.activation),
             "output": activation_into(config.output_activation),
         }
-        self.adjacency = arch.adjacency.astype(self.dtype)
         self.bias_mask = np.zeros(n, dtype=self.dtype)
         if config.bias:
             self.bias_mask[arch.n_input :] = 1.0
         fan = np.maximum(arch.fan_in(), 1)
         self._init_std = (config.init_scale / np.sqrt(fan)).astype(self.dtype)
-        # draw every slot's weights now so activation later is reproducible and cheap
-        self._init_w = (
-            rng.standard_normal((R, n, n)).astype(self.dtype) * self._init_std[None, :, None]
-        ) * self.adjacency
-        self.w = np.zeros((R, n, n), dtype=self.dtype)
         self.b = np.zeros((R, n), dtype=self.dtype)
         self.active = np.zeros((R, n), dtype=bool)
         self.active[:, self.slices["input"]] = True
         self.active[:, self.slices["output"]] = True
         h0 = arch.n_input
         self.active[:, h0 : h0 + config.n_hidden] = True
-        self.w[:] = self._init_w * self._pair_mask()
+        self._refresh_mask()
+        self._index_edges()
+        self._wb = [np.zeros((R, *blk.shape), dtype=self.dtype) for blk in arch.blocks]
+        if R * n * n <= DENSE_INIT_DRAWS:
+            self._draw_dense(rng)
+        else:
+            self._draw_edges(rng)
         # external, non-trainable drive added to pre-activations (injected packets)
         self.drive = np.zeros((R, n), dtype=self.dtype)
         self.drive_on = False
         self.momentum = config.momentum
-        self.vw = np.zeros_like(self.w) if self.momentum else None
+        self._vwb = [np.zeros_like(w) for w in self._wb] if self.momentum else None
         self.vb = np.zeros_like(self.b) if self.momentum else None
-        self._refresh_mask()
-        self._init_rng = rng
+
+    # ------------------------------------------------------------------ weight storage
+    def _index_edges(self) -> None:
+        """Edge bookkeeping: the parameter order and where each edge is stored."""
+        arch, n = self.arch, self.n
         self.param_rows, self.param_cols = np.nonzero(arch.adjacency)
         self.bias_index = np.nonzero(self.bias_mask)[0]
+        keys = self.param_rows * n + self.param_cols
+        self._edge_pos = []  # per block: position of each of its edges in the parameter vector
+        for blk in arch.blocks:
+            key = (blk.rows.start + blk.edge_rows) * n + (blk.cols.start + blk.edge_cols)
+            self._edge_pos.append(np.searchsorted(keys, key))
+        order = np.concatenate(self._edge_pos) if self._edge_pos else np.zeros(0, dtype=int)
+        self._param_order = None if np.array_equal(order, np.arange(order.size)) else order
+        self._block_of = {}  # (dst group, src group) -> block index
+        for k, blk in enumerate(arch.blocks):
+            self._block_of[(blk.dst, blk.src)] = k
+
+    def _draw_dense(self, rng: np.random.Generator) -> None:
+        """Initial weights from R x n x n standard normals drawn in slot order (small networks).
+
+        Each entry is ``(z * std_i) * adjacency_ij * (active_ri * active_rj)``, computed in
+        chunks of rows so no ``(R, n, n)`` array is formed.
+        """
+        n, std, dt = self.n, self._init_std, self.dtype
+        adj = self.arch.adjacency
+        chunk = max(1, 2**20 // n)
+        for r in range(self.replicas):
+            a = self.act[r]
+            for i0 in range(0, n, chunk):
+                i1 = min(n, i0 + chunk)
+                z = rng.standard_normal((i1 - i0, n)).astype(dt) * std[i0:i1, None]
+                z *= adj[i0:i1].astype(dt)
+                z *= a[i0:i1, None] * a[None, :]
+                for blk, w in zip(self.arch.blocks, self._wb, strict=True):
+                    lo, hi = max(i0, blk.rows.start), min(i1, blk.rows.stop)
+                    if lo >= hi:
+                        continue
+                    part = z[lo - i0 : hi - i0, blk.cols]
+                    if blk.layout == "ell":
+                        w[r, lo - blk.rows.start : hi - blk.rows.start] = (
+                            np.take_along_axis(
+                                part, blk.index[lo - blk.rows.start : hi - blk.rows.start], axis=1
+                            )
+                            * blk.valid[lo - blk.rows.start : hi - blk.rows.start]
+                        )
+                    else:
+                        w[r, lo - blk.rows.start : hi - blk.rows.start] = part
+
+    def _draw_edges(self, rng: np.random.Generator) -> None:
+        """Initial weights drawn for the edges only, block by block, replica-major."""
+        std, dt = self._init_std, self.dtype
+        for blk, w in zip(self.arch.blocks, self._wb, strict=True):
+            rows = blk.rows.start + blk.edge_rows
+            cols = blk.cols.start + blk.edge_cols
+            flat = w.reshape(self.replicas, -1)
+            for r in range(self.replicas):
+                z = rng.standard_normal(blk.n_edges).astype(dt) * std[rows]
+                z *= self.act[r, rows] * self.act[r, cols]
+                flat[r, blk.edge_slot] = z
+
+    @property
+    def weight_blocks(self) -> tuple[np.ndarray, ...]:
+        """The stored weights, one read-only array ``(R,) + arch.blocks[k].shape`` per block."""
+        out = []
+        for w in self._wb:
+            view = w.view()
+            view.flags.writeable = False
+            out.append(view)
+        return tuple(out)
+
+    def _dense(self, blocks: list[np.ndarray]) -> np.ndarray:
+        if self.replicas * self.n * self.n * self.dtype.itemsize > DENSE_VIEW_BYTES:
+            raise ValueError(
+                f"w: a dense ({self.replicas}, {self.n}, {self.n}) copy exceeds "
+                f"{DENSE_VIEW_BYTES / 2**30:g} GiB; read weight_blocks or parameter_vector()"
+            )
+        full = np.zeros((self.replicas, self.n, self.n), dtype=self.dtype)
+        for blk, w in zip(self.arch.blocks, blocks, strict=True):
+            if blk.layout == "ell":
+                sub = np.zeros((self.replicas, blk.n_rows, blk.n_cols), dtype=self.dtype)
+                sub[:, blk.edge_rows, blk.edge_cols] = w.reshape(self.replicas, -1)[
+                    :, blk.edge_slot
+                ]
+                full[:, blk.rows, blk.cols] = sub
+            else:
+                full[:, blk.rows, blk.cols] = w
+        return full
+
+    def _store_dense(self, blocks: list[np.ndarray], full: np.ndarray) -> None:
+        full = np.asarray(full, dtype=self.dtype)
+        if full.shape != (self.replicas, self.n, self.n):
+            raise ValueError(f"w: shape {full.shape}; expected {(self.replicas, self.n, self.n)}")
+        for blk, w in zip(self.arch.blocks, blocks, strict=True):
+            if blk.layout == "ell":
+                sub = full[:, blk.rows, blk.cols]
+                flat = w.reshape(self.replicas, -1)
+                flat[:, blk.edge_slot] = sub[:, blk.edge_rows, blk.edge_cols]
+            else:
+                w[...] = full[:, blk.rows, blk.cols]
+
+    @property
+    def w(self) -> np.ndarray:
+        """Dense ``(R, n, n)`` copy of the weights (small networks only; ValueError above
+        :data:`DENSE_VIEW_BYTES`). Item assignments are written back to the blocks (entries
+        off the adjacency of sparse blocks are dropped); use the setters in new code."""
+        out = self._dense(self._wb).view(_DenseCopy)
+        out._write_back = self.set_w
+        return out
+
+    @property
+    def vw(self) -> np.ndarray | None:
+        """Dense ``(R, n, n)`` copy of the heavy-ball velocities (None without momentum);
+        item assignments are written back, like :attr:`w`."""
+        if self._vwb is None:
+            return None
+        out = self._dense(self._vwb).view(_DenseCopy)
+        out._write_back = lambda full: self._store_dense(self._vwb, full)
+        return out
+
+    @property
+    def adjacency(self) -> np.ndarray:
+        """The architecture's adjacency as a ``(n, n)`` 0/1 array of the ensemble's dtype."""
+        return self.arch.adjacency.astype(self.dtype)
+
+    def set_w(self, w: np.ndarray) -> None:
+        """Overwrite all weights from a dense ``(R, n, n)`` array.
+
+        Entries of dense and masked blocks are copied as given (the mask applies in the
+        gradients), entries off the edges of sparse blocks and outside every block are ignored.
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> w = ens.w.copy(); w[1] *= 2.0; ens.set_w(w)
+        >>> bool(np.array_equal(ens.w, w))
+        True
+        """
+        self._store_dense(self._wb, w)
+
+    def set_edges(self, dst: np.ndarray, src: np.ndarray, values: np.ndarray) -> None:
+        """Set the weights of edges ``src[k] -> dst[k]`` in every replica to ``values[:, k]``.
+
+        Parameters
+        ----------
+        dst, src : array_like of int
+            Target and source slots; every pair must be an edge of the architecture.
+        values : array_like, shape (R, k) or (k,)
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_input=1, n_hidden=1, n_output=1)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> ens.set_edges([1, 2], [0, 1], [[0.5, -1.0], [0.25, 2.0]])
+        >>> ens.w[:, 2, 1].tolist()
+        [-1.0, 2.0]
+        """
+        dst = np.atleast_1d(np.asarray(dst, dtype=np.intp))
+        src = np.atleast_1d(np.asarray(src, dtype=np.intp))
+        values = np.broadcast_to(np.asarray(values, dtype=self.dtype), (self.replicas, dst.size))
+        pos = self._param_positions(dst, src)
+        theta = self.parameter_vector()
+        theta[:, pos] = values
+        self._store_vector(self._wb, theta[:, : self.param_rows.size])
+
+    def _param_positions(self, dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+        keys = self.param_rows * self.n + self.param_cols
+        key = dst * self.n + src
+        pos = np.minimum(np.searchsorted(keys, key), max(keys.size - 1, 0))
+        bad = (keys.size == 0) | (keys[pos] != key) if keys.size else np.ones(key.size, bool)
+        if np.any(bad):
+            pairs = [(int(s), int(d)) for s, d in zip(src[bad], dst[bad], strict=True)]
+            raise ValueError(f"edges (src, dst): {pairs[:5]}; not edges of the architecture")
+        return pos
+
+    def _store_vector(self, blocks: list[np.ndarray], theta_w: np.ndarray) -> None:
+        for blk, w, pos in zip(self.arch.blocks, blocks, self._edge_pos, strict=True):
+            flat = w.reshape(self.replicas, -1)
+            flat[:, blk.edge_slot] = theta_w[:, pos]
+
+    def set_parameter_vector(self, theta: np.ndarray) -> None:
+        """Overwrite weights and biases from ``(R, P)`` in the order of :meth:`parameter_vector`.
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> theta = ens.parameter_vector() + 1.0
+        >>> ens.set_parameter_vector(theta)
+        >>> bool(np.array_equal(ens.parameter_vector(), theta))
+        True
+        """
+        theta = np.asarray(theta, dtype=self.dtype)
+        n_w = self.param_rows.size
+        expected = (self.replicas, n_w + self.bias_index.size)
+        if theta.shape != expected:
+            raise ValueError(f"theta: shape {theta.shape}; expected {expected}")
+        self._store_vector(self._wb, theta[:, :n_w])
+        self.b[:, self.bias_index] = theta[:, n_w:]
+
+    def reset_momentum(self) -> None:
+        """Zero the heavy-ball velocities (nothing without momentum)."""
+        if self._vwb is not None:
+            for v in self._vwb:
+                v[...] = 0.0
+            self.vb[...] = 0.0
+
+    def in_weights(self, slot: int) -> np.ndarray:
+        """Incoming weights of ``slot`` in every replica, ``(R, n)`` (zero off the adjacency)."""
+        r = np.arange(self.replicas)
+        return self._get_rows(self._wb, r, np.full(self.replicas, int(slot)))
+
+    def set_in_weights(self, slot: int, value: np.ndarray) -> None:
+        """Set the incoming weights of ``slot`` from ``(R, n)`` (or ``(n,)``) values.
+
+        Entries off the adjacency, from inactive neurons or into replicas where ``slot`` is
+        inactive become zero.
+        """
+        slot = int(slot)
+        value = np.broadcast_to(np.asarray(value, dtype=self.dtype), (self.replicas, self.n))
+        keep = self.arch.adjacency[slot].astype(self.dtype) * self.act * self.act[:, [slot]]
+        r = np.arange(self.replicas)
+        self._set_rows(self._wb, r, np.full(self.replicas, slot), value * keep)
+
+    def finite(self) -> np.ndarray:
+        """Per replica: are all weights and biases finite, shape (R,)."""
+        ok = np.isfinite(self.b).all(axis=1)
+        for w in self._wb:
+            ok &= np.isfinite(w.reshape(self.replicas, -1)).all(axis=1)
+        return ok
+
+    def zero_replicas(self, replicas: np.ndarray) -> None:
+        """Zero weights, biases, velocities and drive of ``replicas`` (index or mask)."""
+        arrays = [*self._wb, self.b, self.drive]
+        if self._vwb is not None:
+            arrays += [*self._vwb, self.vb]
+        for arr in arrays:
+            arr[replicas] = 0.0
+
+    def nbytes(self) -> int:
+        """Bytes held by the parameter arrays (weights, biases, velocities, drive, masks)."""
+        arrays = [*self._wb, self.b, self.drive, self.active, self.act]
+        if self._vwb is not None:
+            arrays += [*self._vwb, self.vb]
+        return int(sum(a.nbytes for a in arrays))
 
     # ------------------------------------------------------------------ masks
-    def _pair_mask(self) -> np.ndarray:
-        a = self.active.astype(self.dtype)
-        return a[:, :, None] * a[:, None, :]
-
     def _refresh_mask(self) -> None:
         self.act = self.active.astype(self.dtype)
-        self._act_b = self.act[:, None, :]
         self.all_active = bool(self.active.all())
 
     def n_active(self) -> np.ndarray:
@@ -187,8 +459,42 @@ class Ensemble:
 
     def n_parameters(self) -> np.ndarray:
         """Active trainable parameters per replica, shape (R,)."""
-        pair = np.einsum("ri,ij,rj->r", self.act, self.adjacency, self.act)
-        return pair + self.act @ self.bias_mask
+        pair = np.zeros(self.replicas, dtype=self.dtype)
+        act = self.act
+        for blk in self.arch.blocks:
+            a_dst, a_src = act[:, blk.rows], act[:, blk.cols]
+            if blk.layout == "dense":
+                pair += a_dst.sum(axis=1) * a_src.sum(axis=1)
+            else:
+                pair += np.einsum("re,re->r", a_dst[:, blk.edge_rows], a_src[:, blk.edge_cols])
+        return pair + act @ self.bias_mask
+
+    def edge_vector(self, blocks: list[np.ndarray], b: np.ndarray | None) -> np.ndarray:
+        """Per-block arrays (weights, velocities or gradients) and a ``(R, n)`` bias-like array
+        as one ``(R, P)`` vector in the order of :meth:`parameter_vector` (column-major, so
+        products with it run the same BLAS path whatever the layout of the blocks)."""
+        n_w = self.param_rows.size
+        n_b = self.bias_index.size if b is not None else 0
+        out = np.empty((self.replicas, n_w + n_b), dtype=self.dtype, order="F")
+        start = 0
+        for blk, w, pos in zip(self.arch.blocks, blocks, self._edge_pos, strict=True):
+            flat = w.reshape(self.replicas, -1)
+            vals = flat if blk.layout == "dense" else flat[:, blk.edge_slot]
+            if self._param_order is None:
+                out[:, start : start + pos.size] = vals
+            else:
+                out[:, pos] = vals
+            start += pos.size
+        if n_b:
+            out[:, n_w:] = b[:, self.bias_index]
+        return out
+
+    def velocity_vector(self) -> np.ndarray:
+        """The heavy-ball velocities as ``(R, P)`` in the order of :meth:`parameter_vector`
+        (zeros without momentum)."""
+        if self._vwb is None:
+            return np.zeros_like(self.parameter_vector())
+        return self.edge_vector(self._vwb, self.vb)
 
     def parameter_vector(self) -> np.ndarray:
         """The zero-padded parameter vector of every replica, shape (R, P).
@@ -196,29 +502,44 @@ class Ensemble:
         Order: weights on the adjacency in row-major (target, source) order, then biases of
         non-input neurons (when ``bias``). Inactive slots contribute zeros.
         """
-        wv = self.w[:, self.param_rows, self.param_cols]
-        if self.bias_index.size:
-            return np.concatenate([wv, self.b[:, self.bias_index]], axis=1)
-        return wv
+        return self.edge_vector(self._wb, self.b)
 
     def parameter_names(self) -> list[str]:
         """Names of the entries of :meth:`parameter_vector` (``w[i,j]``, ``b[i]``)."""
         names = [f"w[{i},{j}]" for i, j in zip(self.param_rows, self.param_cols, strict=True)]
         return names + [f"b[{i}]" for i in self.bias_index]
 
+    # ------------------------------------------------------------------ block products
+    def _gather_product(self, blk: Block, w: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
+        """out += (sparse block w) @ xs, one padded column of the block at a time."""
+        buf = np.empty_like(out)
+        for d in range(blk.index.shape[1]):
+            np.take(xs, blk.index[:, d], axis=1, out=buf)
+            buf *= w[:, :, d, None]
+            out += buf
+
+    def _transposed(self, blk: Block, w: np.ndarray) -> np.ndarray:
+        """The transposed sparse block's weights, ``(R, cols, t_width)``."""
+        return w.reshape(self.replicas, -1)[:, blk.t_slot] * blk.t_valid
+
     # ------------------------------------------------------------------ states
     def _preactivation(self, st: State, group: str) -> None:
         """Y[group] = b + sum over blocks into group of w_block @ X[src]."""
         target = st.Y[group]
         first = True
-        for blk in self.arch.blocks:
+        for blk, w in zip(self.arch.blocks, self._wb, strict=True):
             if blk.dst != group:
                 continue
-            if first:
-                np.matmul(self.w[:, blk.rows, blk.cols], st.X[blk.src], out=target)
+            if blk.layout == "ell":
+                if first:
+                    target[...] = 0.0
+                    first = False
+                self._gather_product(blk, w, st.X[blk.src], target)
+            elif first:
+                np.matmul(w, st.X[blk.src], out=target)
                 first = False
             else:
-                target += np.matmul(self.w[:, blk.rows, blk.cols], st.X[blk.src])
+                target += np.matmul(w, st.X[blk.src])
         if first:
             target[...] = 0.0
         if self.config.bias:
@@ -331,11 +652,12 @@ class Ensemble:
         # contiguous transposed weight blocks feeding back into the bulk, once per relaxation
         back = [
             (
-                blk.dst,
-                blk.src,
-                np.ascontiguousarray(self.w[:, blk.rows, blk.cols].transpose(0, 2, 1)),
+                blk,
+                self._transposed(blk, w)
+                if blk.layout == "ell"
+                else np.ascontiguousarray(w.transpose(0, 2, 1)),
             )
-            for blk in self.arch.blocks
+            for blk, w in zip(self.arch.blocks, self._wb, strict=True)
             if blk.src in bulk
         ]
         grads = {g: np.empty_like(X[g]) for g in bulk}
@@ -346,8 +668,11 @@ class Ensemble:
         for k in range(steps):
             for g in bulk:
                 grads[g][...] = st.E[g]
-            for dst, src, wt in back:
-                grads[src] -= np.matmul(wt, st.D[dst])
+            for blk, wt in back:
+                if blk.layout == "ell":
+                    self._gather_transposed(blk, wt, st.D[blk.dst], grads[blk.src])
+                else:
+                    grads[blk.src] -= np.matmul(wt, st.D[blk.dst])
             for g in bulk:
                 grad = grads[g]
                 grad *= rate
@@ -475,9 +800,9 @@ class Ensemble:
             self._evaluate_after_hidden_move(st)
         hid = self.slices["hidden"]
         W = np.zeros((self.replicas, self.sizes["output"], self.sizes["hidden"]), self.dtype)
-        for blk in self.arch.blocks:
+        for k, blk in enumerate(self.arch.blocks):
             if blk.src == "hidden" and blk.dst == "output":
-                W += self.w[:, blk.rows, blk.cols]
+                W += self._block_rectangle(k, self._wb)
         Wt = np.ascontiguousarray(W.transpose(0, 2, 1))
         # the Hessian of H in the hidden states is A = I + W^T W, the same for every sample
         # (f' = 1 on outputs); by Woodbury A^-1 g = g - W^T (I + W W^T)^-1 W g, a k x k inverse
@@ -551,10 +876,18 @@ class Ensemble:
         M = st.X["input"].shape[2]
         gw = []
         for blk in self.arch.blocks:
-            g = np.matmul(st.D[blk.dst], st.X[blk.src].transpose(0, 2, 1))
-            g *= -1.0 / M
-            if blk.mask is not None:
-                g *= blk.mask
+            if blk.layout == "ell":
+                g = np.empty((self.replicas, *blk.shape), dtype=self.dtype)
+                d, xs = st.D[blk.dst], st.X[blk.src]
+                for k in range(blk.index.shape[1]):
+                    g[:, :, k] = np.einsum("rim,rim->ri", d, np.take(xs, blk.index[:, k], axis=1))
+                g *= -1.0 / M
+                g *= blk.valid
+            else:
+                g = np.matmul(st.D[blk.dst], st.X[blk.src].transpose(0, 2, 1))
+                g *= -1.0 / M
+                if blk.mask is not None:
+                    g *= blk.mask
             gw.append(g)
         gb = np.zeros((self.replicas, self.n), dtype=self.dtype)
         if self.config.bias:
@@ -565,10 +898,7 @@ class Ensemble:
     def dense_gradient(self, st: State) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`gradients` assembled into a dense ``(R, n, n)`` array (for checks)."""
         gw, gb = self.gradients(st)
-        full = np.zeros_like(self.w)
-        for blk, g in zip(self.arch.blocks, gw, strict=True):
-            full[:, blk.rows, blk.cols] = g
-        return full, gb
+        return self._dense(gw), gb
 
     def projected_gradient_covariance(self, st: State, projection: np.ndarray) -> np.ndarray:
         """Per-sample gradient covariance projected on the observed coordinates, (R, k, k).
@@ -584,16 +914,24 @@ class Ensemble:
         key = id(projection)
         if getattr(self, "_proj_key", None) != key:
             E = self.param_rows.size
-            full = np.zeros((self.n, self.n, k), dtype=self.dtype)
-            full[self.param_rows, self.param_cols] = projection[:E]
-            self._proj_blocks = [full[blk.rows, blk.cols] for blk in self.arch.blocks]
+            self._proj_blocks = []
+            for blk, pos in zip(self.arch.blocks, self._edge_pos, strict=True):
+                ub = np.zeros((*blk.shape, k), dtype=self.dtype)
+                ub.reshape(-1, k)[blk.edge_slot] = projection[pos]
+                self._proj_blocks.append(ub)
             bias = np.zeros((self.n, k), dtype=self.dtype)
             bias[self.bias_index] = projection[E:]
             self._proj_bias = {g: bias[self.slices[g]] for g in ("hidden", "output")}
             self._proj_key = key
         g = np.zeros((self.replicas, M, k), dtype=self.dtype)
         for blk, ub in zip(self.arch.blocks, self._proj_blocks, strict=True):
-            g -= np.einsum("rim,ijk,rjm->rmk", st.D[blk.dst], ub, st.X[blk.src], optimize=True)
+            if blk.layout == "ell":
+                d, xs = st.D[blk.dst], st.X[blk.src]
+                for c in range(blk.index.shape[1]):
+                    dx = d * np.take(xs, blk.index[:, c], axis=1)
+                    g -= np.einsum("rim,ik->rmk", dx, ub[:, c, :])
+            else:
+                g -= np.einsum("rim,ijk,rjm->rmk", st.D[blk.dst], ub, st.X[blk.src], optimize=True)
         if self.config.bias:
             for grp in self._bulk_groups:
                 g -= np.einsum("rim,ik->rmk", st.D[grp], self._proj_bias[grp])
@@ -613,7 +951,11 @@ class Ensemble:
         x2 = {g: st.X[g] * st.X[g] for g in st.X}
         per_sample = np.zeros((self.replicas, M), dtype=self.dtype)
         for blk in self.arch.blocks:
-            if blk.mask is None:
+            if blk.layout == "ell":
+                for c in range(blk.index.shape[1]):
+                    x2c = np.take(x2[blk.src], blk.index[:, c], axis=1)
+                    per_sample += np.einsum("rim,i,rim->rm", d2[blk.dst], blk.valid[:, c], x2c)
+            elif blk.mask is None:
                 per_sample += d2[blk.dst].sum(1) * x2[blk.src].sum(1)
             else:
                 per_sample += np.einsum("rim,ij,rjm->rm", d2[blk.dst], blk.mask, x2[blk.src])
@@ -627,17 +969,16 @@ class Ensemble:
         """SGD (or heavy-ball when ``momentum > 0``) update of w and b."""
         if self.momentum:
             beta = self.momentum
-            for blk, g in zip(self.arch.blocks, gw, strict=True):
-                v = self.vw[:, blk.rows, blk.cols]
+            for w, v, g in zip(self._wb, self._vwb, gw, strict=True):
                 v *= beta
                 v -= step_size * g
-                self.w[:, blk.rows, blk.cols] += v
+                w += v
             self.vb *= beta
             self.vb -= step_size * gb
             self.b += self.vb
         else:
-            for blk, g in zip(self.arch.blocks, gw, strict=True):
-                self.w[:, blk.rows, blk.cols] -= step_size * g
+            for w, g in zip(self._wb, gw, strict=True):
+                w -= step_size * g
             self.b -= step_size * gb
 
     def sgd_step(
@@ -666,6 +1007,98 @@ class Ensemble:
         return st
 
     # ------------------------------------------------------------------ neuron count
+    def _rows_of(self, blk: Block, replicas: np.ndarray, slots: np.ndarray):
+        """The pairs whose slot is a target of ``blk``: their indices, replicas, local rows."""
+        sel = np.nonzero((slots >= blk.rows.start) & (slots < blk.rows.stop))[0]
+        return sel, replicas[sel], slots[sel] - blk.rows.start
+
+    def _cols_of(self, blk: Block, replicas: np.ndarray, slots: np.ndarray):
+        """The pairs whose slot is a source of ``blk``: their indices, replicas, local columns."""
+        sel = np.nonzero((slots >= blk.cols.start) & (slots < blk.cols.stop))[0]
+        return sel, replicas[sel], slots[sel] - blk.cols.start
+
+    def _get_rows(self, blocks, replicas: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Weights into ``slots[k]`` of ``replicas[k]``, dense ``(k, n)``."""
+        out = np.zeros((slots.size, self.n), dtype=self.dtype)
+        for blk, w in zip(self.arch.blocks, blocks, strict=True):
+            sel, rr, i = self._rows_of(blk, replicas, slots)
+            if not sel.size:
+                continue
+            if blk.layout == "ell":
+                kk, d = np.nonzero(blk.valid[i])
+                out[sel[kk], blk.cols.start + blk.index[i[kk], d]] = w[rr[kk], i[kk], d]
+            else:
+                out[sel, blk.cols] = w[rr, i, :]
+        return out
+
+    def _set_rows(self, blocks, replicas: np.ndarray, slots: np.ndarray, values) -> None:
+        """Write dense ``(k, n)`` rows into ``slots[k]`` of ``replicas[k]`` (block entries)."""
+        for blk, w in zip(self.arch.blocks, blocks, strict=True):
+            sel, rr, i = self._rows_of(blk, replicas, slots)
+            if not sel.size:
+                continue
+            part = values[sel][:, blk.cols]
+            if blk.layout == "ell":
+                part = np.take_along_axis(part, blk.index[i], axis=1)
+                w[rr, i, :] = np.where(blk.valid[i] > 0, part, 0.0)
+            else:
+                w[rr, i, :] = part
+
+    def _get_cols(self, blocks, replicas: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Weights out of ``slots[k]`` of ``replicas[k]``, dense ``(k, n)``."""
+        out = np.zeros((slots.size, self.n), dtype=self.dtype)
+        for blk, w in zip(self.arch.blocks, blocks, strict=True):
+            sel, rr, j = self._cols_of(blk, replicas, slots)
+            if not sel.size:
+                continue
+            if blk.layout == "ell":
+                kk, t = np.nonzero(blk.t_valid[j])
+                flat = w.reshape(self.replicas, -1)
+                out[sel[kk], blk.rows.start + blk.t_index[j[kk], t]] = flat[
+                    rr[kk], blk.t_slot[j[kk], t]
+                ]
+            else:
+                out[sel, blk.rows] = w[rr, :, j]
+        return out
+
+    def _set_cols(self, blocks, replicas: np.ndarray, slots: np.ndarray, values) -> None:
+        """Write dense ``(k, n)`` columns out of ``slots[k]`` of ``replicas[k]``."""
+        for blk, w in zip(self.arch.blocks, blocks, strict=True):
+            sel, rr, j = self._cols_of(blk, replicas, slots)
+            if not sel.size:
+                continue
+            if blk.layout == "ell":
+                kk, t = np.nonzero(blk.t_valid[j])
+                flat = w.reshape(self.replicas, -1)
+                flat[rr[kk], blk.t_slot[j[kk], t]] = values[
+                    sel[kk], blk.rows.start + blk.t_index[j[kk], t]
+                ]
+            else:
+                w[rr, :, j] = values[sel][:, blk.rows]
+
+    def _zero_self_loops(self, blocks, replicas: np.ndarray, slots: np.ndarray) -> None:
+        k = self._block_of.get(("hidden", "hidden"))
+        if k is not None and self.arch.blocks[k].layout != "ell":
+            i = slots - self.slices["hidden"].start
+            blocks[k][replicas, i, i] = 0.0
+
+    def _block_rectangle(self, k: int, blocks) -> np.ndarray:
+        """Block ``k`` of ``blocks`` as a dense ``(R, rows, cols)`` array."""
+        blk, w = self.arch.blocks[k], blocks[k]
+        if blk.layout != "ell":
+            return w
+        out = np.zeros((self.replicas, blk.n_rows, blk.n_cols), dtype=self.dtype)
+        out[:, blk.edge_rows, blk.edge_cols] = w.reshape(self.replicas, -1)[:, blk.edge_slot]
+        return out
+
+    def _gather_transposed(self, blk: Block, wt: np.ndarray, d: np.ndarray, out: np.ndarray):
+        """out -= (sparse block)^T @ d, with ``wt`` from :meth:`_transposed`."""
+        buf = np.empty_like(out)
+        for t in range(blk.t_index.shape[1]):
+            np.take(d, blk.t_index[:, t], axis=1, out=buf)
+            buf *= wt[:, :, t, None]
+            out -= buf
+
     def activate(self, replicas: np.ndarray, slots: np.ndarray, rng: np.random.Generator) -> None:
         """Switch on hidden ``slots[k]`` in ``replicas[k]`` with fresh weights on its edges.
 
@@ -678,16 +1111,19 @@ class Ensemble:
         self.active[replicas, slots] = True
         self._refresh_mask()
         k = len(slots)
-        std = self._init_std
-        fresh_in = rng.standard_normal((k, self.n)).astype(self.dtype) * std[slots][:, None]
-        fresh_out = rng.standard_normal((k, self.n)).astype(self.dtype) * std[None, :]
-        self.w[replicas, slots, :] = fresh_in * self.adjacency[slots, :] * self.act[replicas]
-        self.w[replicas, :, slots] = fresh_out * self.adjacency[:, slots].T * self.act[replicas]
-        self.w[replicas, slots, slots] = 0.0
+        std, dt, adj = self._init_std, self.dtype, self.arch.adjacency
+        fresh_in = rng.standard_normal((k, self.n)).astype(dt) * std[slots][:, None]
+        fresh_out = rng.standard_normal((k, self.n)).astype(dt) * std[None, :]
+        rows = fresh_in * adj[slots, :].astype(dt) * self.act[replicas]
+        cols = fresh_out * adj[:, slots].T.astype(dt) * self.act[replicas]
+        self._set_rows(self._wb, replicas, slots, rows)
+        self._set_cols(self._wb, replicas, slots, cols)
+        self._zero_self_loops(self._wb, replicas, slots)
         self.b[replicas, slots] = 0.0
         if self.momentum:
-            self.vw[replicas, slots, :] = 0.0
-            self.vw[replicas, :, slots] = 0.0
+            zero = np.zeros((k, self.n), dtype=dt)
+            self._set_rows(self._vwb, replicas, slots, zero)
+            self._set_cols(self._vwb, replicas, slots, zero)
             self.vb[replicas, slots] = 0.0
 
     def deactivate(self, replicas: np.ndarray, slots: np.ndarray) -> None:
@@ -697,21 +1133,26 @@ class Ensemble:
         self._check_hidden(slots)
         self.active[replicas, slots] = False
         self._refresh_mask()
-        self.w[replicas, slots, :] = 0.0
-        self.w[replicas, :, slots] = 0.0
+        zero = np.zeros((slots.size, self.n), dtype=self.dtype)
+        for blocks in (self._wb, self._vwb) if self.momentum else (self._wb,):
+            self._set_rows(blocks, replicas, slots, zero)
+            self._set_cols(blocks, replicas, slots, zero)
         self.b[replicas, slots] = 0.0
         if self.momentum:
-            self.vw[replicas, slots, :] = 0.0
-            self.vw[replicas, :, slots] = 0.0
             self.vb[replicas, slots] = 0.0
 
     def slot_parameters(self, replicas: np.ndarray, slots: np.ndarray) -> list[np.ndarray]:
-        """Copies of the weights into and out of ``slots[k]`` of ``replicas[k]`` and their
-        biases (and velocities with momentum), for :meth:`restore`."""
-        out = [self.w[replicas, slots, :].copy(), self.w[replicas, :, slots].copy()]
+        """Copies of the weights into and out of ``slots[k]`` of ``replicas[k]`` (dense
+        ``(k, n)`` rows) and their biases (and velocities with momentum), for :meth:`restore`."""
+        replicas = np.asarray(replicas, dtype=int)
+        slots = np.asarray(slots, dtype=int)
+        out = [self._get_rows(self._wb, replicas, slots), self._get_cols(self._wb, replicas, slots)]
         out.append(self.b[replicas, slots].copy())
         if self.momentum:
-            out += [self.vw[replicas, slots, :].copy(), self.vw[replicas, :, slots].copy()]
+            out += [
+                self._get_rows(self._vwb, replicas, slots),
+                self._get_cols(self._vwb, replicas, slots),
+            ]
             out.append(self.vb[replicas, slots].copy())
         return out
 
@@ -732,15 +1173,17 @@ class Ensemble:
         >>> bool(np.array_equal(ens.w, w0)), ens.n_active().tolist()
         (True, [5, 5])
         """
+        replicas = np.asarray(replicas, dtype=int)
+        slots = np.asarray(slots, dtype=int)
         self._check_hidden(slots)
         self.active[replicas, slots] = True
         self._refresh_mask()
-        self.w[replicas, slots, :] = saved[0]
-        self.w[replicas, :, slots] = saved[1]
+        self._set_rows(self._wb, replicas, slots, saved[0])
+        self._set_cols(self._wb, replicas, slots, saved[1])
         self.b[replicas, slots] = saved[2]
         if self.momentum:
-            self.vw[replicas, slots, :] = saved[3]
-            self.vw[replicas, :, slots] = saved[4]
+            self._set_rows(self._vwb, replicas, slots, saved[3])
+            self._set_cols(self._vwb, replicas, slots, saved[4])
             self.vb[replicas, slots] = saved[5]
 
     def _check_hidden(self, slots: np.ndarray) -> None:
@@ -752,6 +1195,14 @@ class Ensemble:
 
     def enforce_structure(self) -> None:
         """Zero weights off the adjacency or touching inactive slots (after external writes)."""
-        self.w *= self.adjacency
-        self.w *= self._pair_mask()
+        act = self.act
+        for blk, w in zip(self.arch.blocks, self._wb, strict=True):
+            a_dst = act[:, blk.rows, None]
+            if blk.layout == "ell":
+                w *= blk.valid
+                w *= a_dst * act[:, blk.cols][:, blk.index]
+            else:
+                if blk.mask is not None:
+                    w *= blk.mask
+                w *= a_dst * act[:, None, blk.cols]
         self.b *= self.bias_mask * self.act

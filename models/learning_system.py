@@ -397,11 +397,7 @@ class LearningSystem(mesa.Model):
         )
 
     def _zero_dropped(self) -> None:
-        dead = ~self.alive
-        ens = self.ensemble
-        for arr in (ens.w, ens.b, ens.vw, ens.vb, ens.drive):
-            if arr is not None:
-                arr[dead] = 0.0
+        self.ensemble.zero_replicas(~self.alive)
 
     def events(self) -> pd.DataFrame:
         """Model-level events (injected packets, dropped replicas ...): one row each."""

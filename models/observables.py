@@ -120,16 +120,10 @@ class Observables:
         if self.gw is None:
             return math.nan
         if ens.momentum:
-            full_w, full_b = ens.vw, ens.vb
+            vec = ens.velocity_vector()
             scale = 1.0
         else:
-            full_w = np.zeros_like(ens.w)
-            for blk, g in zip(ens.arch.blocks, self.gw, strict=True):
-                full_w[:, blk.rows, blk.cols] = g
-            full_b, scale = self.gb, -self.step_size
-        vec = full_w[:, ens.param_rows, ens.param_cols]
-        if ens.bias_index.size:
-            vec = np.concatenate([vec, full_b[:, ens.bias_index]], axis=1)
+            vec, scale = ens.edge_vector(self.gw, self.gb), -self.step_size
         dq = scale * (vec @ model.projection)
         return float(0.5 * dq.var(axis=0, ddof=1).mean()) if dq.shape[0] > 1 else math.nan
 
