@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 import pytest
 
@@ -318,3 +319,209 @@ def test_warm_start_fills_new_neurons_forward_and_stops_when_converged():
     assert np.array_equal(filled.X["hidden"][:, 0, :], cold.X["hidden"][:, 0, :])
     with pytest.raises(ValueError, match=r"start\['hidden'\]: shape \(2, 4, 5\); expected"):
         ens.relax(xin, y, start={"hidden": np.zeros((2, 4, 5))})
+
+
+# ---------------------------------------------------------------------- storage by blocks
+def _user_graph():
+    """A sparse user graph with every kind of block: input -> hidden/output, hidden -> hidden,
+    output -> hidden."""
+    rng = np.random.default_rng(11)
+    g = nx.DiGraph()
+    names = {"input": ["in0", "in1"], "hidden": [f"h{i:02d}" for i in range(12)]}
+    names["output"] = ["out0", "out1"]
+    for kind, nodes in names.items():
+        g.add_nodes_from(nodes, kind=kind)
+    for h in names["hidden"]:
+        g.add_edge(names["input"][rng.integers(2)], h)
+        for o in rng.choice(names["hidden"], 2, replace=False):
+            if o != h:
+                g.add_edge(o, h)
+    for o in names["output"]:
+        for h in rng.choice(names["hidden"], 5, replace=False):
+            g.add_edge(h, o)
+    g.add_edge("in0", "out1")
+    g.add_edge("out0", "h03")
+    return g
+
+
+TOPOLOGIES = {
+    "layered": dict(n_input=3, n_hidden=5, n_hidden_max=7, n_output=2),
+    "recurrent": dict(
+        n_input=2,
+        n_hidden=6,
+        n_hidden_max=8,
+        n_output=2,
+        topology="recurrent",
+        connectivity=0.4,
+        forward_sweeps=3,
+    ),
+    "small_world": dict(
+        n_input=2,
+        n_hidden=9,
+        n_hidden_max=10,
+        n_output=1,
+        topology="small_world",
+        small_world_k=4,
+        small_world_p=0.3,
+    ),
+    "small_world_wide": dict(
+        n_input=2,
+        n_hidden=130,
+        n_output=1,
+        topology="small_world",
+        small_world_k=4,
+        small_world_p=0.2,
+    ),
+    "user_graph": dict(topology=_user_graph(), output_activation="tanh"),
+}
+
+
+def _dense_reference(ens, xin, y, steps, rate):
+    """One relaxation and the gradients written densely over (R, n, n) weights."""
+    from models.activations import activation
+
+    cfg, arch = ens.config, ens.arch
+    W, b, act, adj = ens.w.copy(), ens.b.copy(), ens.act, arch.adjacency
+    inp, hid, out = (ens.slices[g] for g in ("input", "hidden", "output"))
+    fh, dfh = activation(cfg.activation)
+    fo, dfo = activation(cfg.output_activation)
+    R, M = xin.shape[:2]
+    x = np.zeros((R, M, ens.n))
+    x[..., inp], x[..., out] = xin, y
+
+    def pre(x):
+        return np.einsum("rij,rmj->rmi", W, x) + b[:, None, :]
+
+    for _ in range(cfg.forward_sweeps if arch.recurrent else 1):
+        x[..., hid] = fh(pre(x)[..., hid]) * act[:, None, hid]
+
+    def evaluate(x):
+        yv = pre(x)
+        fy, dfy = np.zeros_like(yv), np.zeros_like(yv)
+        fy[..., hid], fy[..., out] = fh(yv[..., hid]), fo(yv[..., out])
+        dfy[..., hid], dfy[..., out] = (
+            dfh(yv[..., hid], fy[..., hid]),
+            dfo(yv[..., out], fy[..., out]),
+        )
+        e = (x - fy) * act[:, None, :]
+        e[..., inp] = 0.0
+        return e, e * dfy
+
+    e, d = evaluate(x)
+    for _ in range(steps):
+        grad = e[..., hid] - np.einsum("rmi,rij->rmj", d, W)[..., hid]
+        x[..., hid] = (x[..., hid] - rate * grad) * act[:, None, hid]
+        e, d = evaluate(x)
+    per_w = -np.einsum("rmi,rmj->rmij", d, x) * adj
+    per_b = -d * ens.bias_mask
+    flat = np.concatenate(
+        [per_w[:, :, ens.param_rows, ens.param_cols], per_b[:, :, ens.bias_index]], axis=2
+    )
+    trace = np.array([np.trace(np.atleast_2d(np.cov(f.T))) for f in flat])
+    return x, per_w.mean(axis=1), per_b.mean(axis=1), flat, trace
+
+
+def _close(a, b, rel=1e-12):
+    scale = max(float(np.max(np.abs(b))), 1e-300)
+    return float(np.max(np.abs(np.asarray(a) - b))) <= rel * scale
+
+
+@pytest.mark.parametrize("name", list(TOPOLOGIES))
+def test_block_kernels_agree_with_dense_on_one_step_of_every_topology(name):
+    """Known answer: the same step over dense (R, n, n) weights, to 1e-12 relative, for the
+    dense/masked layout, the ELL layout and the automatic choice; neuron moves and momentum
+    give identical weights in every layout."""
+    kw = dict(
+        replicas=3,
+        batch_size=5,
+        relax_steps=4,
+        relax_rate=0.2,
+        momentum=0.5,
+        observed=3,
+        seed=2,
+        **TOPOLOGIES[name],
+    )
+    cfg = SystemConfig(**kw)
+    rng = np.random.default_rng(3)
+    xin = rng.normal(size=(3, 5, cfg.n_input))
+    y = rng.normal(size=(3, 5, cfg.n_output))
+    layouts, states = {}, {}
+    for sparse in (False, True, None):
+        arch = build_architecture(cfg, np.random.default_rng(0), sparse=sparse)
+        ens = Ensemble(cfg, arch, np.random.default_rng(1))
+        ens.b[:] = np.random.default_rng(5).normal(0, 0.3, ens.b.shape) * ens.bias_mask
+        layouts[sparse] = ens
+        x_ref, gw_ref, gb_ref, flat, trace_ref = _dense_reference(ens, xin, y, 4, 0.2)
+        st = ens.relax(xin, y)
+        assert _close(st.x, x_ref)
+        gw, gb = ens.gradients(st)
+        assert _close(ens._dense(gw), gw_ref) and _close(gb, gb_ref)
+        assert _close(ens.gradient_noise(st, gw, gb), trace_ref, 1e-10)
+        U = np.linalg.qr(np.random.default_rng(7).normal(size=(flat.shape[2], 3)))[0]
+        g = flat @ U
+        sigma_ref = np.array([np.cov(g[r].T) for r in range(3)])
+        assert _close(ens.projected_gradient_covariance(st, U), sigma_ref, 1e-10)
+        w_ref = ens.w.copy()
+        for _ in range(2):  # heavy ball: the velocity enters the second update
+            ens.apply(gw, gb, 0.1)
+        states[sparse] = (st, ens.parameter_vector(), ens.velocity_vector())
+        if ens.newton_applicable:
+            states[sparse] += (ens.minimize(xin, y, tol=1e-12).X["hidden"],)
+        assert not np.array_equal(ens.w, w_ref)
+    kinds = {b.layout for b in layouts[True].arch.blocks}
+    assert kinds <= {"dense", "ell"} and ("ell" in kinds) == (name != "layered")
+    auto = {b.layout for b in layouts[None].arch.blocks}
+    assert ("ell" in auto) == (name == "small_world_wide")
+    for sparse in (True, None):
+        for a, b in zip(states[sparse][1:], states[False][1:], strict=True):
+            assert _close(a, b)
+    # neuron moves: the same fresh draws land on the same edges in every layout
+    hid = layouts[False].slices["hidden"]
+    slots = np.array([hid.start, hid.stop - 1, hid.start + 2])
+    reps = np.array([0, 2, 1])
+    ref = None
+    theta = layouts[False].parameter_vector()
+    for ens in layouts.values():
+        ens.set_parameter_vector(theta)
+        ens.reset_momentum()
+        saved = ens.slot_parameters(reps, slots)
+        ens.deactivate(reps, slots)
+        dropped = ens.parameter_vector()
+        ens.restore(reps, slots, saved)
+        back = ens.parameter_vector()
+        ens.deactivate(reps, slots)
+        ens.activate(reps, slots, np.random.default_rng(9))
+        moved = (dropped, back, ens.parameter_vector(), ens.velocity_vector(), ens.w)
+        if ref is None:
+            ref = moved
+        else:
+            for a, b in zip(moved, ref, strict=True):
+                assert np.array_equal(a, b)
+    assert not np.array_equal(ref[0], ref[1])
+
+
+def test_setters_write_only_edges_and_w_is_a_copy():
+    cfg = SystemConfig(replicas=2, seed=0, **TOPOLOGIES["small_world"])
+    ens = Ensemble(
+        cfg,
+        build_architecture(cfg, np.random.default_rng(0), sparse=True),
+        np.random.default_rng(1),
+    )
+    theta = np.random.default_rng(2).normal(size=ens.parameter_vector().shape)
+    ens.set_parameter_vector(theta)
+    assert np.array_equal(ens.parameter_vector(), theta)
+    full = ens.w.copy()
+    assert np.all(full[:, ~ens.arch.adjacency] == 0)
+    noisy = full + 1.0  # off-edge entries of the sparse block are dropped
+    ens.set_w(noisy)
+    back = ens.w
+    hh = ens.slices["hidden"]
+    off = ~ens.arch.adjacency[hh, hh]
+    assert np.all(back[:, hh, hh][:, off] == 0)
+    i, j = ens.param_rows[:3], ens.param_cols[:3]
+    ens.set_edges(i, j, np.array([1.0, 2.0, 3.0]))
+    assert ens.w[:, i, j].tolist() == [[1.0, 2.0, 3.0]] * 2
+    with pytest.raises(ValueError, match="not edges"):
+        ens.set_edges([0], [0], [1.0])
+    for view in ens.weight_blocks:
+        assert not view.flags.writeable
