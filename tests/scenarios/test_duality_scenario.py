@@ -5,19 +5,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.controls import ou_trajectories
+from analysis.controls import block_shuffle, ou_trajectories
 from analysis.schrodinger import compare_evolution
-from analysis.verdicts import CLAIM_NAMES as CLAIMS
 from analysis.verdicts import VERDICT_COLUMNS
 from runner import report
 from scenarios import duality, transition
+from scenarios.common import replica_blocks
+from scenarios.duality import measures
 
 
 def test_block_shuffle_permutes_within_blocks_only():
+    """The control's permutations (as the scenario draws them) keep every packet block."""
     R = 40
-    perms = duality.block_shuffle(R, 30, 0)
+    blocks = replica_blocks(R, duality.BLOCKS)
+    perms = block_shuffle(blocks, 30, np.random.default_rng([0, 23]))
     assert perms.shape == (30, R)
-    blocks = duality._blocks(R)
     for t in range(30):
         assert sorted(perms[t].tolist()) == list(range(R))
         for rows in blocks:
@@ -25,7 +27,7 @@ def test_block_shuffle_permutes_within_blocks_only():
     # it does shuffle (not the identity) and differs between steps
     assert np.mean(perms != np.arange(R)) > 0.5
     assert np.mean(perms[0] != perms[1]) > 0.5
-    assert np.array_equal(perms, duality.block_shuffle(R, 30, 0))
+    assert np.array_equal(perms, block_shuffle(blocks, 30, np.random.default_rng([0, 23])))
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def nelson():
 
 def test_quantum_score_positive_control_beats_frozen(nelson):
     pre, post = nelson[nelson.step < 60], nelson[nelson.step >= 60]
-    score, _, rf, d = duality.quantum_score(pre, post, 0, quick=True)
+    score, _, rf, d = measures.quantum_score(pre, post, 0, quick=True)
     # Schrödinger with the first half's hbar and potential predicts the oscillation better than
     # the best static density (measured: 0.82)
     assert score < 0.9
@@ -50,7 +52,7 @@ def test_quantum_score_stationary_control_does_not_beat_frozen():
     rng = np.random.default_rng(0)
     ou = ou_trajectories(rng.normal(0, np.sqrt(0.5), (400, 2)), -1.0, 0.5, 0.2, 120, seed=1)
     ou = ou.assign(step_size=0.5)
-    score, _, rf, _ = duality.quantum_score(ou[ou.step < 60], ou[ou.step >= 60], 0, quick=True)
+    score, _, rf, _ = measures.quantum_score(ou[ou.step < 60], ou[ou.step >= 60], 0, quick=True)
     assert score > 0.9  # measured 0.98
     assert np.median(rf) < 1.2  # the pooled frozen density sits near its sampling floor
 
@@ -63,8 +65,8 @@ def test_frozen_null_detects_a_moved_density():
     for frame, expect_big in ((still, False), (moved, True)):
         pre, post = frame[frame.step < 20], frame[frame.step >= 20]
 
-        comp = compare_evolution(post, duality.COORDS, hbar=0.1, n_times=4, floor_draws=10)
-        r = duality.frozen_null(pre, post, comp, 0)
+        comp = compare_evolution(post, measures.COORDS, hbar=0.1, n_times=4, floor_draws=10)
+        r = measures.frozen_null(pre, post, comp, 0)
         assert (np.median(r) > 1.6) == expect_big, np.median(r)
 
 
@@ -72,9 +74,9 @@ def test_bootstrap_statistic_is_the_max_of_both_scores():
     rs = np.full(10, 0.5)
     rf = np.full(10, 1.0)
     chi = np.array([1.0, 2.0, 3.0])
-    boots = duality._boot_statistic(rs, rf, chi, 2 * chi, 0)
+    boots = measures._boot_statistic(rs, rf, chi, 2 * chi, 0)
     assert np.allclose(boots[0], 0.5) and np.allclose(boots[1], 0.5)
-    boots = duality._boot_statistic(rs, rf, chi, 0.5 * chi, 0)
+    boots = measures._boot_statistic(rs, rf, chi, 0.5 * chi, 0)
     assert np.allclose(boots[2], 2.0)  # one side fails: the statistic fails
 
 
@@ -106,15 +108,20 @@ def test_quick_end_to_end(quick_run):
     inj = events[events["action"] == "inject_packet"]
     assert len(inj) == duality.BLOCKS
     assert set(inj["step"]) == {duality.mid_step(duality.SCENARIO.quick_steps)}
+    # the teacher quench is one set_task model event at the same step
+    tasks = events[events["action"] == "set_task"]
+    assert tasks["step"].tolist() == [duality.mid_step(duality.SCENARIO.quick_steps)]
     verdicts = pd.read_csv(out / "verdicts.csv")
     assert list(verdicts.columns) == VERDICT_COLUMNS
-    assert verdicts["claim"].tolist() == ["duality"] and "duality" in CLAIMS
+    assert verdicts["claim"].tolist() == [c.name for c in duality.CLAIMS] == ["duality"]
     num = ["value", "ci_low", "ci_high", "control_value"]
     assert verdicts[num].notna().all().all()
     row = verdicts.iloc[0]
     assert row["ci_low"] <= row["value"] <= row["ci_high"]
     assert row["verdict"] in ("supported", "not supported", "inconclusive")
-    assert row["threshold"] == "< 1"
+    claim = duality.CLAIMS[0]
+    assert row["threshold"] == f"{claim.sense} {claim.threshold:g}" == "< 1"
+    assert row["statistic"] == claim.statistic and row["control"] == claim.control
     diag = pd.read_parquet(out / "diagnostics.parquet")
     scores = diag[(diag.diagnostic == "duality") & (diag.quantity != "statistic")]
     assert set(scores["arm"]) == {"adaptive", "block_shuffled", "positive_control"}
