@@ -22,6 +22,10 @@ target
     The same moves, with mu_c adapted each time the controller acts:
     mu_c <- mu_c + gain / beta_c x (target - mean N), which steers the ensemble mean of N to
     ``target`` (the chemical potential that holds it there is logged: ``<name>_mu_c``).
+clone
+    DMC branching of the neurons of a frozen-potential model (particles): every ``interval``
+    steps each neuron is replaced by floor(exp(-alpha K (Psi_i - mu_c)) + U) copies, with a
+    fixed mu_c (units of Psi) or population control; see :mod:`agents.cloning`.
 schedule
     Every replica's N is set to round(schedule(step)) (clipped to the bounds) by adding or
     removing uniformly chosen hidden neurons, with no Metropolis test (delta_F is NaN).
@@ -66,6 +70,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from agents.cloning import CLONE_KEYS, Cloning, validate_clone
 from agents.controller import COMMON_KEYS, Controller
 from agents.metropolis import acceptance, noise_penalty
 from agents.params import ConfigError, check_float, check_int, check_keys, check_schedule
@@ -82,6 +87,7 @@ POLICY_KEYS = {
     "grand_canonical": (),
     "target": ("target", "gain"),
     "schedule": ("steps", "values", "interpolation"),
+    "clone": CLONE_KEYS,
 }
 WARM_RELAX_MAX = 500
 """Cap on the descent steps of one Delta F relaxation (it stops at ``relax_tol``)."""
@@ -96,7 +102,7 @@ class NeuronCountController(Controller):
     Parameters
     ----------
     model : LearningSystem
-    policy : {"grand_canonical", "target", "schedule"}
+    policy : {"grand_canonical", "target", "schedule", "clone"}
     mu_c : float
         Chemical potential (units of F).
     beta_c : float
@@ -131,7 +137,9 @@ class NeuronCountController(Controller):
 
     kind: ClassVar[str] = "neuron_count"
     POLICIES: ClassVar[tuple[str, ...]] = tuple(POLICY_KEYS)
-    ACTIONS: ClassVar[tuple[str, ...]] = ("add", "remove")
+    ACTIONS: ClassVar[tuple[str, ...]] = ("add", "remove", "branch")
+    PARTICLE_POLICIES: ClassVar[tuple[str, ...]] = ("clone",)
+    """Policies that act on the particles of a frozen-potential model only."""
 
     def __init__(
         self,
@@ -151,6 +159,12 @@ class NeuronCountController(Controller):
         cfg = model.config
         self.n_boundary = cfg.n_input + cfg.n_output
         super().__init__(model, policy, interval, name)
+        if policy == "clone":  # branching of particles (agents.cloning)
+            self.mu_c = math.nan
+            self.engine = Cloning(self, mu_c=mu_c, n_max=n_max, **params)
+            return
+        if getattr(model, "particles", None) is not None:
+            raise ConfigError(f"{self.where}.policy", policy, "'clone' in a frozen-potential model")
         self.mu_c = float(mu_c)
         self.beta_c = float(beta_c)
         self.n_min = self.n_boundary + 1 if n_min is None else int(n_min)
@@ -193,6 +207,8 @@ class NeuronCountController(Controller):
     def validate(cls, spec: dict, where: str) -> dict:
         """Check a ``neuron_count`` table (see the class docstring for its keys)."""
         out = cls.validate_common(spec, where)
+        if out["policy"] == "clone":
+            return {**out, **validate_clone(spec, where, COMMON_KEYS)}
         policy = out["policy"]
         allowed = (*COMMON_KEYS, *MOVE_KEYS, *POLICY_KEYS[policy])
         check_keys(spec, where, allowed, f"neuron_count ({policy})")
@@ -282,6 +298,9 @@ class NeuronCountController(Controller):
         return hid.start + np.where(candidates, keys, -1.0).argmax(axis=1)
 
     def act(self) -> None:
+        if self.policy == "clone":
+            self.engine.act()
+            return
         if self.policy == "schedule":
             self._follow_schedule()
             return
@@ -433,6 +452,8 @@ class NeuronCountController(Controller):
         return self.accepted / self.proposed if self.proposed else math.nan
 
     def reporters(self) -> dict[str, Any]:
+        if self.policy == "clone":
+            return self.engine.reporters()
         return {
             f"{self.name}_acceptance": lambda m: self.last_acceptance,
             f"{self.name}_acceptance_total": lambda m: self.acceptance_rate,

@@ -158,7 +158,8 @@ def validate_consistency(spec: dict, where: str) -> dict[str, Any]:
 
 
 def needs_mu_c(model: LearningSystem, mu_c: float | None, where: str) -> None:
-    """Refuse a consistency policy without mu_c when no neuron-count controller provides one.
+    """Refuse a consistency policy without mu_c when no neuron-count controller provides one,
+    or beside a ``clone`` neuron-count controller.
 
     Examples
     --------
@@ -170,6 +171,13 @@ def needs_mu_c(model: LearningSystem, mu_c: float | None, where: str) -> None:
     """
     if mu_c is None and not any(s.get("type") == "neuron_count" for s in model.config.controllers):
         raise ConfigError(f"{where}.mu_c", None, "a number (no neuron_count controller gives one)")
+    if any(s.get("policy") == "clone" for s in model.config.controllers):
+        raise ConfigError(
+            f"{where}.policy",
+            "consistency",
+            "no consistency policy beside a clone neuron_count controller (its mu_c is in units "
+            "of Psi and its hbar is 1/alpha, not |mu_c|/2pi)",
+        )
 
 
 def log_step_toward(current: float, wanted: float, gain: float) -> float:

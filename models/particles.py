@@ -132,7 +132,7 @@ class Particles:
     >>> p.branch(copies, step=5)
     (array([2, 0]), array([1, 0]), array([0, 0]))
     >>> p.counts().tolist(), p.capacity
-    ([4, 3], 6)
+    ([4, 3], 5)
     >>> p.neuron_id[0][p.active[0]].tolist(), p.parent_id[0][p.active[0]].tolist()
     ([6, 1, 2, 7], [2, -1, -1, 2])
     """
@@ -183,7 +183,7 @@ class Particles:
     def mean_position(self) -> np.ndarray:
         """Population mean of each coordinate per replica, (R, dim) (NaN when extinct)."""
         n = self.counts()
-        total = np.einsum("rc,rcd->rd", self.active.astype(self.dtype), self.theta)
+        total = np.sum(self.theta, axis=1, where=self.active[:, :, None])
         with np.errstate(invalid="ignore", divide="ignore"):
             return total / n[:, None]
 
@@ -255,7 +255,8 @@ class Particles:
         ``copies == 0`` kills the particle; ``copies = c >= 2`` keeps it and adds ``c - 1``
         clones (new ids, ``parent_id`` = its id, ``birth_step = step``, every per-neuron array
         copied) in free slots, in (replica, parent slot) order, lowest free slot first. When a
-        replica has too few free slots the capacity grows (at least doubling). With ``n_max``
+        replica has too few free slots the capacity grows (by a quarter beyond the need). With
+        ``n_max``
         the births that would take a replica beyond ``n_max`` particles are refused (the
         lowest-slot parents keep theirs) and counted.
 
@@ -263,15 +264,17 @@ class Particles:
         -------
         births, deaths, refused : ndarray of int64, (R,)
         """
-        copies = np.where(self.active, np.asarray(copies), 0)
-        dead = self.active & (copies == 0)
-        deaths = dead.sum(axis=1)
-        self.active[dead] = False
+        active = self.active
+        R, C = active.shape
+        copies = np.asarray(copies) * active  # nothing lives in empty slots
+        n_before = active.sum(axis=1)
+        np.greater(copies, 0, out=active)
+        deaths = n_before - active.sum(axis=1)
         extra = np.maximum(copies - 1, 0)
         births = extra.sum(axis=1)
-        refused = np.zeros(self.replicas, dtype=np.int64)
+        refused = np.zeros(R, dtype=np.int64)
         if n_max is not None:
-            room = np.maximum(n_max - self.counts(), 0)
+            room = np.maximum(n_max - (n_before - deaths), 0)
             over = births > room
             if over.any():
                 # keep the first `room` births of each over-full replica (slot order)
@@ -280,27 +283,29 @@ class Particles:
                 extra = np.where(over[:, None], keep, extra)
                 refused = births - extra.sum(axis=1)
                 births = extra.sum(axis=1)
-        need = int((self.counts() + births).max()) if births.size else 0
-        if need > self.capacity:
-            self.grow(max(2 * self.capacity, need))
         total = int(births.sum())
         if total:
-            pr, pc = np.nonzero(extra)
-            reps = extra[pr, pc]
-            rb = np.repeat(pr, reps)
-            ib = np.repeat(pc, reps)
+            need = int((n_before - deaths + births).max())
+            if need > C:
+                self.grow(max(need + need // 4, C + 1))
+                extra = np.pad(extra, ((0, 0), (0, self.capacity - C)))
+                C = self.capacity
+            parents = np.flatnonzero(extra)  # flat (replica * C + slot), replica-major
+            pf = np.repeat(parents, extra.ravel()[parents])
+            rb = pf // C
             start = np.concatenate(([0], np.cumsum(births)[:-1]))
             k = np.arange(total) - start[rb]
-            free = ~self.active
-            _, fc = np.nonzero(free)
-            free_start = np.concatenate(([0], np.cumsum(free.sum(axis=1))[:-1]))
-            slot = fc[free_start[rb] + k]
+            free = np.flatnonzero(~self.active)
+            free_start = np.searchsorted(free, np.arange(R) * C)
+            sf = free[free_start[rb] + k]  # the k-th free slot of the replica
             for arr in self.arrays.values():
-                arr[rb, slot] = arr[rb, ib]
-            self.active[rb, slot] = True
-            self.parent_id[rb, slot] = self.neuron_id[rb, ib]
-            self.neuron_id[rb, slot] = self.next_id + np.arange(total, dtype=np.int64)
-            self.birth_step[rb, slot] = step
+                flat = arr.reshape(R * C, *arr.shape[2:])
+                flat[sf] = flat[pf]
+            self.active.reshape(-1)[sf] = True
+            ids = self.neuron_id.reshape(-1)
+            self.parent_id.reshape(-1)[sf] = ids[pf]
+            ids[sf] = self.next_id + np.arange(total, dtype=np.int64)
+            self.birth_step.reshape(-1)[sf] = step
             self.next_id += total
         self.births += births
         self.deaths += deaths
@@ -361,7 +366,7 @@ class ParticleObservables(Observables):
     def loss(self) -> np.ndarray:
         """Population mean of ``Psi`` per replica, (R,) (NaN when extinct)."""
         parts = self.model.particles
-        total = np.where(parts.active, self.psi, 0.0).sum(axis=1)
+        total = np.sum(self.psi, axis=1, where=parts.active)
         with np.errstate(invalid="ignore", divide="ignore"):
             return total / parts.counts()
 

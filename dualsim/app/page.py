@@ -120,7 +120,9 @@ def controller_options() -> dict[str, list[str]]:
     """
     out = {}
     for kind in controller_types():
-        policies = getattr(controller_class(kind), "POLICIES", ())
+        cls = controller_class(kind)
+        skip = getattr(cls, "PARTICLE_POLICIES", ())  # a frozen-potential model only
+        policies = [p for p in getattr(cls, "POLICIES", ()) if p not in skip]
         out[kind] = [OFF, *policies] if policies else [OFF, "on"]
     return out
 

@@ -158,7 +158,7 @@ def test_branch_copies_lineage_every_array_and_counts_refusals():
     births, deaths, refused = p.branch(copies, step=7)
     assert births.tolist() == [3, 0, 4] and deaths.tolist() == [2, 0, 0]
     assert refused.tolist() == [0, 0, 0]
-    assert p.counts().tolist() == [5, 4, 8] and p.capacity == 8
+    assert p.counts().tolist() == [5, 4, 8] and p.capacity == 10
     r0 = p.active[0]
     assert sorted(p.theta[0][r0, 0].tolist()) == [2.0, 2.0, 2.0, 2.0, 3.0]
     assert np.array_equal(p.arrays["momentum"][0][r0] / 10, p.theta[0][r0, 0])
