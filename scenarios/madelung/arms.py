@@ -365,6 +365,18 @@ def simulate(
     dict of pandas.DataFrame
         ``trajectories, model, neurons, events, setup``, each with an ``arm`` column; the
         trajectories include the grid cells and the Nelson positive control.
+
+    Examples
+    --------
+    ``dualsim run madelung --quick`` runs every arm (about a minute). A network other than the
+    two-parameter one goes to :func:`simulate_projected`, which analyses two observed
+    coordinates only:
+
+    >>> try:
+    ...     simulate(default_config(True).replace(n_hidden=3, observed=3), True, 9, False)
+    ... except ValueError as err:
+    ...     print(err)
+    observed: 3; madelung analyses observed = 2 only
     """
     if not is_two_param(config):
         return simulate_projected(config, quick, steps, progress)
@@ -686,6 +698,16 @@ def simulate_projected(
     ------
     ValueError
         ``observed`` is not 2.
+
+    Examples
+    --------
+    The whole path runs in the scenario's tests; only two observed coordinates are analysed:
+
+    >>> try:
+    ...     simulate_projected(default_config(True).replace(n_hidden=3, observed=3), True, 9, False)
+    ... except ValueError as err:
+    ...     print(err)
+    observed: 3; madelung analyses observed = 2 only
     """
     if config.observed != 2:
         raise ValueError(f"observed: {config.observed}; madelung analyses observed = 2 only")

@@ -747,12 +747,29 @@ def realtime_measures(
     dict
         ``spread`` (``sgd``, ``momentum``, ``nelson`` -> the tuple of :func:`width_exponent`)
         and ``signatures`` (arm -> :class:`analysis.schrodinger.RealtimeSignatures`).
+
+    Raises
+    ------
+    runner.AnalysisFailed
+        Fewer than two initial widths of an ensemble, or an arm missing.
+
+    Examples
+    --------
+    The whole path runs in the scenario's ``--quick`` test; without spreading arms:
+
+    >>> try:
+    ...     realtime_measures(pd.DataFrame({"arm": ["sgd"]}), {"spread_t": 10}, [], 0, {})
+    ... except AnalysisFailed as err:
+    ...     print(err)
+    real-time: 0 arms spread_sgd_*; need at least 2 widths
     """
     t_idx = int(setup["spread_t"])
     res: dict[str, Any] = {}
     for kind in ("sgd", "momentum", "nelson"):
         prefix = f"spread_{kind}_" if kind != "nelson" else "nelson_spread_"
         arms = sorted(a for a in traj["arm"].unique() if a.startswith(prefix))
+        if len(arms) < 2:
+            raise AnalysisFailed(f"real-time: {len(arms)} arms {prefix}*; need at least 2 widths")
         qs = [to_array(arm_frame(traj, a)).q for a in arms]
         beta, lo, hi, s0, dv = width_exponent(qs, t_idx, 200, seed)
         res[kind] = (beta, lo, hi, s0, dv)
