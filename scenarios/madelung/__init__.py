@@ -116,7 +116,10 @@ class MadelungScenario(Experiment):
     default_steps = 400
 
     def default_config(self, quick: bool) -> SystemConfig:
-        """The two-parameter network on its teacher (:func:`.arms.default_config`)."""
+        """The two-parameter network on its teacher.
+
+        See :func:`scenarios.madelung.arms.default_config`.
+        """
         return arms.default_config(quick)
 
     def simulate(
@@ -128,7 +131,10 @@ class MadelungScenario(Experiment):
     def analyse(
         self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]
     ) -> Analysis:
-        """Verdicts, diagnostics, summary and figures (:func:`.analyse.analyse`)."""
+        """Verdicts, diagnostics, summary and figures of saved tables.
+
+        See :func:`scenarios.madelung.analyse.analyse`.
+        """
         return analyse.analyse(tables, config, meta)
 
 
