@@ -158,9 +158,8 @@ def install_teacher(model: LearningSystem, b: float, a: float) -> None:
 
 
 def _set_start(model: LearningSystem, start: np.ndarray) -> None:
-    """Set every replica's (b, a) = start[r] (the 1-1-1 network's two weights)."""
-    model.ensemble.w[:, 1, 0] = start[:, 0]
-    model.ensemble.w[:, 2, 1] = start[:, 1]
+    """Set every replica's (b, a) = start[r] (edges input -> hidden and hidden -> output)."""
+    model.ensemble.set_edges([1, 2], [0, 1], start)
 
 
 def build_two_param(
@@ -544,15 +543,9 @@ def is_two_param(config: SystemConfig) -> bool:
 
 
 def _set_parameters(model: LearningSystem, theta: np.ndarray) -> None:
-    """Set every replica's parameter vector (R, P) (order of ``parameter_vector``)."""
-    ens = model.ensemble
-    n_w = ens.param_rows.size
-    ens.w[:, ens.param_rows, ens.param_cols] = theta[:, :n_w]
-    if ens.bias_index.size:
-        ens.b[:, ens.bias_index] = theta[:, n_w:]
-    if ens.momentum:
-        ens.vw[:] = 0.0
-        ens.vb[:] = 0.0
+    """Set every replica's parameter vector (R, P) (order of ``parameter_vector``) at rest."""
+    model.ensemble.set_parameter_vector(theta)
+    model.ensemble.reset_momentum()
 
 
 def _burned(config: SystemConfig, burn: int, start: Callable | None = None) -> LearningSystem:
