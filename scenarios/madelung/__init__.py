@@ -102,14 +102,7 @@ __all__ = ["CLAIMS", "SCENARIO", "MadelungScenario", "run"]
 class MadelungScenario(Experiment):
     """Fixed N: Fokker-Planck form, entropy budget, Madelung fit against its noise floor,
     hbar exponents per mass convention, real-time tests (momentum arm as the classical
-    control, Nelson trajectories as the positive control).
-
-    Examples
-    --------
-    >>> s = MadelungScenario()
-    >>> s.name, s.quick_steps, s.default_config(True).replicas
-    ('madelung', 100, 300)
-    """
+    control, Nelson trajectories as the positive control)."""
 
     name = "madelung"
     quick_steps = 100
