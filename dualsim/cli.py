@@ -10,9 +10,10 @@ Exit codes (:func:`runner.errors.exit_code_for`):
 * 0: done;
 * 2: bad input -- an option, a config value, a folder or a saved file -- reported in one line
   ``error: <field>: <value>; expected ...`` with no traceback;
-* 1: the run failed -- it diverged, its analysis failed, or any other exception (a bug is never
-  reported as bad input). What the run has written is kept, the traceback is saved as
-  ``traceback.txt`` in the output folder and one line names the error;
+* 1: the run failed -- it diverged, its analysis failed, or any other exception (a bug, an
+  ``OSError`` while writing; never reported as bad input). What the run has written is kept,
+  the traceback is saved as ``traceback.txt`` in the output folder and one line names the
+  error and where the run was (the arm and the step);
 * 130/143: interrupted by SIGINT/SIGTERM (recorded data and a checkpoint are kept; ``--resume``
   continues).
 
@@ -37,7 +38,7 @@ from dualsim.commands import report as report_command
 from dualsim.commands import run as run_command
 from dualsim.commands import show as show_command
 from dualsim.commands import sweep as sweep_command
-from runner.errors import DualsimError, Interrupted, UsageError, exit_code_for
+from runner.errors import ArmFailed, DualsimError, Interrupted, UsageError, exit_code_for
 
 __all__ = ["COMMANDS", "build_parser", "main", "save_traceback"]
 
@@ -102,7 +103,9 @@ def save_traceback(exc: BaseException, folder: Path | None) -> Path | None:
 
 def _failure_line(exc: BaseException, saved: Path | None) -> str:
     text = one_line(exc)
-    if not isinstance(exc, DualsimError):
+    if isinstance(exc, ArmFailed):
+        text = f"the run failed in {text}"
+    elif not isinstance(exc, DualsimError):
         text = f"the run failed: {type(exc).__name__}: {text}"
     where = f"; traceback in {saved}" if saved is not None else ""
     return f"error: {text}{where}; rerun with --debug to print it"

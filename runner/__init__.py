@@ -17,6 +17,7 @@ from runner.arms import arm_tables, concat_arms, run_arm
 from runner.checkpoint import Session, current, prepare_output, session
 from runner.errors import (
     AnalysisFailed,
+    ArmFailed,
     ConfigError,
     Diverged,
     DualsimError,
@@ -49,6 +50,7 @@ __all__ = [
     "REQUIRED_TABLES",
     "Analysis",
     "AnalysisFailed",
+    "ArmFailed",
     "ConfigError",
     "Diverged",
     "DualsimError",

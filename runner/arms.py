@@ -6,6 +6,12 @@ models, so everything that has to happen around steps happens here: scheduled ac
 quench, an injected packet), the progress bar, and -- while a :func:`runner.checkpoint.session`
 is open -- checkpoints, resume, signals and divergence handling, which the session attaches to
 the loop as an observer (:class:`ArmObserver`).
+
+An error while the arm is built or stepped (a bug, an ``OSError`` while saving a checkpoint)
+leaves :func:`run_arm` as :class:`~runner.errors.ArmFailed`, which names the arm and the step
+and keeps the original error as its cause; an invalid configuration found while building
+(:class:`~models.ConfigError`) and dualsim's own errors (an interruption, a divergence in a
+session) pass unchanged.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from models import ConfigError
 from models.divergence import Diverged
 from runner.checkpoint import current
+from runner.errors import ArmFailed, DualsimError
 from runner.io import concat_arms
 
 __all__ = ["ArmObserver", "arm_tables", "concat_arms", "run_arm"]
@@ -27,8 +35,10 @@ class ArmObserver(Protocol):
 
     ``model`` is the model to step. ``started()`` runs before the first step, ``stepped()``
     after every step, ``diverged(error)`` when a step raised
-    :class:`~models.divergence.Diverged` (it may raise instead), ``stopped()`` when the loop
-    is left for any reason and ``finished()`` when all steps are done.
+    :class:`~models.divergence.Diverged` (it may raise instead), ``failed(error)`` when any
+    other error left the loop (it returns what it kept, a phrase for the error message),
+    ``stopped()`` when the loop is left for any reason and ``finished()`` when all steps are
+    done.
     """
 
     model: Any
@@ -38,6 +48,8 @@ class ArmObserver(Protocol):
     def stepped(self) -> None: ...
 
     def diverged(self, error: Diverged) -> None: ...
+
+    def failed(self, error: BaseException) -> str: ...
 
     def stopped(self) -> None: ...
 
@@ -105,6 +117,12 @@ def run_arm(
     LearningSystem
         The model after ``steps`` steps.
 
+    Raises
+    ------
+    ArmFailed
+        Any error while building or stepping the arm (see the module docstring), with the arm,
+        the step and the original error as its cause.
+
     Examples
     --------
     >>> from models import LearningSystem
@@ -112,14 +130,25 @@ def run_arm(
     ...             actions={1: lambda mm: setattr(mm, "step_size", 0.2)})
     >>> m.steps, m.step_size
     (3, 0.2)
+    >>> try:
+    ...     run_arm("demo", lambda: LearningSystem(replicas=2, n_hidden=2), 3,
+    ...             actions={2: lambda mm: 1 / 0})
+    ... except ArmFailed as err:
+    ...     print(err, "|", err.arm, err.step, type(err.__cause__).__name__)
+    arm 'demo', step 3: ZeroDivisionError: division by zero | demo 3 ZeroDivisionError
     """
     sess = current()  # a dualsim run: checkpoints, resume, signals, divergence handling
     observer: ArmObserver | None = None
-    if sess is None:
-        model = build()
-    else:
-        observer = sess.open_arm(arm, build, steps, tables)
-        model = observer.model
+    try:
+        if sess is None:
+            model = build()
+        else:
+            observer = sess.open_arm(arm, build, steps, tables)
+            model = observer.model
+    except (DualsimError, ConfigError):
+        raise
+    except Exception as err:
+        raise ArmFailed(arm, 0, err) from err
     actions = dict(actions or {})
     bar = None
     if progress and model.steps < steps:
@@ -128,9 +157,11 @@ def run_arm(
         bar = tqdm(total=steps, initial=model.steps, desc=arm, leave=False)
     if observer is not None:
         observer.started()
+    done = model.steps  # steps completed; the one being made is done + 1
     try:
         while model.steps < steps:
-            action = actions.get(model.steps)
+            done = model.steps
+            action = actions.get(done)
             if action is not None:
                 action(model)
             model.step()
@@ -142,11 +173,21 @@ def run_arm(
         if observer is not None:
             observer.diverged(err)
         raise
+    except DualsimError:
+        raise
+    except Exception as err:
+        kept = observer.failed(err) if observer is not None else ""
+        raise ArmFailed(arm, done + 1, err, kept) from err
     finally:
         if observer is not None:
             observer.stopped()
         if bar is not None:
             bar.close()
     if observer is not None:
-        observer.finished()
+        try:
+            observer.finished()
+        except DualsimError:
+            raise
+        except Exception as err:  # the final checkpoint could not be saved
+            raise ArmFailed(arm, model.steps, err, observer.failed(err)) from err
     return model

@@ -20,7 +20,9 @@ every step and at the end). The session
   :class:`Interrupted` (exit code 130 or 143) with the command that resumes;
 - on a divergence (:class:`models.divergence.Diverged`) writes the tables recorded up to the
   last good step and raises :class:`~runner.errors.RunFailed` with the one-line cause; in
-  ``drop`` mode the diverged replicas are dropped instead and the run goes on.
+  ``drop`` mode the diverged replicas are dropped instead and the run goes on;
+- on any other error in an arm (:class:`~runner.errors.ArmFailed`) writes the tables recorded
+  so far, when it can, and keeps the checkpoints, so ``--resume`` continues from the last one.
 
 What is flushed is the arm's tables function (``run_arm``'s ``tables``, by default
 :func:`runner.arms.arm_tables`), unless :attr:`Session.tables` replaces it for every arm.
@@ -36,6 +38,7 @@ import contextlib
 import importlib
 import io
 import marshal
+import os
 import pickle
 import shutil
 import signal
@@ -215,6 +218,8 @@ def prepare_output(folder: str | Path, resume: bool = False, force: bool = False
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder}: a file; expected a folder")
     busy = folder.is_dir() and any(folder.iterdir())
+    if folder.is_dir():
+        _check_writable(folder)
     if resume:
         if not (folder / "config.toml").is_file():
             raise UsageError(
@@ -232,8 +237,20 @@ def prepare_output(folder: str | Path, resume: bool = False, force: bool = False
                 path.unlink()
         for name in OUTPUT_DIRS:
             shutil.rmtree(folder / name, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--out {folder}: cannot be created ({exc.strerror}); expected a folder you can write"
+        ) from None
+    _check_writable(folder)
     return folder
+
+
+def _check_writable(folder: Path) -> None:
+    """A folder the run cannot write into is bad input (refused before anything runs)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {folder}: not writable; expected a folder you can write")
 
 
 # ---------------------------------------------------------------------- the session
@@ -283,6 +300,7 @@ class Session:
         self.divergence_factor = divergence_factor
         self.tables = tables
         self.calls = 0
+        self.active: ArmCheckpoints | None = None
         self.finished: list[tuple[str, Any, TablesFn]] = []
         self.signal: int | None = None
         self.stepping = False
@@ -293,6 +311,20 @@ class Session:
 
     def resume_hint(self) -> str:
         return f"dualsim run {self.name} --out {self.folder} --resume"
+
+    def where(self) -> str:
+        """Where the run is: in which arm at which step, or after which arm.
+
+        Examples
+        --------
+        >>> Session("out").where()
+        'before its first arm'
+        """
+        if self.active is not None:
+            return f"in arm {self.active.arm!r} at step {self.active.model.steps}"
+        if self.finished:
+            return f"after arm {self.finished[-1][0]!r}"
+        return "before its first arm"
 
     # -------------------------------------------------------------- signals
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -328,7 +360,8 @@ class Session:
         if model is None:
             model = build()
         self._configure(model)
-        return ArmCheckpoints(self, arm, steps, path, model, self.tables or tables)
+        self.active = ArmCheckpoints(self, arm, steps, path, model, self.tables or tables)
+        return self.active
 
     def _configure(self, model: Any) -> None:
         guard = getattr(model, "divergence", None)
@@ -396,6 +429,23 @@ class ArmCheckpoints:
             f"written to {self.session.folder}"
         ) from None
 
+    def failed(self, error: BaseException) -> str:
+        """Another error left the loop: write the tables recorded so far (finished arms and
+        this one, when its tables can still be made) and say what was kept."""
+        sess = self.session
+        sess.stepping = False
+        hint = f"checkpoints kept (resume with: {sess.resume_hint()})"
+        try:
+            written = sess.flush((self.arm, self.model, self.tables))
+        except Exception:
+            try:  # the running arm's tables cannot be made: the finished arms' still can
+                written = sess.flush() if sess.finished else []
+            except Exception as exc:
+                return f"no tables written ({type(exc).__name__}: {exc}); {hint}"
+        if not written:
+            return hint
+        return f"{', '.join(written)} as recorded so far written to {sess.folder}; {hint}"
+
     def stopped(self) -> None:
         """The loop is left: a signal from now on interrupts at once."""
         self.session.stepping = False
@@ -405,6 +455,7 @@ class ArmCheckpoints:
         sess = self.session
         sess._save(self.path, self.model, self.arm, self.steps, done=True)
         sess.finished.append((self.arm, self.model, self.tables))
+        sess.active = None
         if sess.signal is not None:
             self._interrupt(saved=True)
 

@@ -5,7 +5,8 @@
 - exit 2, bad input: :class:`UsageError` (an option, a folder, a saved file) and
   :class:`~models.ConfigError` (an invalid configuration value);
 - exit 1, a failed run: :class:`RunFailed` (the message says what was kept),
-  :class:`AnalysisFailed` (the analysis could not produce a number it needs) and
+  :class:`ArmFailed` (an error while an arm was built or stepped; it names the arm and the
+  step), :class:`AnalysisFailed` (the analysis could not produce a number it needs) and
   :class:`~models.divergence.Diverged` (NaN/Inf or a loss blow-up);
 - exit 130 (SIGINT) or 143 (SIGTERM): :class:`Interrupted`, after saving.
 
@@ -22,6 +23,7 @@ from models.divergence import Diverged
 
 __all__ = [
     "AnalysisFailed",
+    "ArmFailed",
     "ConfigError",
     "Diverged",
     "DualsimError",
@@ -58,6 +60,48 @@ class RunFailed(DualsimError, RuntimeError):
     """The run itself failed (exit code 1); the message says why and what was kept."""
 
     exit_code = 1
+
+
+class ArmFailed(RunFailed):
+    """An error while an arm was built or stepped (exit code 1), with the arm and the step.
+
+    :func:`runner.arms.run_arm` raises it from the original error (``__cause__``, also
+    :attr:`error`); the message is one line: the arm, the step, the error's type and first line,
+    then ``detail`` (what was kept).
+
+    Parameters
+    ----------
+    arm : str
+        The arm's name.
+    step : int
+        The step being made when the error happened (``model.steps + 1`` at that moment), 0
+        while the arm's model was being built.
+    error : BaseException
+        The original error.
+    detail : str
+        What was kept, appended after ``"; "`` (empty: nothing).
+
+    Examples
+    --------
+    >>> err = ArmFailed("adaptive", 37, ValueError("bad value\\nmore"), "tables kept in out")
+    >>> print(err)
+    arm 'adaptive', step 37: ValueError: bad value; tables kept in out
+    >>> err.arm, err.step, err.exit_code
+    ('adaptive', 37, 1)
+    """
+
+    def __init__(self, arm: str, step: int, error: BaseException, detail: str = "") -> None:
+        self.arm = arm
+        self.step = int(step)
+        self.error = error
+        self.detail = detail
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        cause = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        where = f"arm {arm!r}, " + (f"step {self.step}" if self.step else "building its model")
+        super().__init__(f"{where}: {cause}" + (f"; {detail}" if detail else ""))
+
+    def __reduce__(self) -> tuple:  # picklable (a sweep worker sends it back to the parent)
+        return (type(self), (self.arm, self.step, self.error, self.detail))
 
 
 class AnalysisFailed(RunFailed):

@@ -3,8 +3,8 @@
 Every file dualsim writes goes through :func:`atomic_write`: the data goes to a temporary
 file next to the target (``.NAME.<pid>-<random>.tmp``), is flushed and fsynced, renamed over
 the target and the folder is fsynced. A reader, or a run killed at any moment, sees either the
-old file or the new one, never a torn one. :func:`remove_torn` deletes the temporary files a
-killed writer left behind.
+old file or the new one, never a torn one; an ``OSError`` while writing names the target.
+:func:`remove_torn` deletes the temporary files a killed writer left behind.
 """
 
 from __future__ import annotations
@@ -73,6 +73,11 @@ def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], None]) -> 
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # name the target (a failed write() names no file)
+        tmp.unlink(missing_ok=True)
+        if exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -1,9 +1,12 @@
 """``dualsim app [--port P] [--host H]``: serve the page of :mod:`dualsim.app` with Solara.
 
 The server binds to loopback (127.0.0.1) unless ``--host`` says otherwise; ``--port 0`` picks a
-free port. It runs in the foreground until interrupted (Ctrl-C). Solara's telemetry and version
-check are off and its JavaScript/CSS come from the ``solara-assets`` package, so the page works
-without network access.
+free port. It runs in the foreground until interrupted: Ctrl-C stops it (exit 0), SIGTERM stops
+it too (exit 143); either way the server process and its kernels (Solara's kernels live in the
+server process) are gone when the command returns, and a killed ``dualsim app`` takes its
+server with it (:mod:`dualsim.app.serve`). Solara's telemetry and version check are off and its
+JavaScript/CSS come from the ``solara-assets`` package, so the page works without network
+access.
 
 Solara is imported only when the command runs (the ``viz`` extra); the rest of the CLI works
 without it.
@@ -24,7 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from runner.errors import UsageError
+from runner.errors import Interrupted, UsageError
 
 __all__ = [
     "APP_MODULE",
@@ -117,7 +120,7 @@ def server_command(host: str, port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "solara",
+        "dualsim.app.serve",
         "run",
         APP_MODULE,
         "--host",
@@ -188,8 +191,19 @@ def stop_server(proc: subprocess.Popen, timeout: float = 10.0) -> None:
             proc.wait(timeout=timeout)
 
 
+def _terminate(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a server started in our own process group: TERM, then KILL after ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
 def execute(args: argparse.Namespace) -> int:
-    """Serve the page in the foreground until interrupted."""
+    """Serve the page in the foreground until interrupted (Ctrl-C: exit 0; SIGTERM: 143)."""
     if importlib.util.find_spec("solara") is None:
         raise UsageError(
             "app: solara is not installed; expected the viz extra (pip install -e '.[viz]')"
@@ -197,7 +211,22 @@ def execute(args: argparse.Namespace) -> int:
     port = check_address(args.host, args.port)
     print(f"dualsim app: http://{args.host}:{port}/  (Ctrl-C stops it)", flush=True)
     env = {**os.environ, **QUIET_ENV}
+
+    def on_term(signum: int, frame: object) -> None:
+        del frame
+        signal.signal(signum, signal.SIG_IGN)  # the shutdown is not interrupted again
+        raise Interrupted(signum, f"{signal.Signals(signum).name}: the app server stopped")
+
+    # the server shares our process group: a Ctrl-C in the terminal reaches both
+    proc = subprocess.Popen(server_command(args.host, port), env=env)
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        return subprocess.call(server_command(args.host, port), env=env)
+        return proc.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            _terminate(proc)
+        finally:
+            signal.signal(signal.SIGTERM, previous)

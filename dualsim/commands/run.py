@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import scenarios
-from dualsim.commands import TRACEBACK_FILE, load_scenario, set_output
+from dualsim.commands import TRACEBACK_FILE, load_scenario, one_line, set_output
 from models import ConfigError, SystemConfig
-from runner.checkpoint import prepare_output, session
-from runner.errors import AnalysisFailed, Diverged, RunFailed, UsageError
+from runner.checkpoint import Session, prepare_output, session
+from runner.errors import AnalysisFailed, Diverged, DualsimError, RunFailed, UsageError
 from runner.experiment import default_out
 from runner.io import read_config
 
@@ -32,6 +32,7 @@ __all__ = [
     "add_run_options",
     "build_config",
     "execute",
+    "failure_message",
     "parse_set",
     "register",
     "resume_settings",
@@ -205,6 +206,24 @@ def resume_settings(args: argparse.Namespace, out: Path) -> tuple[SystemConfig, 
     return config, quick, steps
 
 
+def failure_message(exc: BaseException, sess: Session) -> str:
+    """The one-line message of an error that left a run outside its arms' stepping loops:
+    where the run was, the error, and what was kept.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> failure_message(OSError(28, "No space left on device", "out/model.parquet"),
+    ...                 Session(tempfile.mkdtemp(), name="train"))[:61]
+    'the run failed before its first arm: OSError: [Errno 28] No s'
+    """
+    where = sess.where()
+    text = f"the run failed {where}: {type(exc).__name__}: {one_line(exc)}"
+    if sess.checkpoint_dir.is_dir() and any(sess.checkpoint_dir.iterdir()):
+        text += f"; checkpoints kept (resume with: {sess.resume_hint()})"
+    return text
+
+
 def execute(args: argparse.Namespace) -> int:
     """Run the scenario ``args.name`` into its output folder; print its summary and verdicts."""
     module = load_scenario(args.name)
@@ -227,6 +246,7 @@ def execute(args: argparse.Namespace) -> int:
         out = prepare_output(args.out or default_out(args.name), force=args.force)
         quick, steps = args.quick, args.steps
     set_output(args, out)
+    sess = Session(out)
     try:
         with session(
             out,
@@ -235,7 +255,7 @@ def execute(args: argparse.Namespace) -> int:
             resume=args.resume,
             on_divergence=args.on_divergence,
             divergence_factor=factor,
-        ):
+        ) as sess:
             result = module.run(
                 config=config,
                 out=out,
@@ -246,7 +266,12 @@ def execute(args: argparse.Namespace) -> int:
     except Diverged as exc:  # a model stepped outside run_arm
         raise RunFailed(f"{exc}; output folder {out}") from exc
     except AnalysisFailed as exc:
-        raise RunFailed(f"analysis failed: {exc}; the tables are in {out}") from exc
+        kept = "" if str(out) in str(exc) else f"; the tables are in {out}"
+        raise RunFailed(f"analysis failed: {exc}{kept}") from exc
+    except (DualsimError, ConfigError):
+        raise  # bad input (exit 2), an interruption, or a failure that names its arm and step
+    except Exception as exc:  # anything else after the input was accepted is a failed run
+        raise RunFailed(failure_message(exc, sess)) from exc
     (out / TRACEBACK_FILE).unlink(missing_ok=True)  # left by an earlier failure of this run
     print(f"{result.name}: wrote {len(result.tables)} tables to {result.out}")
     for key, value in result.summary.items():

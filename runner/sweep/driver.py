@@ -18,13 +18,21 @@ layout is described in :mod:`runner.sweep.index`; :func:`~runner.sweep.collect.c
 one table of every finished run with the parameter columns.
 Time is wall-clock seconds in the index only; the collected tables carry the scenarios' own
 units (learning steps).
+
+SIGINT and SIGTERM stop a sweep cleanly: the pool's workers are terminated, the index is
+written (the runs that were running stay ``pending``) and :class:`~runner.errors.Interrupted`
+is raised (exit code 130/143); running the same sweep again continues it. Inside a
+``dualsim run`` the run's own signal handling applies instead.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +41,8 @@ import numpy as np
 import pandas as pd
 
 from models import ConfigError, SystemConfig
+from runner.checkpoint import current
+from runner.errors import SIGNAL_EXIT_CODES, Interrupted
 from runner.experiment import default_out, resolve
 from runner.sweep.collect import collect
 from runner.sweep.engines import (
@@ -265,23 +275,59 @@ def _run_all(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), disable=not progress, unit="run", desc="sweep")
+        runs = execute(engine, executor, todo, workers, scheduler, max_restarts)
         try:
-            for spec, record in execute(engine, executor, todo, workers, scheduler, max_restarts):
-                if record.get("files") is not None:
-                    write_shipped(folder, spec, record.pop("files"))
-                if record["status"] == "done" and not is_done(Path(spec.folder)):
-                    record = {**record, "status": "failed", "error": "run folder missing"}
-                writer.update(spec.index, record)
-                (ran if record["status"] == "done" else failed).append(spec.run_id)
-                note_failure(folder, spec.run_id, record)
-                bar.update(1)
-                bar.set_postfix(done=len(ran), failed=len(failed), refresh=False)
+            with _signals_stop_the_sweep(), contextlib.closing(runs):
+                for spec, record in runs:
+                    if record.get("files") is not None:
+                        write_shipped(folder, spec, record.pop("files"))
+                    if record["status"] == "done" and not is_done(Path(spec.folder)):
+                        record = {**record, "status": "failed", "error": "run folder missing"}
+                    writer.update(spec.index, record)
+                    (ran if record["status"] == "done" else failed).append(spec.run_id)
+                    note_failure(folder, spec.run_id, record)
+                    bar.update(1)
+                    bar.set_postfix(done=len(ran), failed=len(failed), refresh=False)
+        except _Stop as exc:
+            done = len(skipped) + len(ran)
+            raise Interrupted(
+                exc.signum,
+                f"{signal.Signals(exc.signum).name}: the sweep in {folder} stopped with {done} of "
+                f"{n_runs} runs done ({len(failed)} failed); the same command continues it",
+            ) from None
         finally:
             bar.close()
             writer.flush(force=True)
             if engine != "external":
                 remove_stale(folder)
     return SweepResult(folder, writer.frame.copy(), ran, skipped, failed)
+
+
+class _Stop(Interrupted):
+    """Raised by the sweep's signal handler (the message is made where it is caught)."""
+
+
+@contextlib.contextmanager
+def _signals_stop_the_sweep() -> Iterator[None]:
+    """SIGINT/SIGTERM raise :class:`_Stop` in the main thread (once: a second signal during the
+    shutdown is ignored). Nothing is installed outside the main thread or inside a ``dualsim
+    run`` session (whose handlers stop the run)."""
+    if threading.current_thread() is not threading.main_thread() or current() is not None:
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        del frame
+        for other in SIGNAL_EXIT_CODES:
+            signal.signal(other, signal.SIG_IGN)
+        raise _Stop(signum, signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, stop) for signum in SIGNAL_EXIT_CODES}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _short_name(label: str) -> str:

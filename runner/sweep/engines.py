@@ -8,6 +8,12 @@ complete run folder atomically. Engines: ``"serial"`` (in this process), ``"loca
 ``concurrent.futures.Executor``. A run never starts a pool itself: a sweep started inside a run
 (a scenario's internal grid) runs serially in that run's process.
 
+The processes of a pool die with the sweep process (:mod:`runner.lifeline`): the workers and
+the forkserver get the parent-death signal and the workers watch the sweep process, so a
+``kill -9`` of the sweep leaves no process behind. When the sweep is stopped (a signal, an
+error, the caller closing the generator of :func:`execute`) the pool's workers are terminated
+at once instead of finishing their runs.
+
 The scenario of a run is a callable with the scenario signature
 ``run(config, out, quick, steps, progress, **options)``, or its import string
 ``"module:attr"`` (resolved in the worker).
@@ -35,7 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from models import ConfigError, SystemConfig
+from runner.errors import Interrupted
 from runner.experiment import resolve
+from runner.lifeline import worker_init
 from runner.sweep.grid import plain
 from runner.sweep.index import RUN_RECORD, TMP_PREFIX, install
 
@@ -49,6 +57,7 @@ __all__ = [
     "execute_run",
     "in_run",
     "scenario_label",
+    "terminate_pool",
 ]
 
 ENGINES = ("serial", "local", "dask")
@@ -169,6 +178,9 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             install(tmp, final)
+    except Interrupted:  # the sweep (or the run around it) is being stopped: not a failure
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         text = error_line(exc)
@@ -278,6 +290,8 @@ def execute(
         pool = cf.ProcessPoolExecutor(
             max_workers=min(n_workers, len(remaining)),
             mp_context=_mp_context(todo[0].scenario),
+            initializer=worker_init,
+            initargs=(os.getpid(),),
         )
         broken: list[RunSpec] = []
         try:
@@ -289,15 +303,46 @@ def execute(
                     spec,
                     (_failure(spec, outcome) if isinstance(outcome, BaseException) else outcome),
                 )
+        except BaseException:  # stopped early (a signal, an error, the generator closed)
+            terminate_pool(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         remaining = sorted(broken, key=lambda s: s.index)
         restarts += 1 if broken else 0
 
 
+def terminate_pool(pool: cf.ProcessPoolExecutor, timeout: float = 5.0) -> None:
+    """Stop a process pool now: cancel what has not started, terminate the workers (SIGTERM,
+    then SIGKILL after ``timeout`` seconds) and wait for them.
+
+    Examples
+    --------
+    >>> pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    >>> terminate_pool(pool); pool.submit(int, "1")
+    Traceback (most recent call last):
+    ...
+    RuntimeError: cannot schedule new futures after shutdown
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    deadline = time.monotonic() + timeout
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout)
+
+
 def _mp_context(scenario: str | Callable[..., Any]) -> multiprocessing.context.BaseContext:
     """``forkserver`` (workers fork from a server that imported the runner and the scenario
-    once: no fork of this possibly threaded process, fast pool (re)starts), else ``spawn``."""
+    once: no fork of this possibly threaded process, fast pool (re)starts), else ``spawn``.
+    The forkserver first imports :mod:`runner.sweep.forkserver_preload`, which ties its life
+    to this process."""
     if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
@@ -305,7 +350,8 @@ def _mp_context(scenario: str | Callable[..., Any]) -> multiprocessing.context.B
         module = scenario.partition(":")[0]
     else:
         module = getattr(scenario, "__module__", None)
-    ctx.set_forkserver_preload([m for m in (__name__, module) if m])
+    preload = ("runner.sweep.forkserver_preload", __name__, module)
+    ctx.set_forkserver_preload([m for m in preload if m])
     return ctx
 
 

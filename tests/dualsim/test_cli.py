@@ -129,10 +129,12 @@ def test_any_error_inside_a_run_is_a_failed_run(capsys, monkeypatch, tmp_path, e
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert type(error).__name__ in err and str(error) in err and "--debug" in err
+    assert "the run failed before its first arm" in err
     saved = (out / TRACEBACK_FILE).read_text()
     assert saved.startswith("Traceback") and f"{type(error).__name__}: {error}" in saved
-    with pytest.raises(type(error)):
+    with pytest.raises(RunFailed) as info:
         main(["run", "train", "--out", str(tmp_path / "o2"), "--debug"])
+    assert info.value.__cause__ is error  # --debug shows the original traceback too
 
 
 def test_run_failed_keeps_its_message(capsys, monkeypatch, tmp_path) -> None:
