@@ -182,6 +182,9 @@ def simulate(config: SystemConfig, steps: int, progress: bool) -> dict[str, pd.D
     still = run_arm("no_change", lambda: LearningSystem(config), steps, progress)
     parts.append(arm_tables(still, "no_change"))
     tables = concat_arms(parts)
+    # an integer column: an arm whose only events are model events (the quench) would make it
+    # float, its empty controller-event frame having float columns
+    tables["events"]["step"] = tables["events"]["step"].astype("int64")
     positive = positive_control(config.replicas, steps, config.seed)
     tables["trajectories"] = pd.concat(
         [tables["trajectories"], positive.assign(arm="positive_control")],
