@@ -4,11 +4,12 @@ Both controllers set one ensemble-wide SGD parameter (gamma or M) with the same 
 policies besides their own: ``constant``, ``schedule`` and ``consistency``. The
 ``consistency`` policy drives the Madelung hbar set by (gamma, M) through the measured
 diffusion (:class:`HbarMeter`; hbar(gamma, M) = (c gamma / M)^p with the constant c measured
-over the last ``window`` steps) toward |mu_c| / (2 pi) (PHYSICS.md section 4), moving the log
-of the controlled parameter a fraction ``gain`` of the way to the value that meets it each time
-it acts. ``mu_c`` is given, or the current chemical potential of
-the model's neuron-count controller. Under this policy the consistency condition holds by
-construction: a setting of the run, not evidence for the theory.
+over the last ``window`` steps) toward |mu_c| / (2 pi)
+(docs/physics.md#wave-function-and-consistency-condition), moving the log of the controlled
+parameter a fraction ``gain`` of the way to the value that meets it each time it acts.
+``mu_c`` is given, or the current chemical potential of the model's neuron-count controller.
+Under this policy the consistency condition holds by construction: a setting of the run, not
+evidence for the theory.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ SHARED_POLICY_KEYS: dict[str, tuple[str, ...]] = {
 class HbarMeter:
     """The Madelung hbar set by (gamma, M) through the measured diffusion of the coordinates.
 
-    Reading (PHYSICS.md section 3, reconstructed): hbar = (D / gamma)^p, with m = 1/(2 gamma);
+    Reading (reconstructed; docs/physics.md#mass-and-time-conventions): hbar = (D / gamma)^p,
+    with m = 1/(2 gamma);
     p = 1 is Nelson's hbar = 2 m D, p = 1/2 the reading hbar^2 ~ D / gamma. D is measured every
     step from the SGD displacement of the observed coordinates
     (:attr:`models.observables.Observables.sgd_diffusion`; neuron moves excluded), and the

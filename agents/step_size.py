@@ -14,8 +14,9 @@ temperature
 consistency
     Drives the Madelung hbar set by (gamma, M) through the measured diffusion (see
     :class:`agents.policies.HbarMeter`; the constant of D = c gamma^2 / M is measured over the
-    last ``window`` steps) toward mu_c / (2 pi) (PHYSICS.md section 4), moving log gamma a
-    fraction ``gain`` of the way to the solution each time it acts. ``mu_c`` defaults to the
+    last ``window`` steps) toward mu_c / (2 pi)
+    (docs/physics.md#wave-function-and-consistency-condition), moving log gamma a fraction
+    ``gain`` of the way to the solution each time it acts. ``mu_c`` defaults to the
     current chemical potential of the model's neuron-count controller. Under this policy the
     consistency condition hbar = mu_c / (2 pi) holds by construction: it is a setting of the
     run, not evidence for the theory; evidence must come from signatures the controller does not

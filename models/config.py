@@ -99,7 +99,7 @@ class SystemConfig:
     step_size, batch_size : float, int
         gamma and M, ensemble-wide.
     relax_steps, relax_rate : int, float
-        Relaxation of the fast variables x by descent on H (PHYSICS.md section 1).
+        Relaxation of the fast variables x by descent on H (docs/physics.md#learning-system).
     forward_sweeps : int
         Sweeps of x <- f(w x + b) before relaxing, for graphs with hidden -> hidden edges.
     neuron_temperature : float

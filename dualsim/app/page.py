@@ -22,7 +22,8 @@ hbar, in units of steps (dt = 1 per learning step), by two routes over the last 
   diffusion without quantum pressure).
 
 The consistency gap is log10(hbar_Nelson / (|mu_c| / 2 pi)): zero when the hbar set by (gamma, M)
-equals the one set by the chemical potential. mu_c is the neuron-count
+equals the one set by the chemical potential
+(docs/physics.md#wave-function-and-consistency-condition). mu_c is the neuron-count
 controller's current value when one is on, otherwise the page's mu_c setting.
 """
 
