@@ -1,5 +1,9 @@
 """Kill a ``dualsim run`` subprocess (SIGKILL at a random step, SIGINT, SIGTERM), resume it, and
-compare every Parquet table with an uninterrupted run of the same seed (pandas.testing)."""
+compare every Parquet table with an uninterrupted run of the same seed (pandas.testing).
+
+The interrupted runs go through :mod:`tests.runner.steppause`: the run writes a step counter
+and waits at the chosen step until it has been signalled, so every signal lands at a known step
+however loaded the machine is (the tests wait on the counter, never on a delay)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +19,17 @@ import pandas.testing as pdt
 import pytest
 
 from scenarios import scenario_names
+from tests.runner.sessions import start_session, wait_for
+from tests.runner.steppause import read_counter
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY = 3
-TRAIN = ["--steps", "90", "--replicas", "16"]  # with --quick: about 2 s of stepping
-# long enough that a signal sent right after the first checkpoint always lands mid-run, even on
-# an idle fast machine (about 10 s of stepping there)
-TRAIN_LONG = ["--steps", "900", "--replicas", "16"]
+TRAIN = ["--steps", "90", "--replicas", "16"]
+MAX_PAUSE = 40  # every quick scenario steps at least this often (all arms together)
 
 
-def _cmd(name: str, out: Path, *extra: str) -> list[str]:
+def _args(name: str, out: Path, *extra: str) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "dualsim",
         "run",
         name,
         "--quick",
@@ -46,9 +46,16 @@ def _size(name: str) -> list[str]:
     return TRAIN if name == "train" else []
 
 
-def _run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+def _run(args: list[str], timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "dualsim", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _tables(folder: Path) -> dict[str, pd.DataFrame]:
@@ -64,51 +71,39 @@ def _assert_same(a: Path, b: Path) -> None:
         assert (a / "verdicts.csv").read_bytes() == (b / "verdicts.csv").read_bytes()
 
 
-def _start_and_signal(
-    name: str, out: Path, signum: int, delay: float, size: list[str] | None = None
-) -> subprocess.Popen:
-    """Start a run, wait for its first checkpoint, wait ``delay`` s more, send ``signum``.
+def _start_paused(name: str, root: Path, pause_at: int) -> tuple[subprocess.Popen, Path, Path]:
+    """Start the run; return once it waits at its ``pause_at``-th step (all arms counted)."""
+    out, counter, log = root / "run", root / "counter", root / "run.log"
+    argv = ["-m", "tests.runner.steppause", str(counter), str(pause_at)]
+    proc = start_session([*argv, *_args(name, out, *_size(name))], log)
 
-    (Keeping finished arms of multi-arm scenarios is tested in process, in test_reliability.)"""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        _cmd(name, out, *(_size(name) if size is None else size)),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    ckpt = out / "checkpoints"
-    deadline = time.monotonic() + 300
-    while not (ckpt.is_dir() and any(ckpt.glob("*.pkl"))):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _, err = proc.communicate()
-            pytest.fail(f"run ended before its first checkpoint: {err[-500:]}")
-        time.sleep(0.02)
-    time.sleep(delay)
-    assert proc.poll() is None, "the run finished before the signal; make it longer"
-    proc.send_signal(signum)
-    return proc
+    def paused() -> bool:
+        seen = read_counter(counter)
+        return seen is not None and seen[0] >= pause_at
+
+    try:
+        wait_for(paused, f"step {pause_at} (counter {counter})", proc, log, timeout=600)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, out, log
 
 
 @pytest.fixture(scope="module")
-def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def references() -> dict[str, Path]:
     return {}
 
 
-def _reference(
-    name: str, references: dict[str, Path], root: Path, size: list[str] | None = None
-) -> Path:
-    key = name if size is None else f"{name}:{' '.join(size)}"
-    if key not in references:
+def _reference(name: str, references: dict[str, Path], root: Path) -> Path:
+    if name not in references:
         out = root / f"ref-{name}"
-        res = _run(_cmd(name, out, *(_size(name) if size is None else size)))
+        res = _run(_args(name, out, *_size(name)))
         if res.returncode != 0:
             pytest.skip(f"the uninterrupted {name} run itself failed: {res.stderr.strip()[-300:]}")
         assert not (out / "checkpoints").exists()
-        references[key] = out
-    return references[key]
+        references[name] = out
+    return references[name]
 
 
 PARAMS = [
@@ -122,14 +117,17 @@ def test_sigkill_at_a_random_step_then_resume_is_identical(
 ) -> None:
     root = tmp_path_factory.mktemp(f"kill-{name}")
     ref = _reference(name, references, root)
-    delay = float(np.random.default_rng(sum(map(ord, name))).uniform(0.0, 0.8))
-    out = root / "run"
-    proc = _start_and_signal(name, out, signal.SIGKILL, delay)
-    proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    assert any((out / "checkpoints").glob("*.pkl"))
-    res = _run(_cmd(name, out, "--resume"))
-    assert res.returncode == 0, res.stderr
+    pause_at = int(np.random.default_rng(sum(map(ord, name))).integers(EVERY, MAX_PAUSE))
+    proc, out, log = _start_paused(name, root, pause_at)
+    total, arm, step = read_counter(root / "counter") or (0, "?", 0)
+    proc.kill()
+    proc.wait(timeout=60)
+    seen = f"killed at step {step} of arm {arm!r} ({total} steps in all); output:\n"
+    seen += log.read_text(errors="replace")[-1000:]
+    assert proc.returncode == -signal.SIGKILL, seen
+    assert sorted(p.name for p in (out / "checkpoints").glob("*.pkl")), seen
+    res = _run(_args(name, out, "--resume"))
+    assert res.returncode == 0, f"{seen}\nresume: {res.stderr[-2000:]}"
     assert not (out / "checkpoints").exists()
     _assert_same(ref, out)
 
@@ -139,19 +137,21 @@ def test_sigint_sigterm_flush_parquet_and_resume(
     signum: int, code: int, references: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     root = tmp_path_factory.mktemp(f"sig{signum}")
-    ref = _reference("train", references, root, TRAIN_LONG)
-    out = root / "run"
-    proc = _start_and_signal("train", out, signum, 0.3, TRAIN_LONG)
-    _, err = proc.communicate(timeout=120)
+    ref = _reference("train", references, root)
+    pause_at = 7 if signum == signal.SIGINT else 12
+    proc, out, log = _start_paused("train", root, pause_at)
+    proc.send_signal(signum)
+    proc.wait(timeout=120)
+    err = log.read_text(errors="replace")
     assert proc.returncode == code, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert f"{signal.Signals(signum).name} at step {pause_at} of arm 'train'" in lines[0], err
     assert f"resume with: dualsim run train --out {out} --resume" in lines[0]
-    step = int(lines[0].split(" at step ")[1].split()[0])
     tables = _tables(out)  # valid Parquet, up to the step where the signal was handled
     assert {"trajectories", "model", "events"} <= set(tables)
-    assert tables["trajectories"]["step"].max() == step
-    assert len(tables["trajectories"]) == (step + 1) * 16
-    res = _run(_cmd("train", out, "--resume"))
+    assert tables["trajectories"]["step"].max() == pause_at
+    assert len(tables["trajectories"]) == (pause_at + 1) * 16
+    res = _run(_args("train", out, "--resume"))
     assert res.returncode == 0, res.stderr
     _assert_same(ref, out)
