@@ -259,9 +259,11 @@ class Cloning:
         self.variant = variant
         self.n_max = max(N_MAX_FACTOR * n0, 1024) if n_max is None else int(n_max)
         self.bandwidth = float(bandwidth)
-        if variant == "entropy_aware" and not model.step_size > 0:
+        if variant == "entropy_aware" and not (model.step_size > 0 and cfg.diffusion is not None):
             raise ConfigError(
-                f"{where}.variant", variant, "a model with step_size > 0 (T = D / step_size)"
+                f"{where}.variant",
+                variant,
+                "a model with step_size > 0 and a given diffusion (T = D / step_size)",
             )
         R = cfg.replicas
         self.mu = np.full(R, math.nan)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.divergence import Diverged
+from models.mean_field import RBFNetwork
 from models.observables import Observables
 from models.potentials import Potential, make_potential
 
@@ -104,7 +105,9 @@ class Particles:
 
     Parameters
     ----------
-    potential : Potential
+    potential : Potential or RBFNetwork
+        A frozen potential, or the mean-field network whose first variation the particles
+        feel.
     replicas, n : int
         R and the initial particles per replica.
     capacity : int
@@ -138,7 +141,12 @@ class Particles:
     """
 
     def __init__(
-        self, potential: Potential, replicas: int, n: int, capacity: int, dtype: Any = "float64"
+        self,
+        potential: Potential | RBFNetwork,
+        replicas: int,
+        n: int,
+        capacity: int,
+        dtype: Any = "float64",
     ) -> None:
         R, C = int(replicas), max(int(capacity), int(n), 1)
         self.potential = potential
@@ -177,8 +185,9 @@ class Particles:
         return self.theta[replica][self.active[replica]].copy()
 
     def psi(self) -> np.ndarray:
-        """``Psi_i = V(theta_i)`` of every slot, (R, capacity) (stale where not active)."""
-        return self.potential.value(self.theta)
+        """``Psi_i`` of every slot, (R, capacity) (stale where not active): ``V(theta_i)``, or
+        the network's first variation (:meth:`models.mean_field.RBFNetwork.psi`)."""
+        return self.potential.psi(self.theta, self.active)
 
     def mean_position(self) -> np.ndarray:
         """Population mean of each coordinate per replica, (R, dim) (NaN when extinct)."""
@@ -216,19 +225,29 @@ class Particles:
         self.potential.wrap(self.theta)
 
     # ------------------------------------------------------------------ kernels
-    def move(self, eta: float, D: float, rng: np.random.Generator, common: bool) -> None:
-        """One step ``theta <- theta - eta grad V + sqrt(2 D) xi`` of every slot.
+    def move(
+        self, eta: float, D: float, rng: np.random.Generator, mode: str, batch: int = 1
+    ) -> None:
+        """One step of every slot: ``theta <- theta - eta g + sqrt(2 D) xi``.
 
-        ``xi`` has one standard normal draw per slot and coordinate, or with ``common`` one
-        per replica and coordinate shared by all its slots.
+        ``g`` is the exact ``grad Psi``, except for a network in ``per_neuron`` or ``common``
+        mode, where it is the mini-batch estimate of
+        :meth:`models.mean_field.RBFNetwork.sgd_gradient` (``batch`` = M) and ``D`` is 0.
+        ``xi`` has one standard normal draw per slot and coordinate (``langevin``), or one per
+        replica and coordinate shared by all its slots (``common``).
         """
         theta = self.theta
-        if eta:
-            theta -= eta * self.potential.gradient(theta)
-        if D:
-            shape = (self.replicas, 1, self.dim) if common else theta.shape
-            theta += math.sqrt(2.0 * D) * rng.standard_normal(shape, dtype=self.dtype)
-        self.potential.wrap(theta)
+        pot = self.potential
+        if isinstance(pot, Potential) or mode == "langevin":
+            if eta:
+                theta -= eta * pot.exact_gradient(theta, self.active)
+            if D:
+                shape = (self.replicas, 1, self.dim) if mode == "common" else theta.shape
+                theta += math.sqrt(2.0 * D) * rng.standard_normal(shape, dtype=self.dtype)
+        elif eta:
+            per_neuron = mode == "per_neuron"
+            theta -= eta * pot.sgd_gradient(theta, self.active, rng, batch, per_neuron)
+        pot.wrap(theta)
 
     def grow(self, capacity: int) -> None:
         """Enlarge every per-slot array to ``capacity`` slots per replica (new slots empty)."""
@@ -314,7 +333,10 @@ class Particles:
 
     @classmethod
     def for_config(cls, config: SystemConfig, rng: np.random.Generator) -> Particles:
-        """The particles of a frozen-potential config, started at the minimum of V.
+        """The particles of a config with a potential, started at the minimum of V.
+
+        A network (``rbf_network``) starts with its centres uniform on the circle
+        (:meth:`models.mean_field.RBFNetwork.initial`).
 
         Each coordinate starts Gaussian around the minimum with the Boltzmann variance
         ``T / k`` (``T = D / step_size``; :func:`initial_variance` with ``alpha = 0``), or
@@ -322,9 +344,14 @@ class Particles:
         an infinite variance (``step_size = 0`` or a flat minimum) starts all particles at the
         minimum.
         """
-        pot = make_potential(config.potential)
-        parts = cls(pot, config.replicas, config.n_hidden, config.n_hidden_max, config.dtype)
         n = config.n_hidden
+        if config.potential["type"] == "rbf_network":
+            net = RBFNetwork(config.potential, config.potential.get("n0", n), config.noise)
+            parts = cls(net, config.replicas, n, config.n_hidden_max, config.dtype)
+            parts.place(net.initial(rng, (config.replicas, n)))
+            return parts
+        pot = make_potential(config.potential)
+        parts = cls(pot, config.replicas, n, config.n_hidden_max, config.dtype)
         var = initial_variance(pot, float(config.diffusion), float(config.step_size))
         centre = pot.minimum()
         draws = rng.standard_normal((config.replicas, n, pot.dim))
@@ -358,14 +385,28 @@ class ParticleObservables(Observables):
         super().__init__(model, None, None, None, model.step_size, model.batch_size)
 
     @cached_property
+    def quadrature(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """A network's quadrature units and residual (shared by ``psi`` and ``loss``)."""
+        parts = self.model.particles
+        if isinstance(parts.potential, Potential):
+            return None
+        return parts.potential.quadrature(parts.theta, parts.active)
+
+    @cached_property
     def psi(self) -> np.ndarray:
-        """``V(theta)`` of every slot, (R, capacity)."""
-        return self.model.particles.psi()
+        """``Psi`` of every slot, (R, capacity)."""
+        parts = self.model.particles
+        if self.quadrature is None:
+            return parts.psi()
+        return parts.potential.psi(parts.theta, parts.active, self.quadrature)
 
     @cached_property
     def loss(self) -> np.ndarray:
-        """Population mean of ``Psi`` per replica, (R,) (NaN when extinct)."""
+        """Population mean of ``Psi = V`` per replica (NaN when extinct); for a network its
+        loss R (:meth:`models.mean_field.RBFNetwork.loss`), (R,)."""
         parts = self.model.particles
+        if self.quadrature is not None:
+            return parts.potential.loss(parts.theta, parts.active, self.quadrature)
         total = np.sum(self.psi, axis=1, where=parts.active)
         with np.errstate(invalid="ignore", divide="ignore"):
             return total / parts.counts()
@@ -382,24 +423,20 @@ class ParticleObservables(Observables):
 
     def refresh(self) -> None:
         """Forget the population-dependent values (after births and deaths)."""
-        for key in ("psi", "loss", "n_neurons"):
+        for key in ("quadrature", "psi", "loss", "n_neurons"):
             self.__dict__.pop(key, None)
 
 
 def particle_step(model: LearningSystem) -> None:
-    """One step of a frozen-potential model: move, observe, controllers, hooks, record.
+    """One step of a model with a potential: move, observe, controllers, hooks, record.
 
     A replica whose particles leave the finite numbers raises
     :class:`~models.divergence.Diverged` (nothing of that step is recorded).
     """
     parts = model.particles
     cfg = model.config
-    parts.move(
-        model.step_size,
-        float(cfg.diffusion),
-        model.streams["particles"],
-        cfg.noise_mode == "common",
-    )
+    D = float(cfg.diffusion or 0.0)
+    parts.move(model.step_size, D, model.streams["particles"], cfg.noise_mode, model.batch_size)
     model.last_state = None
     model.observables = ParticleObservables(model)
     mean = parts.mean_position()

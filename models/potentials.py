@@ -12,6 +12,13 @@ A frozen-potential learning system (``SystemConfig.potential`` set) has non-inte
 ``{"type": "separable", "axes": [table, table, ...]}``
     ``V(theta) = sum_j V_j(theta_j)`` in 2 or 3 dimensions, one 1-D table (polynomial or
     cosine) per axis.
+``{"type": "rbf_network", "width": l, "train": "center", ...}``
+    Not frozen: the mean-field network mode (:mod:`models.mean_field`), whose neurons interact
+    through the network output and feel the loss's first variation Psi. Keys (defaults):
+    ``width`` (0.3), ``train`` (``"center"`` or ``"amplitude_center"``), ``amplitude`` (1.0,
+    the fixed or initial a), ``n0`` (N0; default ``n_hidden``), the teacher's von Mises mixture
+    ``weights`` ([0.6, 0.4]), ``centres`` ([2.0, 4.4]) and ``concentration`` (8.0), and
+    ``quadrature`` (256 points over x for Psi).
 
 :func:`check_particle_fields` validates ``noise_mode``, ``diffusion`` and ``potential``
 together with the fields they constrain, with one-line :class:`~agents.params.ConfigError`
@@ -29,6 +36,7 @@ import numpy as np
 from agents.params import ConfigError, check_float, check_int
 
 __all__ = [
+    "NETWORK_DEFAULTS",
     "NOISE_MODES",
     "POTENTIAL_TYPES",
     "Cosine",
@@ -43,7 +51,16 @@ NOISE_MODES = ("common", "per_neuron", "langevin")
 """``common``: every neuron of a replica sees the same noise (one mini-batch, or with a
 potential one Gaussian draw per replica and step); ``per_neuron``: each neuron its own
 mini-batch subset (not available yet); ``langevin``: explicit ``sqrt(2 D) xi`` per neuron."""
-POTENTIAL_TYPES = ("polynomial", "cosine", "separable")
+POTENTIAL_TYPES = ("polynomial", "cosine", "separable", "rbf_network")
+NETWORK_DEFAULTS: dict[str, Any] = {
+    "width": 0.3,
+    "train": "center",
+    "amplitude": 1.0,
+    "weights": [0.6, 0.4],
+    "centres": [2.0, 4.4],
+    "concentration": 8.0,
+    "quadrature": 256,
+}
 TWO_PI = 2.0 * math.pi
 
 
@@ -179,6 +196,19 @@ class Potential:
             out[..., j] = ax.derivative(theta[..., j])
         return out
 
+    def psi(self, theta: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """``Psi_i = V(theta_i)`` of every slot (``active`` is not needed: no interaction)."""
+        return self.value(theta)
+
+    def exact_gradient(self, theta: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """``grad V`` of every slot."""
+        return self.gradient(theta)
+
+    def loss(self, theta: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Population mean of V per replica (NaN when a replica has no particle), (R,)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sum(self.value(theta), axis=-1, where=active) / active.sum(axis=-1)
+
     def minimum(self) -> np.ndarray:
         """The global minimum (per axis), shape ``(dim,)``."""
         return np.array([a.minimum() for a in self.axes])
@@ -210,6 +240,10 @@ def make_potential(spec: Mapping[str, Any]) -> Potential:
     1
     """
     spec = check_potential(spec)
+    if spec["type"] == "rbf_network":
+        raise ValueError(
+            "potential: rbf_network; expected a frozen potential (see models.mean_field)"
+        )
     if spec["type"] == "separable":
         return Potential([_axis(a) for a in spec["axes"]])
     return Potential([_axis(spec)])
@@ -259,6 +293,37 @@ def _check_axis(spec: Any, where: str) -> dict[str, Any]:
     return {"type": "polynomial", "coefficients": out}
 
 
+def _check_network(spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+    allowed = ("type", "n0", *NETWORK_DEFAULTS)
+    for key, value in spec.items():
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}.{key}", value, f"a key of rbf_network: {', '.join(allowed)}"
+            )
+    out: dict[str, Any] = {"type": "rbf_network"}
+    out["width"] = check_float(spec, "width", where, 0.3, 0.0, math.pi, lo_open=True)
+    train = spec.get("train", "center")
+    if train not in ("center", "amplitude_center"):
+        raise ConfigError(f"{where}.train", train, "one of center, amplitude_center")
+    out["train"] = train
+    out["amplitude"] = check_float(spec, "amplitude", where, 1.0)
+    if "n0" in spec:
+        out["n0"] = check_int(spec, "n0", where, None, 1)
+    for key in ("weights", "centres"):
+        values = spec.get(key, NETWORK_DEFAULTS[key])
+        if not isinstance(values, list | tuple) or not values:
+            raise ConfigError(f"{where}.{key}", values, "a non-empty list of numbers")
+        names = [f"{key}[{i}]" for i in range(len(values))]
+        out[key] = [check_float({k: v}, k, where, None) for k, v in zip(names, values, strict=True)]
+    if len(out["weights"]) != len(out["centres"]) or min(out["weights"]) < 0:
+        raise ConfigError(
+            f"{where}.weights", out["weights"], "one weight >= 0 per centre of the teacher"
+        )
+    out["concentration"] = check_float(spec, "concentration", where, 8.0, 0.0, lo_open=True)
+    out["quadrature"] = check_int(spec, "quadrature", where, 256, 16, 65536)
+    return out
+
+
 def check_potential(spec: Any, where: str = "potential") -> dict[str, Any]:
     """Validate and normalise a potential table (see the module docstring).
 
@@ -283,6 +348,8 @@ def check_potential(spec: Any, where: str = "potential") -> dict[str, Any]:
             "type": "separable",
             "axes": [_check_axis(a, f"{where}.axes[{i}]") for i, a in enumerate(axes)],
         }
+    if isinstance(spec, Mapping) and spec.get("type") == "rbf_network":
+        return _check_network(spec, where)
     if isinstance(spec, Mapping) and spec.get("type") not in ("polynomial", "cosine"):
         raise ConfigError(f"{where}.type", spec.get("type"), f"one of {', '.join(POTENTIAL_TYPES)}")
     return _check_axis(spec, where)
@@ -310,16 +377,19 @@ def check_particle_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     mode = fields.get("noise_mode", "common")
     if mode not in NOISE_MODES:
         raise ConfigError("noise_mode", mode, f"one of {', '.join(NOISE_MODES)}")
-    if mode == "per_neuron":
-        raise ConfigError(
-            "noise_mode", mode, "'common' or 'langevin' (per_neuron needs the mean-field network)"
-        )
     pot = fields.get("potential")
     if pot is not None:
         pot = check_potential(pot)
+    network = pot is not None and pot["type"] == "rbf_network"
+    if mode == "per_neuron" and not network:
+        raise ConfigError(
+            "noise_mode", mode, "'common' or 'langevin' (per_neuron needs an rbf_network)"
+        )
     D = fields.get("diffusion")
     if D is not None:
         D = check_float(fields, "diffusion", "", None, 0.0)
+    if network and mode != "langevin" and D is not None:
+        raise ConfigError("diffusion", D, f"None with noise_mode {mode} (SGD noise of the network)")
     if mode == "langevin" and D is None:
         raise ConfigError("diffusion", None, "a number >= 0 (D of noise_mode langevin)")
     if mode == "langevin" and pot is None:
@@ -329,7 +399,7 @@ def check_particle_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     if D is not None and pot is None:
         raise ConfigError("diffusion", D, "None without a potential (D drives the particles)")
     if pot is not None:
-        if D is None:
+        if D is None and not network:
             raise ConfigError("diffusion", None, "a number >= 0 (D of the particles)")
         topo = fields.get("topology", "layered")
         if not (isinstance(topo, str) and topo == "layered"):

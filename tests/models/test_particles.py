@@ -222,3 +222,59 @@ def test_two_dimensional_and_periodic_positions():
     assert theta.shape == (300, 2)
     assert theta[:, 1].min() >= 0 and theta[:, 1].max() < 2 * np.pi
     assert model.trajectories().filter(like="q_").shape[1] == 2
+
+
+NETWORK = {"type": "rbf_network"}
+NET = {"potential": NETWORK, "noise_mode": "per_neuron", "step_size": 0.05, "batch_size": 2}
+
+
+def test_network_fields_are_checked_in_one_line():
+    for fields, message in (
+        ({**NET, "diffusion": 1e-3}, "diffusion: 0.001; expected None with noise_mode per_neuron"),
+        ({**NET, "potential": {"type": "rbf_network", "train": "a"}}, "potential.train: 'a'"),
+        ({**NET, "potential": {"type": "rbf_network", "width": 0}}, "potential.width: 0"),
+        (
+            {**NET, "potential": {"type": "rbf_network", "weights": [1.0], "centres": [1, 2]}},
+            "potential.weights: [1.0]; expected one weight >= 0 per centre",
+        ),
+        ({**NET, "noise_mode": "langevin"}, "diffusion: None; expected a number >= 0"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            SystemConfig(**fields)
+        assert str(err.value).startswith(message), str(err.value)
+
+
+def test_network_psi_is_the_first_variation_and_per_neuron_noise_has_the_predicted_d():
+    model = LearningSystem(**NET, replicas=1, n_hidden=400, noise=1.0, seed=0)
+    net = model.particles.potential
+    theta, active = model.particles.theta, model.particles.active
+    x = net.xq
+    r = net.gq - net.output(theta, active, x)[0]
+    c = theta[0, :4, 0]
+    phi = np.exp((np.cos(x[None, :] - c[:, None]) - 1) / 0.09)
+    assert np.allclose(net.psi(theta, active)[0, :4], -(phi * r).mean(axis=1), atol=1e-15)
+    # Psi is the first variation: adding a neuron at c changes R by Psi(c) / N0 + O(1/N0^2)
+    more = np.concatenate([theta, theta[:, :1]], axis=1)
+    grown = np.concatenate([active, [[True]]], axis=1)
+    d_loss = net.loss(more, grown)[0] - net.loss(theta, active)[0]
+    second = np.mean(phi[0] ** 2) / (2 * 400**2)
+    assert d_loss == pytest.approx(net.psi(theta, active)[0, 0] / 400 + second, rel=1e-9)
+    model.run(200, progress=False)
+    incs = []
+    for _ in range(100):
+        before = model.particles.theta[0, :, 0].copy()
+        model.step()
+        incs.append(np.mod(model.particles.theta[0, :, 0] - before + np.pi, 2 * np.pi) - np.pi)
+    D = np.var(incs) / 2
+    predicted = 0.05**2 / (8 * 2 * np.sqrt(np.pi) * 0.3)  # eta^2 sigma_y^2 / (8 M sqrt(pi) l)
+    assert D == pytest.approx(predicted, rel=0.08)
+
+
+def test_common_minibatch_never_separates_clones_in_the_network():
+    model = LearningSystem(**{**NET, "noise_mode": "common"}, replicas=1, n_hidden=50, seed=1)
+    theta = model.particles.theta
+    theta[0, 25:] = theta[0, :25]
+    model.run(100, progress=False)
+    sep = np.abs(model.particles.theta[0, 25:] - model.particles.theta[0, :25])
+    assert sep.max() <= 1e-12
+    assert np.ptp(model.particles.theta[0, :25]) > 0.1  # they do move
