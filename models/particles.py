@@ -32,6 +32,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from models.divergence import Diverged
 from models.mean_field import RBFNetwork
@@ -43,7 +44,9 @@ if TYPE_CHECKING:
     from models.learning_system import LearningSystem
 
 __all__ = [
+    "PARTICLE_COLUMNS",
     "ParticleObservables",
+    "ParticleRecorder",
     "Particles",
     "boundary_config",
     "initial_variance",
@@ -425,6 +428,78 @@ class ParticleObservables(Observables):
         """Forget the population-dependent values (after births and deaths)."""
         for key in ("quadrature", "psi", "loss", "n_neurons"):
             self.__dict__.pop(key, None)
+
+
+PARTICLE_COLUMNS = ("replica", "step", "neuron_id", "parent_id", "birth_step", "psi")
+"""Columns of :meth:`ParticleRecorder.table` (the coordinates ``theta`` or ``theta_0 ..``
+follow ``birth_step``)."""
+
+
+class ParticleRecorder:
+    """A step hook keeping every live particle every ``every`` steps (a long table).
+
+    Append it to ``model.step_hooks`` (it then travels with the model in checkpoints); it
+    records the model's current state when called at a multiple of ``every`` (call it once
+    after building to record the start). One row per (replica, step, particle): ``replica,
+    step, neuron_id, parent_id, birth_step, theta (theta_0, theta_1 ... in 2-D/3-D), psi``.
+
+    Examples
+    --------
+    >>> model = LearningSystem(replicas=2, n_hidden=5, diffusion=1e-3, step_size=0.01,
+    ...                        noise_mode="langevin",
+    ...                        potential={"type": "polynomial", "coefficients": [0, 0, 0.5]})
+    >>> rec = ParticleRecorder(every=2)
+    >>> model.step_hooks.append(rec); rec(model)
+    >>> model.run(4, progress=False)
+    >>> tab = rec.table()
+    >>> len(tab), list(tab.columns)
+    (30, ['replica', 'step', 'neuron_id', 'parent_id', 'birth_step', 'theta', 'psi'])
+    """
+
+    def __init__(self, every: int = 10) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every: {every!r}; expected an integer >= 1")
+        self.every = every
+        self.chunks: list[dict[str, np.ndarray]] = []
+        self.dim = 0
+
+    def __call__(self, model: LearningSystem) -> None:
+        """Record the live particles when ``model.steps`` is a multiple of ``every``."""
+        if model.steps % self.every:
+            return
+        parts = model.particles
+        r, c = np.nonzero(parts.active)
+        psi = model.observables.psi if isinstance(model.observables, ParticleObservables) else None
+        if psi is None or psi.shape != parts.active.shape:
+            psi = parts.psi()
+        self.dim = parts.dim
+        self.chunks.append(
+            {
+                "replica": r.astype(np.int64),
+                "step": np.full(r.size, int(model.steps), dtype=np.int64),
+                "neuron_id": parts.neuron_id[r, c],
+                "parent_id": parts.parent_id[r, c],
+                "birth_step": parts.birth_step[r, c],
+                "theta": parts.theta[r, c].astype(float),
+                "psi": np.asarray(psi[r, c], dtype=float),
+            }
+        )
+
+    def table(self) -> pd.DataFrame:
+        """The long particle table (see the class docstring)."""
+        if not self.chunks:
+            return pd.DataFrame({c: [] for c in (*PARTICLE_COLUMNS[:-1], "theta", "psi")})
+        data: dict[str, np.ndarray] = {}
+        for key in PARTICLE_COLUMNS[:-1]:
+            data[key] = np.concatenate([ch[key] for ch in self.chunks])
+        theta = np.concatenate([ch["theta"] for ch in self.chunks])
+        if theta.shape[1] == 1:
+            data["theta"] = theta[:, 0]
+        else:
+            for j in range(theta.shape[1]):
+                data[f"theta_{j}"] = theta[:, j]
+        data["psi"] = np.concatenate([ch["psi"] for ch in self.chunks])
+        return pd.DataFrame(data)
 
 
 def particle_step(model: LearningSystem) -> None:

@@ -15,7 +15,7 @@ with.
 Examples
 --------
 >>> scenario_names()
-['duality', 'madelung', 'spacetime', 'train', 'transition']
+['duality', 'madelung', 'particles', 'spacetime', 'train', 'transition']
 >>> load("train").__name__
 'scenarios.train'
 """
@@ -35,6 +35,7 @@ CATALOGUE: dict[str, str] = {
     "madelung": "scenarios.madelung",
     "spacetime": "scenarios.spacetime",
     "duality": "scenarios.duality",
+    "particles": "scenarios.particles",
 }
 FLAGSHIP = "transition"
 
@@ -72,7 +73,7 @@ def load(name: str) -> ModuleType:
     ...     load("nope")
     ... except UsageError as err:
     ...     print(err)
-    scenario: 'nope'; expected one of duality, madelung, spacetime, train, transition
+    scenario: 'nope'; expected one of duality, madelung, particles, spacetime, train, transition
     """
     if name not in CATALOGUE:
         raise UsageError(f"scenario: {name!r}; expected one of {', '.join(scenario_names())}")
