@@ -31,11 +31,14 @@ from models.activations import activation_into
 from models.architecture import Architecture, Block
 from models.config import SystemConfig
 
-__all__ = ["DENSE_INIT_DRAWS", "DENSE_VIEW_BYTES", "Ensemble", "State"]
+__all__ = ["DENSE_INIT_DRAWS", "DENSE_VIEW_BYTES", "RELAX_CHUNK_BYTES", "Ensemble", "State"]
 
 #: initial weights are drawn for all R x n x n slot pairs (in slot order) up to this many draws,
 #: and edge by edge (block by block) in larger networks
 DENSE_INIT_DRAWS = 2**26
+#: working set (bytes) of one piece of a relaxation: replicas (and, in wide networks, samples)
+#: relax piece by piece so that each piece's states stay in cache through all the steps
+RELAX_CHUNK_BYTES = 2**22
 #: largest dense ``(R, n, n)`` copy :attr:`Ensemble.w` assembles, in bytes
 DENSE_VIEW_BYTES = 2**30
 
@@ -104,6 +107,15 @@ class State:
             self.X[g][...] = x[:, :, start : start + k].transpose(0, 2, 1)
             start += k
 
+    def view(self, replicas: slice, samples: slice) -> State:
+        """A State whose arrays are views of these arrays' ``[replicas, :, samples]``."""
+        out = State.__new__(State)
+        out.sizes = self.sizes
+        for part in ("X", "Y", "FY", "DFY", "E", "D"):
+            setattr(out, part, {g: a[replicas, :, samples] for g, a in getattr(self, part).items()})
+        out.steps_done = self.steps_done
+        return out
+
     def copy(self) -> State:
         """An independent copy (every array copied)."""
         out = State.__new__(State)
@@ -120,6 +132,18 @@ class State:
     def energy(self) -> np.ndarray:
         """H per (replica, sample): 1/2 sum_i e_i^2, shape (R, M)."""
         return 0.5 * sum(np.einsum("rim,rim->rm", e, e) for e in self.E.values())
+
+
+class _Part:
+    """Views of an ensemble's per-replica parameter arrays for a range of replicas."""
+
+    __slots__ = ("act", "b", "drive", "wb")
+
+    def __init__(self, ens: Ensemble, rs: slice) -> None:
+        self.wb = [w[rs] for w in ens._wb]
+        self.b = ens.b[rs]
+        self.drive = ens.drive[rs]
+        self.act = ens.act[rs]
 
 
 class _DenseCopy(np.ndarray):
@@ -520,14 +544,19 @@ class Ensemble:
 
     def _transposed(self, blk: Block, w: np.ndarray) -> np.ndarray:
         """The transposed sparse block's weights, ``(R, cols, t_width)``."""
-        return w.reshape(self.replicas, -1)[:, blk.t_slot] * blk.t_valid
+        return w.reshape(w.shape[0], -1)[:, blk.t_slot] * blk.t_valid
 
     # ------------------------------------------------------------------ states
-    def _preactivation(self, st: State, group: str) -> None:
+    def _part(self, rs: slice | None = None) -> _Part:
+        """Views of the per-replica parameter arrays of replicas ``rs`` (all when None)."""
+        return _Part(self, slice(None) if rs is None else rs)
+
+    def _preactivation(self, st: State, group: str, p: _Part | None = None) -> None:
         """Y[group] = b + sum over blocks into group of w_block @ X[src]."""
+        p = self._part() if p is None else p
         target = st.Y[group]
         first = True
-        for blk, w in zip(self.arch.blocks, self._wb, strict=True):
+        for blk, w in zip(self.arch.blocks, p.wb, strict=True):
             if blk.dst != group:
                 continue
             if blk.layout == "ell":
@@ -543,26 +572,32 @@ class Ensemble:
         if first:
             target[...] = 0.0
         if self.config.bias:
-            target += self.b[:, self.slices[group], None]
+            target += p.b[:, self.slices[group], None]
         if self.drive_on:
-            target += self.drive[:, self.slices[group], None]
+            target += p.drive[:, self.slices[group], None]
 
     def _activate_group(self, st: State, group: str) -> None:
         self.fns[group](st.Y[group], st.FY[group], st.DFY[group])
 
-    def _errors(self, st: State, group: str) -> None:
+    def _errors(self, st: State, group: str, p: _Part | None = None) -> None:
         e = st.E[group]
         np.subtract(st.X[group], st.FY[group], out=e)
         if not self.all_active:
-            e *= self.act[:, self.slices[group], None]
+            act = self.act if p is None else p.act
+            e *= act[:, self.slices[group], None]
         np.multiply(e, st.DFY[group], out=st.D[group])
 
-    def _evaluate(self, st: State) -> None:
+    def _evaluate(self, st: State, p: _Part | None = None, hidden_fixed: bool = False) -> None:
+        """Pre-activations, activations and errors of the bulk groups; with ``hidden_fixed``
+        the hidden pre-activations and activations are kept (their sources did not move)."""
+        p = self._part() if p is None else p
         for g in self._bulk_groups:
-            self._preactivation(st, g)
+            if hidden_fixed and g == "hidden":
+                continue
+            self._preactivation(st, g, p)
             self._activate_group(st, g)
         for g in self._bulk_groups:
-            self._errors(st, g)
+            self._errors(st, g, p)
 
     @property
     def _bulk_groups(self) -> tuple[str, ...]:
@@ -639,16 +674,59 @@ class Ensemble:
         else:
             X["output"][...] = 0.0
         bulk = [g for g in (("hidden",) if clamp_out else ("hidden", "output")) if self.sizes[g]]
+        noise_scale = np.sqrt(2.0 * rate * temperature) if temperature > 0 else 0.0
+        if noise_scale and rng is None and bulk and steps:
+            raise ValueError("rng: None; a generator is needed when neuron_temperature > 0")
+        chunks = self._chunks(M)
+        if start is not None or noise_scale or tol is not None or len(chunks) == 1:
+            # one pass over all replicas: warm starts, Langevin noise (one draw per step for
+            # the whole ensemble) and the convergence test (over all replicas) need it
+            self._relax_part(
+                st, self._part(), bulk, clamp_out, steps, rate, noise_scale, rng, start, tol
+            )
+            return st
+        # independent pieces of (replicas, samples), each relaxed while it sits in cache
+        for rs, ms in chunks:
+            piece = st.view(rs, ms)
+            self._relax_part(
+                piece, self._part(rs), bulk, clamp_out, steps, rate, 0.0, None, None, None
+            )
+        st.steps_done = piece.steps_done
+        return st
+
+    def _chunks(self, M: int) -> list[tuple[slice, slice]]:
+        """Pieces (replica range, all samples) whose relaxation working set is about
+        :data:`RELAX_CHUNK_BYTES` (one replica when a replica alone exceeds it)."""
+        R = self.replicas
+        per_replica = sum(self.sizes.values()) * M * self.dtype.itemsize * 8
+        rc = max(1, RELAX_CHUNK_BYTES // max(per_replica, 1))
+        return [(slice(r, min(r + rc, R)), slice(0, M)) for r in range(0, R, rc)]
+
+    def _relax_part(
+        self,
+        st: State,
+        p: _Part,
+        bulk: list[str],
+        clamp_out: bool,
+        steps: int,
+        rate: float,
+        noise_scale: float,
+        rng: np.random.Generator | None,
+        start: dict[str, np.ndarray] | None,
+        tol: float | None,
+    ) -> None:
+        """Relax ``st`` (whose clamped states are set) with the parameters ``p``."""
+        X = st.X
+        # hidden pre-activations that read no moving state are computed once
+        fixed = not any(blk.dst == "hidden" and blk.src in bulk for blk in self.arch.blocks)
         if start is not None:
             self._warm_start(st, start, bulk)
+            self._evaluate(st, p)
         else:
-            self._forward_sweep(st, clamp_out)
-        self._evaluate(st)
+            self._forward_sweep(st, clamp_out, p)
+            self._evaluate(st, p, hidden_fixed=fixed)
         if not bulk or steps == 0:
-            return st
-        noise_scale = np.sqrt(2.0 * rate * temperature) if temperature > 0 else 0.0
-        if noise_scale and rng is None:
-            raise ValueError("rng: None; a generator is needed when neuron_temperature > 0")
+            return
         # contiguous transposed weight blocks feeding back into the bulk, once per relaxation
         back = [
             (
@@ -657,11 +735,11 @@ class Ensemble:
                 if blk.layout == "ell"
                 else np.ascontiguousarray(w.transpose(0, 2, 1)),
             )
-            for blk, w in zip(self.arch.blocks, self._wb, strict=True)
+            for blk, w in zip(self.arch.blocks, p.wb, strict=True)
             if blk.src in bulk
         ]
         grads = {g: np.empty_like(X[g]) for g in bulk}
-        acts = {g: self.act[:, self.slices[g], None] for g in bulk}
+        acts = {g: p.act[:, self.slices[g], None] for g in bulk}
         watch = tol is not None and not noise_scale
         level = self._mean_energy(st) if watch else None
         last_drop = None
@@ -681,7 +759,7 @@ class Ensemble:
                     X[g] += noise_scale * rng.standard_normal(grad.shape).astype(self.dtype)
                 if not self.all_active:
                     X[g] *= acts[g]
-            self._evaluate(st)
+            self._evaluate(st, p, hidden_fixed=fixed)
             st.steps_done = k + 1
             if watch:
                 new_level = self._mean_energy(st)
@@ -689,24 +767,24 @@ class Ensemble:
                 if _converged(drop, last_drop, tol):
                     break
                 level, last_drop = new_level, drop
-        return st
 
-    def _forward_sweep(self, st: State, clamp_out: bool) -> None:
+    def _forward_sweep(self, st: State, clamp_out: bool, p: _Part | None = None) -> None:
         """Bulk states x <- f(w x + b), hidden then (when free) outputs, iterated
         ``forward_sweeps`` times in recurrent networks. Leaves Y, FY, DFY of the swept groups
         as computed from the states before the last update (errors not computed)."""
+        p = self._part() if p is None else p
         X = st.X
-        act_h = self.act[:, self.slices["hidden"], None]
+        act_h = p.act[:, self.slices["hidden"], None]
         sweeps = self.config.forward_sweeps if self.arch.recurrent else 1
         for _ in range(sweeps):
             if self.sizes["hidden"] > 0:
-                self._preactivation(st, "hidden")
+                self._preactivation(st, "hidden", p)
                 self._activate_group(st, "hidden")
                 X["hidden"][...] = st.FY["hidden"]
                 if not self.all_active:
                     X["hidden"] *= act_h
             if not clamp_out:
-                self._preactivation(st, "output")
+                self._preactivation(st, "output", p)
                 self._activate_group(st, "output")
                 X["output"][...] = st.FY["output"]
 
