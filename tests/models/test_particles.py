@@ -278,3 +278,23 @@ def test_common_minibatch_never_separates_clones_in_the_network():
     sep = np.abs(model.particles.theta[0, 25:] - model.particles.theta[0, :25])
     assert sep.max() <= 1e-12
     assert np.ptp(model.particles.theta[0, :25]) > 0.1  # they do move
+
+
+def test_network_with_trained_amplitudes_has_two_coordinates_and_exact_gradients():
+    pot = {"type": "rbf_network", "train": "amplitude_center", "amplitude": 0.8}
+    model = LearningSystem(**{**NET, "potential": pot}, replicas=2, n_hidden=30, seed=2)
+    net = model.particles.potential
+    theta, active = model.particles.theta, model.particles.active
+    assert theta.shape == (2, 30, 2) and np.all(theta[..., 0] == 0.8)
+    grad = net.exact_gradient(theta, active)
+    r = net.residual(theta, active)[0]  # the first variation holds the population fixed
+
+    def psi(a: float, c: float) -> float:
+        return -a * float(np.mean(r * np.exp((np.cos(net.xq - c) - 1) * net.inv)))
+
+    a, c, h = theta[0, 3, 0], theta[0, 3, 1], 1e-6
+    assert psi(a, c) == pytest.approx(net.psi(theta, active)[0, 3], rel=1e-12)
+    assert (psi(a + h, c) - psi(a - h, c)) / (2 * h) == pytest.approx(grad[0, 3, 0], rel=1e-6)
+    assert (psi(a, c + h) - psi(a, c - h)) / (2 * h) == pytest.approx(grad[0, 3, 1], rel=1e-6)
+    model.run(5, progress=False)
+    assert model.trajectories().filter(like="q_").shape[1] == 2
