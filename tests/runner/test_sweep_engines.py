@@ -6,9 +6,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -16,9 +13,9 @@ import pandas as pd
 import pytest
 
 from runner.sweep import collect, load_index, run_sweep
+from tests.runner.sessions import start_session, wait_for
 from tests.runner.test_sweep import BASE, GRID, STEPS, TRAIN, flaky
 
-ROOT = Path(__file__).resolve().parents[2]
 TARGET = {"step_size": 0.05, "batch_size": 8}  # run r00002
 
 
@@ -90,24 +87,16 @@ def test_pool_sweep_process_group_killed_then_resumed(serial, tmp_path):
     )
     script = tmp_path / "sweep_script.py"
     script.write_text(code)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "sweep.log"
+    proc = start_session([str(script)], log)
+
+    def reached() -> bool:  # the run r00002 hangs and two other runs are done
+        if not (marker.exists() and (out / "sweep.parquet").exists()):
+            return False
+        return bool((load_index(out)["status"] == "done").sum() >= 2)
+
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if marker.exists() and (out / "sweep.parquet").exists():
-                if (load_index(out)["status"] == "done").sum() >= 2:
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the sweep did not reach the hanging run")
+        wait_for(reached, "the hanging run and two finished ones", proc, log, timeout=600)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
