@@ -101,12 +101,13 @@ def save_traceback(exc: BaseException, folder: Path | None) -> Path | None:
     return path
 
 
-def _failure_line(exc: BaseException, saved: Path | None) -> str:
+def _failure_line(exc: BaseException, saved: Path | None, command: str | None) -> str:
     text = one_line(exc)
     if isinstance(exc, ArmFailed):
         text = f"the run failed in {text}"
     elif not isinstance(exc, DualsimError):
-        text = f"the run failed: {type(exc).__name__}: {text}"
+        what = "the run" if command in (None, "run") else f"dualsim {command}"
+        text = f"{what} failed: {type(exc).__name__}: {text}"
     where = f"; traceback in {saved}" if saved is not None else ""
     return f"error: {text}{where}; rerun with --debug to print it"
 
@@ -154,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         if code == 1:
-            print(_failure_line(exc, saved), file=sys.stderr)
+            print(_failure_line(exc, saved, getattr(args, "command", None)), file=sys.stderr)
         else:
             print(f"error: {one_line(exc)}", file=sys.stderr)
         return code

@@ -3,7 +3,9 @@
 Every run gets the ``dualsim run`` options (``--quick``, ``--steps``, ``--set``, ``--config``,
 ...) and one grid point; ``--engine local`` (default, a process pool), ``serial`` or ``dask``
 (``--scheduler tcp://HOST:8786`` for a running scheduler, else a loopback LocalCluster).
-Running the same command again resumes: complete runs are skipped.
+Running the same command again resumes: complete runs are skipped. SIGINT/SIGTERM stop the
+sweep cleanly (its workers end, the index is written, exit 130/143), and a killed sweep takes its
+worker processes with it.
 """
 
 from __future__ import annotations
