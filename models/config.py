@@ -334,9 +334,17 @@ class SystemConfig:
             return int(self.replicas * self.n_hidden_max * (48 + 32 * item))
         n = float(self.n_neurons_max)
         r = float(self.replicas)
-        states = r * self.batch_size * n * 8  # x, y, f, f', e, delta, gradient, scratch
+        states = r * self.batch_size * n * 8  # x, f, f', e, delta, gradient, scratch
         probe = r * self.n_probe * n * 8
-        weights = r * n * n * (4 + (1 if self.momentum else 0))
+        # weights are stored by edges (a small world's ring as ~2k per neuron); with the
+        # gradient, the update's scratch and the transposed copies (and the velocities)
+        n_in, n_h, n_out = self.n_input, self.n_hidden_max, self.n_output
+        edges = float(self.n_parameters_max())
+        if isinstance(self.topology, str) and self.topology == "small_world":
+            edges = n_h * (n_in + n_out + min(n_h, 2 * self.small_world_k)) + n_h + n_out
+        elif isinstance(self.topology, nx.DiGraph):
+            edges = self.topology.number_of_edges() + n_h + n_out
+        weights = r * edges * (4 + (1 if self.momentum else 0))
         data = self.n_data * (self.n_input + self.n_output) * 2 if self.data == "finite" else 0
         total = (states + probe + weights + data) * item
         return int(min(total, 2.0**62))

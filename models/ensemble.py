@@ -61,29 +61,66 @@ class State:
 
     Storage is one contiguous ``(R, n_group, M)`` array per neuron group (input, hidden, output)
     so that every elementwise operation runs on contiguous memory. The ``(R, M, n)``
-    attributes ``x, y, fy, dfy, e, delta`` assemble copies over all slots (inputs carry no
-    error: their y, f, e, delta are 0).
+    attributes ``x, fy, dfy, e, delta`` assemble copies over all slots (inputs carry no
+    error: their f, e, delta are 0). The pre-activations y = w x + b are not kept: they are
+    computed into ``FY`` and activated in place.
 
     Attributes
     ----------
     X : dict of str to ndarray
         States per group, ``X[g]`` of shape (R, n_g, M).
-    Y, FY, DFY, E, D : dict of str to ndarray
-        Pre-activations, f(y), f'(y), errors and delta = e f'(y) of the hidden and output groups.
+    FY, DFY, E, D : dict of str to ndarray
+        f(y), f'(y), errors and delta = e f'(y) of the hidden and output groups. A state
+        relaxed piece by piece (wide batches) does not keep ``FY`` and ``DFY``: they follow
+        from the states and are recomputed on first access.
     steps_done : int
         Descent steps the relaxation took (fewer than asked when it stopped at its tolerance).
     """
 
-    def __init__(self, sizes: dict[str, int], replicas: int, batch: int, dtype: np.dtype) -> None:
+    def __init__(
+        self,
+        sizes: dict[str, int],
+        replicas: int,
+        batch: int,
+        dtype: np.dtype,
+        activations: bool = True,
+    ) -> None:
         self.sizes = sizes
         self.X = {g: np.empty((replicas, k, batch), dtype=dtype) for g, k in sizes.items()}
         bulk = {g: k for g, k in sizes.items() if g != "input"}
-        self.Y = {g: np.empty((replicas, k, batch), dtype=dtype) for g, k in bulk.items()}
-        self.FY = {g: np.empty_like(a) for g, a in self.Y.items()}
-        self.DFY = {g: np.empty_like(a) for g, a in self.Y.items()}
-        self.E = {g: np.empty_like(a) for g, a in self.Y.items()}
-        self.D = {g: np.empty_like(a) for g, a in self.Y.items()}
+        self.E = {g: np.empty((replicas, k, batch), dtype=dtype) for g, k in bulk.items()}
+        self.D = {g: np.empty_like(a) for g, a in self.E.items()}
+        self._fy = {g: np.empty_like(a) for g, a in self.E.items()} if activations else None
+        self._dfy = {g: np.empty_like(a) for g, a in self.E.items()} if activations else None
+        self._refill = None  # how to recompute f(y), f'(y) when they were not kept
         self.steps_done = 0
+
+    @property
+    def FY(self) -> dict[str, np.ndarray]:
+        """f(y) per bulk group (recomputed from the states if it was not kept)."""
+        if self._fy is None and self._refill is not None:
+            self._refill(self)
+        return self._fy
+
+    @FY.setter
+    def FY(self, value: dict[str, np.ndarray] | None) -> None:
+        self._fy = value
+
+    @property
+    def DFY(self) -> dict[str, np.ndarray]:
+        """f'(y) per bulk group (recomputed from the states if it was not kept)."""
+        if self._dfy is None and self._refill is not None:
+            self._refill(self)
+        return self._dfy
+
+    @DFY.setter
+    def DFY(self, value: dict[str, np.ndarray] | None) -> None:
+        self._dfy = value
+
+    @property
+    def Y(self) -> dict[str, np.ndarray]:
+        """The same arrays as ``FY`` (pre-activations are computed into them in place)."""
+        return self.FY
 
     def _full(self, parts: dict[str, np.ndarray]) -> np.ndarray:
         ref = self.X["input"]
@@ -94,7 +131,6 @@ class State:
         return np.concatenate(blocks, axis=1).transpose(0, 2, 1)
 
     x = property(lambda self: self._full(self.X))
-    y = property(lambda self: self._full(self.Y))
     fy = property(lambda self: self._full(self.FY))
     dfy = property(lambda self: self._full(self.DFY))
     e = property(lambda self: self._full(self.E))
@@ -107,12 +143,15 @@ class State:
             self.X[g][...] = x[:, :, start : start + k].transpose(0, 2, 1)
             start += k
 
-    def view(self, replicas: slice, samples: slice) -> State:
-        """A State whose arrays are views of these arrays' ``[replicas, :, samples]``."""
+    def view(self, replicas: slice) -> State:
+        """A State whose arrays are views of these arrays' ``[replicas]``."""
         out = State.__new__(State)
         out.sizes = self.sizes
-        for part in ("X", "Y", "FY", "DFY", "E", "D"):
-            setattr(out, part, {g: a[replicas, :, samples] for g, a in getattr(self, part).items()})
+        out._refill = None
+        for part in ("X", "_fy", "_dfy", "E", "D"):
+            arrays = getattr(self, part)
+            views = None if arrays is None else {g: a[replicas] for g, a in arrays.items()}
+            setattr(out, part, views)
         out.steps_done = self.steps_done
         return out
 
@@ -120,8 +159,10 @@ class State:
         """An independent copy (every array copied)."""
         out = State.__new__(State)
         out.sizes = self.sizes
-        for part in ("X", "Y", "FY", "DFY", "E", "D"):
-            setattr(out, part, {g: a.copy() for g, a in getattr(self, part).items()})
+        out._refill = self._refill
+        for part in ("X", "_fy", "_dfy", "E", "D"):
+            arrays = getattr(self, part)
+            setattr(out, part, None if arrays is None else {g: a.copy() for g, a in arrays.items()})
         out.steps_done = self.steps_done
         return out
 
@@ -552,9 +593,9 @@ class Ensemble:
         return _Part(self, slice(None) if rs is None else rs)
 
     def _preactivation(self, st: State, group: str, p: _Part | None = None) -> None:
-        """Y[group] = b + sum over blocks into group of w_block @ X[src]."""
+        """y = b + sum over blocks into group of w_block @ X[src], into ``FY[group]``."""
         p = self._part() if p is None else p
-        target = st.Y[group]
+        target = st.FY[group]
         first = True
         for blk, w in zip(self.arch.blocks, p.wb, strict=True):
             if blk.dst != group:
@@ -577,7 +618,8 @@ class Ensemble:
             target += p.drive[:, self.slices[group], None]
 
     def _activate_group(self, st: State, group: str) -> None:
-        self.fns[group](st.Y[group], st.FY[group], st.DFY[group])
+        fy = st.FY[group]  # holds y: f(y) and f'(y) are computed in place
+        self.fns[group](fy, fy, st.DFY[group])
 
     def _errors(self, st: State, group: str, p: _Part | None = None) -> None:
         e = st.E[group]
@@ -664,43 +706,59 @@ class Ensemble:
         rate = cfg.relax_rate if rate is None else rate
         temperature = cfg.neuron_temperature if temperature is None else temperature
         M = inputs.shape[-2]
-        st = State(self.sizes, self.replicas, M, self.dtype)
+        clamp_out = targets is not None
+        bulk = [g for g in (("hidden",) if clamp_out else ("hidden", "output")) if self.sizes[g]]
+        noise_scale = np.sqrt(2.0 * rate * temperature) if temperature > 0 else 0.0
+        if noise_scale and rng is None and bulk and steps:
+            raise ValueError("rng: None; a generator is needed when neuron_temperature > 0")
+        pieces = self._pieces(M)
+        # one pass over all replicas for warm starts, Langevin noise (one draw per step for the
+        # whole ensemble) and the convergence test (over all replicas)
+        whole = start is not None or bool(noise_scale) or tol is not None or len(pieces) == 1
+        st = State(self.sizes, self.replicas, M, self.dtype, activations=whole)
         X = st.X
         X["input"][...] = np.swapaxes(inputs, -1, -2)
-        clamp_out = targets is not None
         X["hidden"][...] = 0.0
         if clamp_out:
             X["output"][...] = np.swapaxes(targets, -1, -2)
         else:
             X["output"][...] = 0.0
-        bulk = [g for g in (("hidden",) if clamp_out else ("hidden", "output")) if self.sizes[g]]
-        noise_scale = np.sqrt(2.0 * rate * temperature) if temperature > 0 else 0.0
-        if noise_scale and rng is None and bulk and steps:
-            raise ValueError("rng: None; a generator is needed when neuron_temperature > 0")
-        chunks = self._chunks(M)
-        if start is not None or noise_scale or tol is not None or len(chunks) == 1:
-            # one pass over all replicas: warm starts, Langevin noise (one draw per step for
-            # the whole ensemble) and the convergence test (over all replicas) need it
+        if whole:
             self._relax_part(
                 st, self._part(), bulk, clamp_out, steps, rate, noise_scale, rng, start, tol
             )
             return st
-        # independent pieces of (replicas, samples), each relaxed while it sits in cache
-        for rs, ms in chunks:
-            piece = st.view(rs, ms)
+        # independent pieces of replicas, each relaxed while it sits in cache; f(y) and f'(y)
+        # live in per-piece buffers and are recomputed from the states when asked for later
+        scratch = None
+        for rs in pieces:
+            piece = st.view(rs)
+            if scratch is None or scratch.FY["output"].shape[0] != rs.stop - rs.start:
+                scratch = State(self.sizes, rs.stop - rs.start, M, self.dtype)
+            piece.FY, piece.DFY = scratch.FY, scratch.DFY
             self._relax_part(
                 piece, self._part(rs), bulk, clamp_out, steps, rate, 0.0, None, None, None
             )
         st.steps_done = piece.steps_done
+        st._refill = self._fill_activations
         return st
 
-    def _chunks(self, M: int) -> list[tuple[slice, slice]]:
-        """Pieces (replica range, all samples) whose relaxation working set is about
-        :data:`RELAX_CHUNK_BYTES` (one replica when a replica alone exceeds it)."""
+    def _pieces(self, M: int) -> list[slice]:
+        """Replica ranges whose relaxation working set is about :data:`RELAX_CHUNK_BYTES`
+        (one replica when a replica alone exceeds it)."""
         R = self.replicas
         per_replica = sum(self.sizes.values()) * M * self.dtype.itemsize * 8
         rc = max(1, RELAX_CHUNK_BYTES // max(per_replica, 1))
-        return [(slice(r, min(r + rc, R)), slice(0, M)) for r in range(0, R, rc)]
+        return [slice(r, min(r + rc, R)) for r in range(0, R, rc)]
+
+    def _fill_activations(self, st: State) -> None:
+        """Recompute f(y) and f'(y) of a state relaxed piece by piece (they were not kept)."""
+        st._refill = None
+        st.FY = {g: np.empty_like(a) for g, a in st.E.items()}
+        st.DFY = {g: np.empty_like(a) for g, a in st.E.items()}
+        for g in self._bulk_groups:
+            self._preactivation(st, g)
+            self._activate_group(st, g)
 
     def _relax_part(
         self,
@@ -770,7 +828,7 @@ class Ensemble:
 
     def _forward_sweep(self, st: State, clamp_out: bool, p: _Part | None = None) -> None:
         """Bulk states x <- f(w x + b), hidden then (when free) outputs, iterated
-        ``forward_sweeps`` times in recurrent networks. Leaves Y, FY, DFY of the swept groups
+        ``forward_sweeps`` times in recurrent networks. Leaves FY, DFY of the swept groups
         as computed from the states before the last update (errors not computed)."""
         p = self._part() if p is None else p
         X = st.X
