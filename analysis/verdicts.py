@@ -5,12 +5,24 @@ it, the threshold fixed in advance, the side of the threshold on which the claim
 null control and the positive control. Each scenario declares its own claims (its ``CLAIMS``).
 
 A :class:`Verdict` is one claim judged on one run: the statistic's value with its confidence
-interval, the same statistic on the null control (and on the positive control). The rule
+interval, the same statistic on the null control and on the positive control. The rule
 (:func:`judge`): ``supported`` when the whole CI is on the claim's side of the threshold,
 ``not supported`` when it is wholly on the other side, ``inconclusive`` when it straddles the
-threshold -- or when the CI is on the claim's side but the null control passes the same test
-too (then the run is not told apart from its control, which is no evidence). A missing (NaN)
-number is never a verdict: it raises :class:`MissingNumber`.
+threshold. The gates (:meth:`Verdict.__post_init__`) then make a decided verdict
+``inconclusive``, and say why in its ``note`` (one of :data:`NOTES`), when
+
+- the scenario withholds it (``regime not reached``: a precondition of the claim failed in this
+  run; ``ill-conditioned``: the estimator cannot be read on this data);
+- the claim has no positive control (``no positive control``): a test never shown to detect the
+  effect where it is planted cannot report its absence;
+- the positive control, the same statistic on data with the effect planted, does not pass the
+  claim's own test in the same run (``positive control below detection``);
+- the CI straddles the threshold (``CI straddles threshold``);
+- the CI is on the claim's side but the null control passes the same test too (``null control
+  passes``: the run is not told apart from its control, which is no evidence).
+
+The first reason that applies, in this order, is the note; a decided verdict has an empty note.
+A missing (NaN) value or control value is never a verdict: it raises :class:`MissingNumber`.
 
 The verdict table (``verdicts.csv``) has exactly the columns :data:`VERDICT_COLUMNS`; the tidy
 diagnostics table those of :data:`DIAGNOSTIC_COLUMNS`.
@@ -19,7 +31,7 @@ diagnostics table those of :data:`DIAGNOSTIC_COLUMNS`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +39,9 @@ import pandas as pd
 
 __all__ = [
     "DIAGNOSTIC_COLUMNS",
+    "ILL_CONDITIONED",
+    "NOTES",
+    "REGIME_NOT_REACHED",
     "SENSES",
     "VERDICT_COLUMNS",
     "Claim",
@@ -34,6 +49,7 @@ __all__ = [
     "Verdict",
     "diagnostics_frame",
     "judge",
+    "passes",
     "verdict_frame",
 ]
 
@@ -48,9 +64,24 @@ VERDICT_COLUMNS = [
     "positive_control_value",
     "threshold",
     "verdict",
+    "note",
 ]
 DIAGNOSTIC_COLUMNS = ["arm", "diagnostic", "quantity", "window", "value", "ci_low", "ci_high"]
 SENSES = (">", "<")
+REGIME_NOT_REACHED = "regime not reached"
+ILL_CONDITIONED = "ill-conditioned"
+NOTES = (
+    "",
+    "positive control below detection",
+    "no positive control",
+    REGIME_NOT_REACHED,
+    "null control passes",
+    "CI straddles threshold",
+    ILL_CONDITIONED,
+)
+"""The values of the ``note`` column: why a verdict is ``inconclusive`` (empty when decided)."""
+WITHHOLD_REASONS = (REGIME_NOT_REACHED, ILL_CONDITIONED)
+"""The notes a scenario may impose (``Verdict.withheld``): the run cannot decide the claim."""
 
 
 class MissingNumber(ValueError):
@@ -74,15 +105,21 @@ class Claim:
     control : str
         The null control: the same statistic where the claim must fail.
     positive_control : str
-        Where the claim holds by construction (``""`` when the claim has none).
+        Where the claim holds by construction (``""`` when the claim has none: then no run
+        decides it, every verdict is ``inconclusive`` with the note ``no positive control``).
     scenario : str
         The scenario that tests it.
 
     Examples
     --------
-    >>> c = Claim("entropy budget", "closure", 0.1, "<", "shuffled", "", "demo")
-    >>> c.verdict(0.05, 0.02, 0.08, 0.5).verdict
-    'supported'
+    >>> c = Claim("entropy budget", "closure", 0.1, "<", "shuffled", "planted closure", "demo")
+    >>> v = c.verdict(0.05, 0.02, 0.08, 0.5, 0.01)
+    >>> v.verdict, v.note
+    ('supported', '')
+    >>> v = Claim("entropy budget", "closure", 0.1, "<", "shuffled", "", "demo").verdict(
+    ...     0.05, 0.02, 0.08, 0.5)
+    >>> v.verdict, v.note
+    ('inconclusive', 'no positive control')
     """
 
     name: str
@@ -111,9 +148,17 @@ class Claim:
         *,
         statistic: str | None = None,
         control: str | None = None,
+        withheld: str = "",
     ) -> Verdict:
         """Judge this claim on one run's numbers (``statistic``/``control`` override the
-        declared labels when a run states them more precisely)."""
+        declared labels when a run states them more precisely; ``withheld`` is a reason of
+        :data:`NOTES` for which the run cannot decide the claim, see :class:`Verdict`).
+
+        A claim declared without a positive control is judged without one, whatever
+        ``positive_control_value`` says: ``inconclusive``, ``no positive control``.
+        """
+        if not self.positive_control:
+            positive_control_value = float("nan")
         return Verdict(
             self.name,
             self.statistic if statistic is None else statistic,
@@ -125,6 +170,7 @@ class Claim:
             self.threshold,
             self.sense,
             positive_control_value,
+            withheld,
         )
 
 
@@ -168,6 +214,24 @@ def judge(ci_low: float, ci_high: float, threshold: float, sense: str) -> str:
     return "inconclusive"
 
 
+def passes(value: float, threshold: float, sense: str) -> bool:
+    """Whether ``value`` is strictly on the claim's side (``sense``) of ``threshold``.
+
+    A NaN value passes nothing.
+
+    Examples
+    --------
+    >>> passes(0.5, 1.0, "<"), passes(1.0, 1.0, "<"), passes(2.0, 1.0, ">")
+    (True, False, True)
+    >>> passes(float("nan"), 1.0, ">")
+    False
+    """
+    if sense not in SENSES:
+        raise ValueError(f"sense: {sense!r}; expected '>' or '<'")
+    v = float(value)
+    return v < threshold if sense == "<" else v > threshold
+
+
 @dataclass
 class Verdict:
     """One row of the verdict table.
@@ -176,7 +240,23 @@ class Verdict:
     the null control and ``control_value`` is the same statistic on it;
     ``positive_control_value`` the statistic on a positive control (NaN when the claim has
     none); the claim holds when the statistic is on the ``sense`` side of ``threshold``.
+    ``withheld`` is empty, or a reason of :data:`NOTES` given by the scenario
+    (``regime not reached``, ``ill-conditioned``) for which this run cannot decide the claim.
+    ``verdict`` and ``note`` are computed (module docstring: the rule and its gates).
     :meth:`Claim.verdict` builds it from a declared claim.
+
+    Examples
+    --------
+    >>> args = ("entropy budget", "closure", 0.05, 0.02, 0.08, "shuffled", 0.5, 0.1, "<")
+    >>> v = Verdict(*args, 0.01)
+    >>> v.verdict, v.note
+    ('supported', '')
+    >>> v = Verdict(*args, 0.3)  # the positive control fails the claim's own test
+    >>> v.verdict, v.note
+    ('inconclusive', 'positive control below detection')
+    >>> v = Verdict(*args, 0.01, "regime not reached")
+    >>> v.verdict, v.note
+    ('inconclusive', 'regime not reached')
     """
 
     claim: str
@@ -189,7 +269,9 @@ class Verdict:
     threshold: float
     sense: str
     positive_control_value: float = float("nan")
-    verdict: str = ""
+    withheld: str = ""
+    verdict: str = field(default="", init=False)
+    note: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
         if not self.claim:
@@ -205,25 +287,50 @@ class Verdict:
         if math.isfinite(float(self.ci_low)) and math.isfinite(float(self.ci_high)):
             self.ci_low = min(float(self.ci_low), float(self.value))
             self.ci_high = max(float(self.ci_high), float(self.value))
+        if self.withheld not in ("", *WITHHOLD_REASONS):
+            raise ValueError(
+                f"{self.claim}: withheld {self.withheld!r}; expected '' or one of "
+                f"{list(WITHHOLD_REASONS)}"
+            )
         self.verdict = judge(self.ci_low, self.ci_high, self.threshold, self.sense)
-        control_passes = (
-            self.control_value < self.threshold
-            if self.sense == "<"
-            else self.control_value > self.threshold
-        )
-        if self.verdict == "supported" and control_passes:
+        self.note = ""
+        if self.verdict == "inconclusive":
+            self.note = "CI straddles threshold"
+        elif self.verdict == "supported" and passes(self.control_value, self.threshold, self.sense):
             # the null control passes the same test: the run is not told apart from it
-            self.verdict = "inconclusive"
+            self.verdict, self.note = "inconclusive", "null control passes"
+        # the instrument: a test that does not detect the planted effect reports nothing
+        positive = float(self.positive_control_value)
+        if not math.isfinite(positive):
+            self.verdict, self.note = "inconclusive", "no positive control"
+        elif not passes(positive, self.threshold, self.sense):
+            self.verdict, self.note = "inconclusive", "positive control below detection"
+        if self.withheld:
+            self.verdict, self.note = "inconclusive", self.withheld
+
+    def withhold(self, reason: str) -> Verdict:
+        """This verdict withheld for ``reason`` (``regime not reached``, ``ill-conditioned``).
+
+        Examples
+        --------
+        >>> v = Verdict("duality", "s", 0.5, 0.4, 0.6, "c", 2.0, 1.0, "<", 0.1)
+        >>> w = v.withhold("regime not reached")
+        >>> (v.verdict, w.verdict, w.note)
+        ('supported', 'inconclusive', 'regime not reached')
+        """
+        return replace(self, withheld=reason)
 
     def row(self) -> dict[str, Any]:
         """The verdict-table row.
 
         Examples
         --------
-        >>> v = Verdict("entropy budget", "closure", 0.05, 0.02, 0.08, "shuffled", 0.5, 0.1, "<")
-        >>> v.row()["verdict"], Verdict("entropy budget", "closure", 0.05, 0.02, 0.08,
-        ...                             "shuffled", 0.06, 0.1, "<").verdict
-        ('supported', 'inconclusive')
+        >>> args = ("entropy budget", "closure", 0.05, 0.02, 0.08, "shuffled")
+        >>> Verdict(*args, 0.5, 0.1, "<", 0.01).row()["verdict"]
+        'supported'
+        >>> row = Verdict(*args, 0.06, 0.1, "<", 0.01).row()
+        >>> row["verdict"], row["note"]
+        ('inconclusive', 'null control passes')
         """
         return {
             "claim": self.claim,
@@ -236,6 +343,7 @@ class Verdict:
             "positive_control_value": float(self.positive_control_value),
             "threshold": f"{self.sense} {self.threshold:g}",
             "verdict": self.verdict,
+            "note": self.note,
         }
 
 

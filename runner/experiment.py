@@ -35,7 +35,9 @@ Each verdict compares a statistic's confidence interval with a threshold fixed i
 ``supported`` when the whole CI is on the claim's side, ``not supported`` when it is wholly on
 the other side, ``inconclusive`` when it straddles the threshold -- or when the CI is on the
 claim's side but the null control passes the same test too (then the run is not told apart from
-its control, which is no evidence). A missing (NaN) number is never a verdict: it raises
+its control, which is no evidence), when the claim has no positive control or its positive
+control fails the same test in the same run, or when the scenario withholds it (a precondition
+failed); the ``note`` column says which. A missing (NaN) number is never a verdict: it raises
 :class:`~runner.errors.AnalysisFailed` (the run failed). The claims and the rule are data and
 code of :mod:`analysis.verdicts`.
 """
@@ -109,8 +111,8 @@ class ScenarioResult:
     tables : dict of str to DataFrame
         Every table the scenario saved (file ``<key>.parquet``).
     verdicts : DataFrame
-        One row per claim: claim, statistic, value, control, threshold, verdict (empty for a
-        plain training run).
+        One row per claim: claim, statistic, value, control, threshold, verdict, note (empty
+        for a plain training run).
     figures : list of Path
     summary : dict
         A few headline numbers printed by the CLI.

@@ -61,6 +61,7 @@ def execute(args: argparse.Namespace) -> int:
     if frame.empty:
         print(f"{args.folder}: no verdicts")
         return 0
+    frame["note"] = frame["note"].fillna("")  # a decided verdict has no note
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(frame.to_string(index=False))
     return 0

@@ -83,8 +83,8 @@ def fokker_planck_form(stats: dict[str, Any]) -> Verdict:
     Examples
     --------
     >>> v = fokker_planck_form({"slope": 1.02, "slope_ci": (0.97, 1.06), "control_slope": 9.0})
-    >>> round(v.value, 3), (v.ci_low, round(v.ci_high, 3)), v.verdict
-    (0.02, (0.0, 0.06), 'supported')
+    >>> round(v.value, 3), (v.ci_low, round(v.ci_high, 3)), v.verdict, v.note
+    (0.02, (0.0, 0.06), 'inconclusive', 'no positive control')
     """
     value, lo, hi = _abs_dev(stats["slope"], *stats["slope_ci"])
     return FOKKER_PLANCK.verdict(value, lo, hi, abs(stats["control_slope"] - 1.0))
@@ -125,8 +125,8 @@ def madelung_fixed_n(res: dict[str, Any]) -> Verdict:
     ...                       "potential": "V = F fixed"})
     >>> v.statistic
     'weak-form momentum residual / its floor on exact samples (V = F fixed, sgd arm)'
-    >>> v.verdict
-    'not supported'
+    >>> v.verdict, v.note
+    ('inconclusive', 'no positive control')
     """
     r, lo, hi = res["ratios"]["sgd"]
     return MADELUNG.verdict(

@@ -7,10 +7,12 @@ projections of the zero-padded parameter vector); :mod:`scenarios.transition.arm
 ``canonical``
     N, gamma, M fixed.
 ``adaptive``
-    grand-canonical neuron count (mu_c, beta_c), the step-size controller with the
-    ``consistency`` policy (drives the Madelung hbar set by (gamma, M) toward |mu_c| / 2 pi) and
-    the batch-size controller with the ``noise_scale`` policy. The consistency condition is a
-    *setting* here: it holds by construction and is never counted as evidence.
+    grand-canonical neuron count (mu_c, beta_c) and the batch-size and step-size controllers
+    with the ``consistency`` policy (they drive the Madelung hbar set by (gamma, M),
+    hbar_2mD = 2 m D with m = 1 / (2 gamma), toward |mu_c| / 2 pi; the batch size fast, the
+    step size as a slow trim; :func:`adaptive_controllers`). The consistency condition is a
+    *setting* here: it is never counted as evidence, but whether the run reached it is measured
+    (the precondition below).
 ``canonical_at_final``
     fixed at the adaptive arm's final (mean N, gamma, M): tests adaptation itself, not where it
     ends.
@@ -31,16 +33,23 @@ fixed in advance); :mod:`scenarios.transition.measures`.
 Claims (:data:`CLAIMS`, with their thresholds, in :mod:`scenarios.transition.claims`; the table
 is in ``docs/claims.md``):
 
+- *consistency regime (precondition)* (adaptive): the largest |ln(hbar_2mD / (|mu_c| / 2 pi))|
+  over the analysis windows (before the quench; after it, less the first T_settle = 20% of that
+  window), D measured from the trajectories' jump-free increments. Control: canonical. Unless
+  it is supported, the three adaptive-arm claims below are ``inconclusive`` (``regime not
+  reached``).
 - *Fokker-Planck form* (canonical): |ln(tr D_KM / tr gamma^2 Sigma_q / 2M)|. Control: replicas
-  shuffled between steps.
+  shuffled between steps; positive control: an Ornstein-Uhlenbeck ensemble with that diffusion
+  planted.
 - *Madelung (fixed N)* (canonical): weak-form momentum residual / noise floor, the floor being
   the same fit on the positive control's exact samples (same replicas and steps). Control:
   replicas shuffled between steps.
 - *Schrödinger (adaptive)*: median Hellinger/floor of the Schrödinger prediction divided by that
   of the Fokker-Planck prediction after the quench (below 1: Schrödinger predicts better).
   Control: ``canonical_at_final``.
-- *independent hbar routes agree* (adaptive): max |ln(hbar_route / weighted mean)| over the
-  weak-form, Nelson 2mD and |mu_c| / 2 pi routes. Control: ``canonical_at_final``.
+- *independent hbar routes agree* (adaptive): |ln(hbar_weak / hbar_2mD)|, the weak-form route
+  (never enforced) against the Nelson route 2 m D (enforced by the controllers). Control:
+  ``canonical_at_final``.
 - *real-time signatures* (adaptive): persistence of the strongest oscillation of <q> or <q^2>
   after the quench (near 1: undamped). Control: ``no_change``.
 
@@ -50,7 +59,7 @@ hbar_over_m does not depend on it); time unit: one learning step.
 Examples
 --------
 >>> SCENARIO.name, SCENARIO.quick_steps, [c.name for c in CLAIMS][:2]
-('transition', 150, ['Fokker-Planck form', 'Madelung (fixed N)'])
+('transition', 150, ['consistency regime (precondition)', 'Fokker-Planck form'])
 """
 
 from __future__ import annotations
@@ -85,6 +94,7 @@ from scenarios.transition.measures import (
     hbar_magnitude,
     madelung_fit,
     quadratic_potential,
+    regime_windows,
     sgd_diffusion,
 )
 
@@ -138,9 +148,22 @@ class TransitionScenario(Experiment):
         quick = bool(meta.get("quick", False))
         pos_res = analyse_positive(pos, steps, seed, rows, quick)
         floor = pos_res["momentum_residual"]
+        boundary = config.n_input + config.n_output
         for arm in SGD_ARMS:
             sub = traj[traj.arm == arm]
-            res[arm] = analyse_arm(arm, sub, burn, t_q, floor, seed, rows, tables["events"], quick)
+            res[arm] = analyse_arm(
+                arm,
+                sub,
+                burn,
+                t_q,
+                floor,
+                seed,
+                rows,
+                tables["events"],
+                quick,
+                controllers=adaptive_controllers() if arm == "adaptive" else None,
+                n_bounds=(boundary + 1, boundary + config.n_hidden_max),
+            )
         model = tables["model"]
         adaptive = model[model.arm == "adaptive"]
         summary = {
@@ -150,12 +173,25 @@ class TransitionScenario(Experiment):
             "hbar_over_m_canonical": res["canonical"]["hbar_over_m"],
             "hbar_over_m_adaptive": res["adaptive"]["hbar_over_m"],
             "hbar_target_mu_c_over_2pi": abs(MU_C) / (2 * math.pi),
+            **{
+                f"adaptive_gap_{g.window.replace(' ', '_')}": g.gap
+                for g in res["adaptive"]["gaps"].itertuples()
+            },
+            **{
+                f"adaptive_at_bound_{b.window.replace(' ', '_')}_{b.parameter}": b.at_bound
+                for b in res["adaptive"]["bounds"].itertuples()
+            },
+            **{f"adaptive_{k}_before_quench": v for k, v in res["adaptive"]["settling"].items()},
             "madelung_noise_floor": floor,
             "quantization_rayleigh_adaptive": res["adaptive"].get("rayleigh", float("nan")),
         }
+        windows = regime_windows(steps, t_q, burn)
         notes = [
-            "The adaptive arm's step-size controller enforces the consistency condition "
-            "hbar(gamma, M) = |mu_c| / 2 pi: that is a setting, not evidence.",
+            "The adaptive arm's batch-size and step-size controllers enforce the consistency "
+            "condition hbar_2mD = 2 m D = |mu_c| / 2 pi (m = 1/(2 gamma)): that is a setting, not "
+            "evidence; the precondition row says whether the run reached it in every window "
+            + ", ".join(f"[{lo}, {hi})" for lo, hi in windows.values())
+            + f" (T_settle = {windows['after quench'][0] - t_q} steps after the quench).",
             "Independent replicas make the ensemble density a linear Markov evolution "
             "(docs/physics.md#independent-replicas): interference and undamped lines are not "
             "expected for the SGD arms; the positive control shows what the instruments detect "
@@ -166,7 +202,9 @@ class TransitionScenario(Experiment):
         return Analysis(
             diagnostics_frame(rows),
             verdicts(res, pos_res),
-            figures(tables, res, pos_res, t_q),
+            figures(
+                tables, res, pos_res, t_q, windows, (boundary + 1, boundary + config.n_hidden_max)
+            ),
             summary,
             notes,
         )

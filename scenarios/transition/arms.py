@@ -7,6 +7,16 @@ harmonic superposition with a known hbar (:func:`positive_control`).
 
 Units: time in learning steps (the positive control in its own time unit, ``POSITIVE_DT`` per
 recorded step); ``MU_C`` in loss units per neuron.
+
+The adaptive arm's controllers (:func:`adaptive_controllers`) are chosen so that the run reaches
+and holds the consistency condition hbar_2mD = 2 m D = |mu_c| / 2 pi (m = 1 / (2 gamma); D the
+diffusion of the observed coordinates; docs/physics.md#wave-function-and-consistency-condition):
+with this network, D is about c gamma^2 / M with c of order 1e-3, so hbar_2mD = c gamma / M, and
+``MU_C`` puts the target |mu_c| / 2 pi = 1.6e-5 at gamma / M of about 0.016, reachable at a step
+size of 0.1-0.4 (larger steps let single replicas make excursions that dominate D) with a
+batch size inside [2, 64]. The batch size carries the condition (gain 0.5 every step); the step
+size trims what the integer batch size leaves (gain 0.03); ``BETA_C`` keeps beta_c |mu_c| =
+0.04.
 """
 
 from __future__ import annotations
@@ -22,10 +32,14 @@ from runner import arm_tables, concat_arms, run_arm
 from scenarios.common import quench
 
 __all__ = [
+    "ADAPTIVE_STEP_SIZE",
+    "BATCH_BOUNDS",
     "BETA_C",
     "COORDS",
+    "GAMMA_BOUNDS",
     "MOMENTUM",
     "MU_C",
+    "NEURON_INTERVAL",
     "POSITIVE_DT",
     "POSITIVE_HBAR",
     "SGD_ARMS",
@@ -39,8 +53,12 @@ __all__ = [
 
 COORDS = ["q_0", "q_1"]
 SGD_ARMS = ("canonical", "adaptive", "canonical_at_final", "momentum", "no_change")
-MU_C = -2e-4
-BETA_C = 200.0
+MU_C = -1e-4
+BETA_C = 400.0
+GAMMA_BOUNDS = (0.1, 0.4)
+BATCH_BOUNDS = (2, 64)
+ADAPTIVE_STEP_SIZE = 0.2
+NEURON_INTERVAL = 5
 MOMENTUM = 0.9
 POSITIVE_HBAR = 0.05
 POSITIVE_DT = 0.2
@@ -79,10 +97,20 @@ def default_config(quick: bool) -> SystemConfig:
 def adaptive_controllers(mu_c: float = MU_C) -> list[dict[str, Any]]:
     """The controller tables of the adaptive arm.
 
+    A grand-canonical neuron count (``mu_c``, ``BETA_C``, one proposal per replica every
+    ``NEURON_INTERVAL`` steps) and two ``consistency`` policies driving hbar_2mD toward
+    |mu_c| / 2 pi with the diffusion measured over the last 20 steps: the batch size fast (gain
+    0.5 every step, within ``BATCH_BOUNDS``), the step size slowly (gain 0.03, within
+    ``GAMMA_BOUNDS``), so that the step size trims what the integer batch size leaves and
+    takes a share of slow drifts.
+    The arm starts at gamma = ``ADAPTIVE_STEP_SIZE`` (:func:`simulate`).
+
     Examples
     --------
     >>> [c["type"] for c in adaptive_controllers()]
     ['neuron_count', 'step_size', 'batch_size']
+    >>> adaptive_controllers()[2]["m_max"], adaptive_controllers()[1]["gamma_max"]
+    (64, 0.4)
     """
     return [
         {
@@ -90,10 +118,24 @@ def adaptive_controllers(mu_c: float = MU_C) -> list[dict[str, Any]]:
             "policy": "grand_canonical",
             "mu_c": mu_c,
             "beta_c": BETA_C,
-            "interval": 10,
+            "interval": NEURON_INTERVAL,
         },
-        {"type": "step_size", "policy": "consistency", "gain": 0.3, "window": 20, "gamma_max": 0.3},
-        {"type": "batch_size", "policy": "noise_scale", "m_min": 4, "m_max": 32},
+        {
+            "type": "step_size",
+            "policy": "consistency",
+            "gain": 0.03,
+            "window": 20,
+            "gamma_min": GAMMA_BOUNDS[0],
+            "gamma_max": GAMMA_BOUNDS[1],
+        },
+        {
+            "type": "batch_size",
+            "policy": "consistency",
+            "gain": 0.5,
+            "window": 20,
+            "m_min": BATCH_BOUNDS[0],
+            "m_max": BATCH_BOUNDS[1],
+        },
     ]
 
 
@@ -163,7 +205,7 @@ def simulate(config: SystemConfig, steps: int, progress: bool) -> dict[str, pd.D
     parts = []
     canonical = run_arm("canonical", lambda: LearningSystem(config), steps, progress, quench_at)
     parts.append(arm_tables(canonical, "canonical"))
-    adaptive_cfg = config.replace(controllers=adaptive_controllers())
+    adaptive_cfg = config.replace(controllers=adaptive_controllers(), step_size=ADAPTIVE_STEP_SIZE)
     adaptive = run_arm("adaptive", lambda: LearningSystem(adaptive_cfg), steps, progress, quench_at)
     parts.append(arm_tables(adaptive, "adaptive"))
     final = final_setting(adaptive)

@@ -4,6 +4,13 @@ Each claim's threshold, sense, null control and positive control live in its
 :class:`analysis.verdicts.Claim` below and nowhere else; a verdict function reads the numbers
 measured by :mod:`scenarios.transition.measures` (``res``: one dict per SGD arm; ``pos``: the
 positive control) and judges them with :meth:`~analysis.verdicts.Claim.verdict`.
+
+:data:`REGIME` is the precondition of the adaptive-arm claims (:data:`DEPENDENT`): the run
+must be in the paper's regime, hbar_2mD = 2 m D (m = 1 / (2 gamma)) equal to |mu_c| / 2 pi
+within a factor 1.5 in every analysis window
+(docs/physics.md#wave-function-and-consistency-condition). When it is not ``supported``, those
+verdicts are ``inconclusive`` with the note ``regime not reached``: a claim about the regime
+says nothing from a run outside it.
 """
 
 from __future__ import annotations
@@ -11,17 +18,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from analysis.verdicts import Claim, Verdict
+from analysis.verdicts import REGIME_NOT_REACHED, Claim, Verdict
 
 __all__ = [
     "CLAIMS",
+    "DEPENDENT",
     "FOKKER_PLANCK",
     "HBAR_ROUTES",
     "JUDGES",
     "MADELUNG",
     "NELSON_HARMONIC",
     "REALTIME",
+    "REGIME",
     "SCHRODINGER",
+    "consistency_regime",
     "fokker_planck",
     "hbar_routes_agree",
     "madelung_fixed_n",
@@ -35,13 +45,25 @@ Results = dict[str, dict[str, Any]]
 NELSON_HARMONIC = "Nelson trajectories of a 2-D harmonic superposition with known hbar"
 SHUFFLED = "replicas shuffled between steps"
 
+REGIME = Claim(
+    "consistency regime (precondition)",
+    "max over windows |ln(hbar_2mD / (|mu_c|/2pi))|, hbar_2mD = 2 m D with m = 1/(2 gamma) and "
+    "D the diffusion of q from jump-free increments; adaptive, before the quench and after it "
+    "(less T_settle)",
+    math.log(1.5),
+    "<",
+    SHUFFLED,
+    "Nelson trajectories with known hbar: max |ln(2 m D / hbar)|, m = 1",
+    "transition",
+)
 FOKKER_PLANCK = Claim(
     "Fokker-Planck form",
     "|ln(tr D_KM / tr gamma^2 Sigma_q/2M)|, canonical",
     0.15,
     "<",
     SHUFFLED,
-    "",
+    "Ornstein-Uhlenbeck ensemble with the planted diffusion tr gamma^2 Sigma_q/2M (same "
+    "replicas and steps)",
     "transition",
 )
 MADELUNG = Claim(
@@ -55,7 +77,8 @@ MADELUNG = Claim(
 )
 SCHRODINGER = Claim(
     "Schrödinger (adaptive)",
-    "Hellinger/floor Schrödinger over Fokker-Planck after quench, adaptive",
+    "Hellinger/floor Schrödinger (weak-form hbar, m = 1/(2 gamma)) over Fokker-Planck after "
+    "quench, adaptive",
     1.0,
     "<",
     "canonical_at_final",
@@ -64,7 +87,8 @@ SCHRODINGER = Claim(
 )
 HBAR_ROUTES = Claim(
     "independent hbar routes agree",
-    "max |ln(hbar_route / mean)|: weak form, 2mD, |mu_c|/2pi; adaptive",
+    "|ln(hbar_weak / hbar_2mD)|, m = 1/(2 gamma): the weak form (never enforced) against 2 m D "
+    "(enforced: the controllers set it to |mu_c|/2pi); adaptive",
     math.log(1.5),
     "<",
     "canonical_at_final",
@@ -80,7 +104,37 @@ REALTIME = Claim(
     NELSON_HARMONIC,
     "transition",
 )
-CLAIMS: tuple[Claim, ...] = (FOKKER_PLANCK, MADELUNG, SCHRODINGER, HBAR_ROUTES, REALTIME)
+CLAIMS: tuple[Claim, ...] = (
+    REGIME,
+    FOKKER_PLANCK,
+    MADELUNG,
+    SCHRODINGER,
+    HBAR_ROUTES,
+    REALTIME,
+)
+DEPENDENT: tuple[Claim, ...] = (SCHRODINGER, HBAR_ROUTES, REALTIME)
+"""The claims about the adaptive arm: withheld (``regime not reached``) outside the regime."""
+
+
+def consistency_regime(res: Results, pos: dict[str, Any]) -> Verdict:
+    """Adaptive arm: the largest consistency gap over the analysis windows (the precondition).
+
+    The control is the same gap on the adaptive arm's windows with replicas shuffled between
+    steps (the estimator must not find the regime in unrelated increments); the positive
+    control the gap on the Nelson trajectories, where 2 m D = hbar holds by construction. The
+    canonical arm's gap is a diagnostic only: a fixed (gamma, M) may happen to sit near the
+    target without that saying anything about the adaptive arm.
+
+    Examples
+    --------
+    >>> res = {"adaptive": {"gap": (0.12, 0.05, 0.2), "gap_control": (6.0, 5.9, 6.1)}}
+    >>> v = consistency_regime(res, {"gap": (0.1, 0.05, 0.15)})
+    >>> v.verdict, v.row()["threshold"]
+    ('supported', '< 0.405465')
+    """
+    ada = res["adaptive"]
+    value, lo, hi = ada["gap"]
+    return REGIME.verdict(value, lo, hi, ada["gap_control"][0], pos["gap"][0])
 
 
 def fokker_planck(res: Results, pos: dict[str, Any]) -> Verdict:
@@ -88,7 +142,12 @@ def fokker_planck(res: Results, pos: dict[str, Any]) -> Verdict:
 
     Examples
     --------
-    >>> res = {"canonical": {"fp": -0.05, "fp_ci": (-0.1, 0.02), "fp_control": 0.9}}
+    The positive control is the same statistic on an ensemble with a planted diffusion.
+
+    Examples
+    --------
+    >>> res = {"canonical": {"fp": -0.05, "fp_ci": (-0.1, 0.02), "fp_control": 0.9,
+    ...                      "fp_positive": 0.01}}
     >>> v = fokker_planck(res, {})
     >>> v.value, (v.ci_low, v.ci_high), v.verdict
     (0.05, (0.0, 0.1), 'supported')
@@ -97,7 +156,9 @@ def fokker_planck(res: Results, pos: dict[str, Any]) -> Verdict:
     can = res["canonical"]
     lo, hi = can["fp_ci"]
     ci = (0.0 if lo * hi <= 0 else min(abs(lo), abs(hi)), max(abs(lo), abs(hi)))
-    return FOKKER_PLANCK.verdict(abs(can["fp"]), ci[0], ci[1], abs(can["fp_control"]))
+    return FOKKER_PLANCK.verdict(
+        abs(can["fp"]), ci[0], ci[1], abs(can["fp_control"]), abs(can["fp_positive"])
+    )
 
 
 def madelung_fixed_n(res: Results, pos: dict[str, Any]) -> Verdict:
@@ -135,18 +196,21 @@ def schrodinger_adaptive(res: Results, pos: dict[str, Any]) -> Verdict:
 
 
 def hbar_routes_agree(res: Results, pos: dict[str, Any]) -> Verdict:
-    """Adaptive arm: max |ln(hbar_route / mean)| over the weak-form, 2mD and |mu_c|/2pi routes.
+    """Adaptive arm: |ln(hbar_weak / hbar_2mD)|, the never-enforced route against the enforced.
+
+    The |mu_c| / 2 pi route is not compared: the controllers set hbar_2mD to it, so it adds
+    no evidence (its gap to hbar_2mD is the precondition :data:`REGIME`).
 
     Examples
     --------
-    >>> res = {"adaptive": {"routes_spread": (2.0, 1.5, 2.5)},
-    ...        "canonical_at_final": {"routes_spread": (2.2, 1.0, 3.0)}}
-    >>> hbar_routes_agree(res, {"routes_spread": (0.1, 0.0, 0.2)}).verdict
+    >>> res = {"adaptive": {"route_gap": (2.0, 1.5, 2.5)},
+    ...        "canonical_at_final": {"route_gap": (2.2, 1.0, 3.0)}}
+    >>> hbar_routes_agree(res, {"route_gap": (0.1, 0.0, 0.2)}).verdict
     'not supported'
     """
     ada, fin = res["adaptive"], res["canonical_at_final"]
-    value, lo, hi = ada["routes_spread"]
-    return HBAR_ROUTES.verdict(value, lo, hi, fin["routes_spread"][0], pos["routes_spread"][0])
+    value, lo, hi = ada["route_gap"]
+    return HBAR_ROUTES.verdict(value, lo, hi, fin["route_gap"][0], pos["route_gap"][0])
 
 
 def realtime_signatures(res: Results, pos: dict[str, Any]) -> Verdict:
@@ -165,6 +229,7 @@ def realtime_signatures(res: Results, pos: dict[str, Any]) -> Verdict:
 
 
 JUDGES = (
+    consistency_regime,
     fokker_planck,
     madelung_fixed_n,
     schrodinger_adaptive,
@@ -177,14 +242,21 @@ JUDGES = (
 def verdicts(res: Results, pos: dict[str, Any]) -> list[Verdict]:
     """Every claim's verdict, in the order of :data:`CLAIMS`.
 
+    The :data:`DEPENDENT` claims are withheld (``regime not reached``) unless the precondition
+    :data:`REGIME` is ``supported``.
+
     Examples
     --------
     >>> [f.__name__ for f in JUDGES][:2]
-    ['fokker_planck', 'madelung_fixed_n']
+    ['consistency_regime', 'fokker_planck']
     >>> len(JUDGES) == len(CLAIMS)  # one function per claim
     True
     """
-    return [judge(res, pos) for judge in JUDGES]
+    out = [judge(res, pos) for judge in JUDGES]
+    if out[0].verdict != "supported":
+        dependent = {c.name for c in DEPENDENT}
+        out = [v.withhold(REGIME_NOT_REACHED) if v.claim in dependent else v for v in out]
+    return out
 
 
 def _finite_ci(ci: tuple[float, float], value: float) -> tuple[float, float]:

@@ -1,9 +1,10 @@
 """The figures of the ``transition`` scenario (drawn by ``dualsim run`` and ``dualsim report``).
 
-``controls_over_time`` (N, gamma, M of the controlled arms), ``madelung_windows`` (the Madelung
-fit per window), ``prediction_distances`` (Schrödinger vs Fokker-Planck prediction after the
-quench), ``densities`` (ensemble density of q_0), ``neuron_moves`` (free-energy changes of
-neuron moves) and ``quench_response`` (<q_1> around the quench).
+``controls_over_time`` (N, gamma, M of the controlled arms with the adaptive arm's bounds, and
+the consistency gap ln(hbar_2mD / (|mu_c| / 2 pi)) with its ln 1.5 band), ``madelung_windows``
+(the Madelung fit per window), ``prediction_distances`` (Schrödinger vs Fokker-Planck
+prediction after the quench), ``densities`` (ensemble density of q_0), ``neuron_moves``
+(free-energy changes of neuron moves) and ``quench_response`` (<q_1> around the quench).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from scenarios.common import QUENCH_SCALE
-from scenarios.transition.arms import MU_C, SGD_ARMS
+from scenarios.transition.arms import BATCH_BOUNDS, GAMMA_BOUNDS, MU_C, SGD_ARMS
+from scenarios.transition.measures import GAP_THRESHOLD
 
 __all__ = ["figures"]
 
@@ -24,12 +26,20 @@ Results = dict[str, dict[str, Any]]
 
 
 def figures(
-    tables: dict[str, pd.DataFrame], res: Results, pos: dict[str, Any], t_q: int
+    tables: dict[str, pd.DataFrame],
+    res: Results,
+    pos: dict[str, Any],
+    t_q: int,
+    windows: dict[str, tuple[int, int]] | None = None,
+    n_bounds: tuple[int, int] | None = None,
 ) -> dict[str, Callable[[Path], None]]:
     """The scenario's figures, each a function drawing one PNG into the path it is given.
 
     ``tables`` are the run's tables, ``res`` and ``pos`` the measurements of the SGD arms and
-    of the positive control (:mod:`scenarios.transition.measures`), ``t_q`` the quench step.
+    of the positive control (:mod:`scenarios.transition.measures`), ``t_q`` the quench step,
+    ``windows`` the analysis windows of the regime test
+    (:func:`scenarios.transition.measures.regime_windows`) and ``n_bounds`` the adaptive
+    arm's (n_min, n_max).
 
     Examples
     --------
@@ -43,21 +53,44 @@ def figures(
     def controls_fig(path: Path) -> None:
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
         for arm in ("canonical", "adaptive", "canonical_at_final"):
             m = model[model.arm == arm]
             axes[0].plot(m["step"], m["n_neurons"], label=arm)
-            axes[1].plot(m["step"], m["step_size"], label=arm)
-            axes[2].plot(m["step"], m["batch_size"], label=arm)
-        for ax, lab in zip(
-            axes, ("mean active neurons N", "step size gamma", "batch size M"), strict=True
-        ):
+            per = traj[traj.arm == arm].groupby("step")[["step_size", "batch_size"]].first()
+            axes[1].plot(per.index, per["step_size"], label=arm)
+            axes[2].plot(per.index, per["batch_size"], label=arm)
+            if arm in res and "gap_series" in res[arm]:
+                g = res[arm]["gap_series"]
+                axes[3].plot(g["step"], g["gap_smooth"], lw=1, label=arm)
+        bounds = {0: n_bounds, 1: GAMMA_BOUNDS, 2: BATCH_BOUNDS}
+        for i, pair in bounds.items():
+            for b in pair or ():
+                axes[i].axhline(b, color="k", ls="--", lw=0.8)
+        axes[1].set_yscale("log")
+        axes[2].set_yscale("log")
+        axes[3].axhspan(-GAP_THRESHOLD, GAP_THRESHOLD, color="tab:green", alpha=0.15)
+        axes[3].axhline(0.0, color="tab:green", lw=0.8)
+        for lo, hi in (windows or {}).values():
+            axes[3].axvspan(lo, hi, color="grey", alpha=0.08)
+        labels = (
+            "mean active neurons N",
+            "step size gamma",
+            "batch size M",
+            "gap ln(hbar_2mD / (|mu_c|/2pi))",
+        )
+        for ax, lab in zip(axes, labels, strict=True):
             ax.axvline(t_q, color="grey", ls=":", lw=1)
             ax.set_xlabel("learning step")
             ax.set_ylabel(lab)
             ax.grid(alpha=0.3)
+        axes[3].set_title(
+            "m = 1/(2 gamma); band: |gap| < ln 1.5; grey: windows (10-step mean)", fontsize=8
+        )
         axes[0].legend(fontsize=8)
-        fig.suptitle("Controlled parameters over time (dotted: quench)")
+        fig.suptitle(
+            "Controlled parameters over time (dotted: quench; dashed: the adaptive arm's bounds)"
+        )
         fig.tight_layout()
         fig.savefig(path, dpi=110)
 

@@ -317,8 +317,9 @@ def test_show_names_the_verdict_file(train_folder: Path, tmp_path: Path, capsys)
     assert main(["show", str(tmp_path)]) == 2
     assert "no column 'statistic'" in capsys.readouterr().err
     cols = "claim,statistic,value,ci_low,ci_high,control,control_value,"
-    cols += "positive_control_value,threshold,verdict"
-    (tmp_path / "verdicts.csv").write_text(cols + "\nduality,s,1,0,2,c,0,,> 0,inconclusive\n")
+    cols += "positive_control_value,threshold,verdict,note"
+    row = "duality,s,1,0,2,c,0,,> 0,inconclusive,no positive control"
+    (tmp_path / "verdicts.csv").write_text(cols + "\n" + row + "\n")
     assert main(["show", str(tmp_path)]) == 0
     assert "inconclusive" in capsys.readouterr().out
 

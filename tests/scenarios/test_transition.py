@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.verdicts import VERDICT_COLUMNS
+from analysis.verdicts import NOTES, VERDICT_COLUMNS
 from runner import report
 from scenarios import transition
 from scenarios.transition import claims
@@ -59,18 +59,38 @@ def test_quench_is_one_set_task_event_per_quenched_arm(quick_run):
 
 
 def test_verdict_table_is_complete(quick_run):
-    verdicts = pd.read_csv(quick_run.out / "verdicts.csv")
+    verdicts = pd.read_csv(quick_run.out / "verdicts.csv", keep_default_na=False)
     assert list(verdicts.columns) == VERDICT_COLUMNS
     assert set(verdicts["claim"]) == CLAIMS
     assert set(verdicts["verdict"]) <= {"supported", "not supported", "inconclusive"}
-    for col in ("value", "ci_low", "ci_high", "control_value"):
-        assert verdicts[col].map(math.isfinite).all(), col
-    with_positive = verdicts[verdicts.claim != "Fokker-Planck form"]
-    assert with_positive["positive_control_value"].map(math.isfinite).all()
+    assert set(verdicts["note"]) <= set(NOTES)
+    assert ((verdicts["note"] == "") == (verdicts["verdict"] != "inconclusive")).all()
+    for col in ("value", "ci_low", "ci_high", "control_value", "positive_control_value"):
+        assert verdicts[col].map(float).map(math.isfinite).all(), col
     # ci brackets the value
     assert (
         (verdicts.ci_low <= verdicts.value + 1e-12) & (verdicts.value <= verdicts.ci_high + 1e-12)
     ).all()
+
+
+def test_the_regime_is_a_precondition_of_the_adaptive_claims(quick_run):
+    """The gap row comes first; outside the regime the adaptive-arm verdicts are withheld."""
+    v = pd.read_csv(quick_run.out / "verdicts.csv", keep_default_na=False)
+    first = v.iloc[0]
+    assert first["claim"] == claims.REGIME.name == "consistency regime (precondition)"
+    assert first["threshold"] == "< 0.405465"
+    dependent = v[v.claim.isin([c.name for c in claims.DEPENDENT])]
+    assert len(dependent) == 3
+    if first["verdict"] != "supported":
+        assert (dependent["verdict"] == "inconclusive").all()
+        assert (dependent["note"] == "regime not reached").all()
+    # the gap per window is in the diagnostics, with the time at the controllers' bounds
+    diag = pd.read_parquet(quick_run.out / "diagnostics.parquet")
+    ada = diag[diag.arm == "adaptive"]
+    gaps = ada[ada.quantity.str.startswith("gap ln(hbar_2mD")]
+    assert len(gaps) == 2 and gaps["value"].map(math.isfinite).all()
+    bounds = ada[ada.diagnostic == "controller_bounds"]
+    assert set(bounds["window"]) == {0, 1} and bounds["value"].between(0, 1).all()
 
 
 def test_figures_are_nonempty_pngs(quick_run):
@@ -84,7 +104,7 @@ def test_figures_are_nonempty_pngs(quick_run):
 def test_positive_control_is_detected(quick_run):
     """The instruments see Schrödinger behaviour where it is (Nelson trajectories)."""
     v = pd.read_csv(quick_run.out / "verdicts.csv").set_index("claim")
-    for claim in (claims.HBAR_ROUTES, claims.REALTIME, claims.MADELUNG):
+    for claim in transition.CLAIMS:
         value = v.loc[claim.name, "positive_control_value"]
         assert value < claim.threshold if claim.sense == "<" else value > claim.threshold
 
