@@ -83,6 +83,17 @@ class RBFNetwork:
         self.dim = 1 if self.train == "center" else 2
         self.periods: tuple[float | None, ...] = (TWO_PI,) if self.dim == 1 else (None, TWO_PI)
 
+    def raw_rate(self, eta: float) -> float:
+        """The raw SGD rate on R of a per-neuron step ``eta``: ``gamma = N0 eta``.
+
+        Examples
+        --------
+        >>> from models.potentials import check_potential
+        >>> RBFNetwork(check_potential({"type": "rbf_network"}), n0=400, noise=1.0).raw_rate(0.05)
+        20.0
+        """
+        return self.n0 * float(eta)
+
     # ------------------------------------------------------------------ pieces
     def target(self, x: np.ndarray) -> np.ndarray:
         """``g(x) = int phi(x; c) rho*(c) dc`` for the von Mises mixture ``rho*`` (closed form)."""
