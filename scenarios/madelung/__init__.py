@@ -3,16 +3,26 @@
 Scenario ``madelung`` (``dualsim run madelung``). The default model is the two-parameter
 network y = a tanh(b x) (1-1-1, no biases, linear output; q_0 = b, q_1 = a: the observed
 coordinates are the whole trainable vector, so they are Markov) trained on a fixed teacher
-(b*, a*) with Gaussian label noise. Time is in learning steps (dt = 1 per step); D is per
+(b*, a*) with Gaussian label noise (``--set activation=sigmoid`` gives y = a sigmoid(b x), its
+closed form and a sigmoid teacher). Time is in learning steps (dt = 1 per step); D is per
 step (the gamma^2 Sigma / (2 M) convention), hbar / m is in coordinate^2 per step.
 
 The free energy of this network is known in closed form (docs/physics.md#free-energy, T_x -> 0:
 the hidden neuron relaxes with the output clamped):
-F(b, a) = (E_x[(a* tanh(b* x) - a tanh(b x))^2] + sigma^2) / (2 (1 + a^2)), x ~ N(0, 1)
+F(b, a) = (E_x[(a* f(b* x) - a f(b x))^2] + sigma^2) / (2 (1 + a^2)), x ~ N(0, 1), f = tanh
 (Gauss-Hermite quadrature, :mod:`scenarios.madelung.exact`). It fixes V = F in advance for
 the Madelung fit, gives the minimum q* and Hessian H, and with the per-example gradient
 covariance Sigma_g at q* the stationary SGD covariance (discrete Lyapunov equation), used only to
 start ensembles near equilibrium (every number below is measured from the dynamics).
+
+Seeds vary the noise, never the scenario's validity. The teacher is a conditioned draw
+(:mod:`scenarios.madelung.wellposed`): the config's own teacher when F has an isolated
+minimum next to it whose basin holds every grid ensemble, otherwise the first accepted
+redraw from the separate stream ``SeedSequence([seed, 8101])`` (same distribution). The
+accepted teacher and the number of rejected draws are recorded in ``config.toml``
+(``[dualsim]`` ``draw_*`` entries) and as one ``draw_setup`` row of ``events.parquet`` (arm
+``setup``). A configuration that makes the scenario ill-posed (a linear or relu activation,
+noise <= 0, a step size unstable at the minimum ...) is refused before any simulation (exit 2).
 
 Arms (every table has an ``arm`` column)
 ---------------------------------------
@@ -93,7 +103,7 @@ import pandas as pd
 
 from models import SystemConfig
 from runner import Analysis, Experiment, scenario_run
-from scenarios.madelung import analyse, arms
+from scenarios.madelung import analyse, arms, wellposed
 from scenarios.madelung.claims import CLAIMS
 
 __all__ = ["CLAIMS", "SCENARIO", "MadelungScenario", "run"]
@@ -115,11 +125,20 @@ class MadelungScenario(Experiment):
         """
         return arms.default_config(quick)
 
+    def setup(self, config: SystemConfig, quick: bool) -> dict[str, Any]:
+        """Refuse an ill-posed config; the teacher draw's ``[dualsim]`` entries.
+
+        See :func:`scenarios.madelung.wellposed.check`.
+        """
+        draw = wellposed.check(config)
+        return {} if draw is None else draw.meta()
+
     def simulate(
         self, config: SystemConfig, quick: bool, steps: int, progress: bool
     ) -> dict[str, pd.DataFrame]:
-        """Every arm and control (:func:`scenarios.madelung.arms.simulate`)."""
-        return arms.simulate(config, quick, steps, progress)
+        """Every arm and control, after the well-posedness check and the teacher draw
+        (:func:`scenarios.madelung.wellposed.check`, :func:`scenarios.madelung.arms.simulate`)."""
+        return arms.simulate(config, quick, steps, progress, wellposed.check(config))
 
     def analyse(
         self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]

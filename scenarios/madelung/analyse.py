@@ -119,6 +119,7 @@ def analyse(
     setup = _setup_row(tables)
     if setup.get("network") == "projected":
         return _analyse_projected(tables, config, setup)
+    setup["activation"] = config.activation  # the closed form of F is the network's own
     traj, model = tables["trajectories"], tables["model"]
     seed = int(config.seed)
     rows: list[dict[str, Any]] = []
@@ -139,7 +140,7 @@ def analyse(
 
     teacher = (setup["teacher_b"], setup["teacher_a"])
     center = np.array([setup["min_b"], setup["min_a"]])
-    H = hessian_2p(center, teacher, setup["noise"])
+    H = hessian_2p(center, teacher, setup["noise"], setup["activation"])
     density = {}
     floors = {}
     for arm, f in md["fits"].items():
@@ -168,7 +169,8 @@ def analyse(
     f = md["fits"]["sgd"]
     summary.update(
         {
-            "model": "y = a tanh(b x), q_0 = b, q_1 = a (observed: the whole trainable vector)",
+            "model": f"y = a {config.activation}(b x), q_0 = b, q_1 = a (observed: the whole "
+            "trainable vector)",
             "teacher (b*, a*)": f"({teacher[0]:.4f}, {teacher[1]:.4f}), noise {setup['noise']:g}",
             "minimum of F (b, a)": f"({center[0]:.4f}, {center[1]:.4f}); Hessian eigenvalues "
             f"{setup['hess_soft']:.4g}, {setup['hess_stiff']:.4g}",

@@ -25,7 +25,9 @@ from analysis import controls
 from models import LearningSystem, SystemConfig
 from runner import AnalysisFailed, arm_tables, concat_arms, run_arm
 from runner.sweep import collect, run_sweep
+from scenarios.common.draws import Draw
 from scenarios.madelung.exact import (
+    CLOSED_FORM,
     gradient_covariance_2p,
     hessian_2p,
     minimum_2p,
@@ -135,9 +137,10 @@ def default_config(quick: bool) -> SystemConfig:
 def install_teacher(model: LearningSystem, b: float, a: float) -> None:
     """Give the model the teacher (b, a) (:func:`~scenarios.madelung.exact.teacher_task`).
 
-    The task changes through :meth:`models.LearningSystem.set_task`: the new probe set is drawn
-    from the model's task stream, continued, and one ``set_task`` event records the teacher (a
-    quench when mid-run). Weights and every other random stream are untouched.
+    The teacher has the model's own hidden activation. The task changes through
+    :meth:`models.LearningSystem.set_task`: the new probe set is drawn from the model's task
+    stream, continued, and one ``set_task`` event records the teacher (a quench when mid-run).
+    Weights and every other random stream are untouched.
 
     Parameters
     ----------
@@ -153,7 +156,8 @@ def install_teacher(model: LearningSystem, b: float, a: float) -> None:
     (-2.0, ['teacher (b*, a*) -> (1, -2)'])
     """
     model.set_task(
-        teacher_task(b, a, model.config.noise), detail=f"teacher (b*, a*) -> ({b:.6g}, {a:.6g})"
+        teacher_task(b, a, model.config.noise, model.config.activation),
+        detail=f"teacher (b*, a*) -> ({b:.6g}, {a:.6g})",
     )
 
 
@@ -242,11 +246,11 @@ def grid_cell(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    noise = config.noise
+    noise, act = config.noise, config.activation
     c = np.asarray(center, dtype=float)
-    H = hessian_2p(c, teacher, noise)
+    H = hessian_2p(c, teacher, noise, act)
     cov = stationary_covariance(
-        H, gradient_covariance_2p(c, teacher, noise), config.step_size, config.batch_size
+        H, gradient_covariance_2p(c, teacher, noise, act), config.step_size, config.batch_size
     )
     start = gaussian_start(c, cov, config.replicas, config.seed, 7)
     record = int(steps or 300)
@@ -340,13 +344,14 @@ def _nelson_tables(sizes: dict, seed: int) -> pd.DataFrame:
 
 
 def simulate(
-    config: SystemConfig, quick: bool, steps: int, progress: bool
+    config: SystemConfig, quick: bool, steps: int, progress: bool, draw: Draw | None = None
 ) -> dict[str, pd.DataFrame]:
     """Every arm of the scenario (see :mod:`scenarios.madelung`); the raw tables.
 
-    The two-parameter network starts from the closed form: the teacher is the config's own
-    (its ``w1``, ``w2``), the centre the minimum q* of F, widths from the stationary covariance.
-    Any other network runs :func:`simulate_projected`.
+    The two-parameter network starts from the closed form: the teacher is the accepted
+    ``draw`` (:func:`scenarios.madelung.wellposed.check`, recorded as one ``draw_setup`` row of
+    the events, arm ``setup``), the centre the minimum q* of F, widths from the stationary
+    covariance. Any other network runs :func:`simulate_projected`.
 
     Parameters
     ----------
@@ -358,6 +363,8 @@ def simulate(
         Steps of the ``sgd`` and ``momentum`` arms.
     progress : bool
         Progress bars.
+    draw : scenarios.common.draws.Draw, optional
+        The teacher (values ``b``, ``a``); required by the two-parameter network.
 
     Returns
     -------
@@ -379,15 +386,19 @@ def simulate(
     """
     if not is_two_param(config):
         return simulate_projected(config, quick, steps, progress)
+    if draw is None:
+        raise ValueError(
+            "draw: None; the two-parameter network needs its teacher draw "
+            "(scenarios.madelung.wellposed.check)"
+        )
     sizes = SIZES[quick]
-    probe = LearningSystem(config.replace(replicas=1))
-    teacher = (float(probe.task.params["w1"][0, 0]), float(probe.task.params["w2"][0, 0]))
-    noise = config.noise
-    center = minimum_2p(teacher, noise)
-    H = hessian_2p(center, teacher, noise)
+    teacher = (float(draw.values["b"]), float(draw.values["a"]))
+    noise, act = config.noise, config.activation
+    center = minimum_2p(teacher, noise, act)
+    H = hessian_2p(center, teacher, noise, act)
     evals, evecs = np.linalg.eigh(H)
     stiff = evecs[:, 1]
-    sig_g = gradient_covariance_2p(center, teacher, noise)
+    sig_g = gradient_covariance_2p(center, teacher, noise, act)
     gamma, M = config.step_size, config.batch_size
     cov = stationary_covariance(H, sig_g, gamma, M)
     sd_stiff = float(np.sqrt(stiff @ cov @ stiff))
@@ -465,6 +476,7 @@ def simulate(
         }
         for a in arms
     ]
+    scenario_events.append(draw.event("setup"))
     tables["events"] = _event_schema(
         pd.concat([tables["events"], pd.DataFrame(scenario_events)], ignore_index=True, sort=False)
     )
@@ -524,13 +536,18 @@ PROJECTED_BURN = {False: 300, True: 60}
 
 
 def is_two_param(config: SystemConfig) -> bool:
-    """True for the default 1-1-1 network without biases observed whole (observed = 2).
+    """True when the closed form applies: the 1-1-1 network without biases observed whole
+    (observed = 2), with a linear output, a hidden activation of
+    :data:`~scenarios.madelung.exact.CLOSED_FORM` and the teacher task.
 
     Examples
     --------
-    >>> is_two_param(default_config(True))
-    True
+    >>> is_two_param(default_config(True)), is_two_param(default_config(True).replace(
+    ...     activation="sigmoid"))
+    (True, True)
     >>> is_two_param(default_config(True).replace(n_hidden=4))
+    False
+    >>> is_two_param(default_config(True).replace(output_activation="tanh"))
     False
     """
     return (
@@ -539,6 +556,9 @@ def is_two_param(config: SystemConfig) -> bool:
         and config.n_output == 1
         and not config.bias
         and config.observed == 2
+        and config.output_activation == "linear"
+        and config.activation in CLOSED_FORM
+        and config.task == "teacher"
     )
 
 

@@ -362,7 +362,8 @@ def madelung_residual(
     traj : pandas.DataFrame
         Trajectories with ``sgd`` and ``momentum`` arms (``step_size`` column).
     setup : dict
-        The setup row (``teacher_b``, ``teacher_a``, ``noise`` when ``potential`` is None).
+        The setup row (``teacher_b``, ``teacher_a``, ``noise`` and optionally ``activation``,
+        default tanh, when ``potential`` is None).
     rows : list of dict
         Diagnostics rows, appended to.
     seed : int
@@ -401,12 +402,13 @@ def madelung_residual(
     if potential is None:
         teacher = (setup["teacher_b"], setup["teacher_a"])
         noise = setup["noise"]
+        act = setup.get("activation", "tanh")
 
         def v_fn(x: np.ndarray) -> np.ndarray:
-            return free_energy_2p(x, teacher, noise)
+            return free_energy_2p(x, teacher, noise, act)
 
         def grad_v(x: np.ndarray) -> np.ndarray:
-            return grad_free_energy_2p(x, teacher, noise)
+            return grad_free_energy_2p(x, teacher, noise, act)
 
         v_text = "V = F fixed"
     else:
