@@ -135,6 +135,9 @@ class SystemConfig:
         Controller specifications (see agents).
     memory_limit_gb : float, optional
         Refuse configs whose arrays exceed this; default half the machine's memory.
+    blas_threads : int, optional
+        Threads of the BLAS libraries, set when the model is built (the same in every
+        executor of a sweep); default: as the process has them (not recorded).
     noise_mode : str
         ``common`` (every neuron of a replica sees the step's one mini-batch; with a potential,
         one noise draw per replica and step), ``langevin`` (explicit ``sqrt(2 D) xi`` per
@@ -191,6 +194,7 @@ class SystemConfig:
     seed: int = 0
     controllers: tuple[Mapping[str, Any], ...] = ()
     memory_limit_gb: float | None = None
+    blas_threads: int | None = None
     noise_mode: str = "common"
     diffusion: float | None = None
     potential: Mapping[str, Any] | None = None
@@ -310,6 +314,8 @@ class SystemConfig:
             object.__setattr__(self, "controllers", ())
         if self.memory_limit_gb is not None:
             _float(self, "memory_limit_gb", 0.0, math.inf, lo_open=True)
+        if self.blas_threads is not None:
+            _int(self, "blas_threads", 1)
         self._check_memory()
 
     # ------------------------------------------------------------------ derived sizes

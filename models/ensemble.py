@@ -29,6 +29,7 @@ import numpy as np
 
 from models.activations import activation_into
 from models.architecture import Architecture, Block
+from models.blas import set_blas_threads
 from models.config import SystemConfig
 
 __all__ = ["DENSE_INIT_DRAWS", "DENSE_VIEW_BYTES", "RELAX_CHUNK_BYTES", "Ensemble", "State"]
@@ -226,6 +227,8 @@ class Ensemble:
     def __init__(self, config: SystemConfig, arch: Architecture, rng: np.random.Generator) -> None:
         self.config = config
         self.arch = arch
+        if config.blas_threads is not None:  # a run setting: fixed when the model is built
+            set_blas_threads(config.blas_threads)
         self.dtype = np.dtype(config.dtype)
         R, n = config.replicas, arch.n
         self.replicas = R
