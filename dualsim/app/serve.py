@@ -6,11 +6,9 @@ leaves no server behind.
 
 Examples
 --------
->>> import subprocess, sys
->>> out = subprocess.run([sys.executable, "-m", "dualsim.app.serve", "--help"],
-...                      capture_output=True, text=True)
->>> out.returncode, "run" in out.stdout
-(0, True)
+>>> from dualsim.commands.app import server_command
+>>> server_command("127.0.0.1", 8765)[1:5]
+['-m', 'dualsim.app.serve', 'run', 'dualsim.app.page']
 """
 
 from __future__ import annotations
