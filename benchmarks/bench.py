@@ -19,6 +19,7 @@ from benchmarks import (
     bench_sweep,
     bench_thermodynamics,
     bench_torch,
+    bench_wide,
 )
 
 __all__ = ["SECTIONS", "main"]
@@ -32,6 +33,7 @@ SECTIONS: tuple[tuple[str, Callable[[], list[str]]], ...] = (
     ("bench_sweep", bench_sweep.run),
     ("bench_thermodynamics", bench_thermodynamics.run),
     ("bench_torch", bench_torch.run),
+    ("bench_wide", bench_wide.run),
 )
 """The sections in the order they run: (name for ``--only``, function returning lines)."""
 

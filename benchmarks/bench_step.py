@@ -7,8 +7,8 @@ The step is timed with R = 1024 replicas of a layered 4-32-2 tanh network, batch
   (batch sampling, forward sweep, 3 relaxation steps, local gradients, update, the q projection
   every step, and every 10 steps the probe-set free energy, prediction error, tr(Sigma) and state
   means) -- goal: model / bare <= 1.25;
-* ``dense``: the naive way, the same step with dense masked 38 x 38 weights in numpy -- goal: the
-  model is faster.
+* ``dense``: the naive way, the same step with dense masked 38 x 38 weights in numpy -- goal:
+  model / dense <= 0.55.
 
 Timings alternate between the implementations and report medians, so machine noise hits all of
 them alike. Nothing here asserts: :func:`run` returns printable ratios.
@@ -220,5 +220,5 @@ def run(rounds: int = 15, per_round: int = 10) -> list[str]:
         f"  bare numpy (same arithmetic) {med['bare'] * 1e3:7.2f} ms   "
         f"ratio model/bare  = {med['model'] / med['bare']:.2f}  (goal <= 1.25)",
         f"  naive dense numpy 38x38      {med['dense'] * 1e3:7.2f} ms   "
-        f"ratio model/dense = {med['model'] / med['dense']:.2f}  (goal < 1)",
+        f"ratio model/dense = {med['model'] / med['dense']:.2f}  (goal <= 0.55)",
     ]
