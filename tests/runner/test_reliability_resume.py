@@ -25,6 +25,7 @@ from tests.runner.steppause import read_counter
 ROOT = Path(__file__).resolve().parents[2]
 EVERY = 3
 TRAIN = ["--steps", "90", "--replicas", "16"]
+PARTICLES = ["--steps", "60"]
 MAX_PAUSE = 40  # every quick scenario steps at least this often (all arms together)
 
 
@@ -43,6 +44,8 @@ def _args(name: str, out: Path, *extra: str) -> list[str]:
 
 
 def _size(name: str) -> list[str]:
+    if name == "particles":  # 11 arms of 3000 particles: a short run keeps the checkpoints few
+        return PARTICLES
     return TRAIN if name == "train" else []
 
 
