@@ -114,6 +114,8 @@ def validate_clone(spec: dict, where: str, common: tuple[str, ...]) -> dict[str,
             raise ConfigError(
                 f"{where}.mu_c", spec["mu_c"], "no mu_c with population control (it follows N)"
             )
+    elif "mu_c" not in spec and out.get("alpha") == 0.0:
+        out["mu_c"] = math.nan  # nothing branches: mu_c plays no part
     else:
         if "mu_c" not in spec:
             raise ConfigError(

@@ -112,7 +112,8 @@ def frozen_config(
     }
     if not population_control:
         spec["population_control"] = False
-        spec["mu_c"] = mu_c
+        if mu_c is not None:
+            spec["mu_c"] = mu_c
     return SystemConfig(
         replicas=replicas,
         n_input=1,
@@ -151,8 +152,8 @@ def frozen(
     particle); every ``interval`` steps the ``neuron_count`` controller agent (policy
     ``clone``) replaces each particle by ``floor(exp(-alpha interval (V - mu_c)) + U)``
     copies. ``mu_c`` follows the population (``mu_c(t) = <V> - (zeta / alpha) ln(N / n)``) or,
-    with ``population_control=False``, is the given ``mu_c``. With ``alpha = 0`` nothing
-    branches and ``mu_c`` is NaN.
+    with ``population_control=False``, is the given ``mu_c`` (a ``mu_c`` given with population
+    control is refused: ConfigError). With ``alpha = 0`` nothing branches and ``mu_c`` is NaN.
 
     Parameters
     ----------
