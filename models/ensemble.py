@@ -303,12 +303,9 @@ class Ensemble:
                         continue
                     part = z[lo - i0 : hi - i0, blk.cols]
                     if blk.layout == "ell":
-                        w[r, lo - blk.rows.start : hi - blk.rows.start] = (
-                            np.take_along_axis(
-                                part, blk.index[lo - blk.rows.start : hi - blk.rows.start], axis=1
-                            )
-                            * blk.valid[lo - blk.rows.start : hi - blk.rows.start]
-                        )
+                        w[r, lo - blk.rows.start : hi - blk.rows.start] = np.take_along_axis(
+                            part, blk.index[lo - blk.rows.start : hi - blk.rows.start], axis=1
+                        ) * blk.valid[lo - blk.rows.start : hi - blk.rows.start].astype(dt)
                     else:
                         w[r, lo - blk.rows.start : hi - blk.rows.start] = part
 
@@ -588,7 +585,7 @@ class Ensemble:
 
     def _transposed(self, blk: Block, w: np.ndarray) -> np.ndarray:
         """The transposed sparse block's weights, ``(R, cols, t_width)``."""
-        return w.reshape(w.shape[0], -1)[:, blk.t_slot] * blk.t_valid
+        return w.reshape(w.shape[0], -1)[:, blk.t_slot] * blk.t_valid.astype(w.dtype)
 
     # ------------------------------------------------------------------ states
     def _part(self, rs: slice | None = None) -> _Part:
@@ -1093,7 +1090,8 @@ class Ensemble:
             if blk.layout == "ell":
                 for c in range(blk.index.shape[1]):
                     x2c = np.take(x2[blk.src], blk.index[:, c], axis=1)
-                    per_sample += np.einsum("rim,i,rim->rm", d2[blk.dst], blk.valid[:, c], x2c)
+                    valid = blk.valid[:, c].astype(self.dtype)
+                    per_sample += np.einsum("rim,i,rim->rm", d2[blk.dst], valid, x2c)
             elif blk.mask is None:
                 per_sample += d2[blk.dst].sum(1) * x2[blk.src].sum(1)
             else:
