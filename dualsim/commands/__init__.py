@@ -27,17 +27,23 @@ _OUTPUT = "_dualsim_output"
 
 
 def one_line(exc: BaseException) -> str:
-    """The first line of an error message (Arrow and pandas errors can span several).
+    """The first line of an error message (Arrow and pandas errors can span several), with
+    any other control character in it escaped (a value typed by the user may hold one).
 
     Examples
     --------
     >>> one_line(ValueError("a: bad\\nmore detail"))
     'a: bad'
+    >>> one_line(ValueError("k\\r0: nan; expected a field"))
+    'k\\\\r0: nan; expected a field'
     >>> one_line(KeyError())
     'KeyError'
     """
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    first = text.split("\n", 1)[0].strip()
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in first)
 
 
 def load_scenario(name: str) -> ModuleType:

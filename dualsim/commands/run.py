@@ -59,6 +59,8 @@ def parse_set(pairs: Sequence[str]) -> dict[str, Any]:
         key = key.strip()
         if not key:
             raise UsageError(f"--set: {pair!r}; expected a non-empty key")
+        if not key.isprintable():
+            raise UsageError(f"--set: {pair!r}; expected a config field name as the key")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:

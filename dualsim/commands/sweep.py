@@ -46,6 +46,8 @@ def parse_grid(pairs: Sequence[str]) -> dict[str, list[Any]]:
         key, raw = (part.strip() for part in pair.split("=", 1))
         if not key:
             raise UsageError(f"--grid: {pair!r}; expected a non-empty key")
+        if not key.isprintable():
+            raise UsageError(f"--grid: {pair!r}; expected a parameter name as the key")
         if key in out:
             raise UsageError(f"--grid: {key!r}; expected each key once")
         if raw.startswith("["):

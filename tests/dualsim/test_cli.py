@@ -42,6 +42,7 @@ def test_unknown_scenario_lists_the_valid_ones(capsys) -> None:
     [
         (["--set", "step_size"], "--set: 'step_size'; expected key=value"),
         (["--set", "=3"], "expected a non-empty key"),
+        (["--set", "0\r0=nan"], "--set: '0\\r0=nan'; expected a config field name"),
         (["--set", "replica=3"], "replica: 3; expected a field of SystemConfig"),
         (["--set", "step_size=-1"], "step_size: -1"),
         (["--set", "step_size=nan"], "step_size: nan"),
