@@ -129,6 +129,10 @@ class Particles:
         Lineage: unique id, the parent's id (-1 for the initial particles) and birth step.
     births, deaths, refused : ndarray of int64, (R,)
         Totals since the start (``refused``: births refused at the ``n_max`` cap).
+    events : list of dict, optional
+        When a list (set by :class:`ParticleRecorder` with ``events=True``), every
+        :meth:`branch` appends its births and deaths to it (one row each: the new or dead
+        particle's replica, step, ids, birth step and position).
 
     Examples
     --------
@@ -167,6 +171,7 @@ class Particles:
         self.births = np.zeros(R, dtype=np.int64)
         self.deaths = np.zeros(R, dtype=np.int64)
         self.refused = np.zeros(R, dtype=np.int64)
+        self.events: list[dict[str, np.ndarray]] | None = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -290,6 +295,8 @@ class Particles:
         R, C = active.shape
         copies = np.asarray(copies) * active  # nothing lives in empty slots
         n_before = active.sum(axis=1)
+        if self.events is not None:
+            self._log_event("death", np.flatnonzero(active & (copies == 0)), step)
         np.greater(copies, 0, out=active)
         deaths = n_before - active.sum(axis=1)
         extra = np.maximum(copies - 1, 0)
@@ -329,10 +336,27 @@ class Particles:
             ids[sf] = self.next_id + np.arange(total, dtype=np.int64)
             self.birth_step.reshape(-1)[sf] = step
             self.next_id += total
+            if self.events is not None:
+                self._log_event("birth", sf, step)
         self.births += births
         self.deaths += deaths
         self.refused += refused
         return births.astype(np.int64), deaths.astype(np.int64), refused
+
+    def _log_event(self, kind: str, flat: np.ndarray, step: int) -> None:
+        C = self.capacity
+        self.events.append(
+            {
+                "replica": flat // C,
+                "step": np.full(flat.size, int(step), dtype=np.int64),
+                "neuron_id": self.neuron_id.reshape(-1)[flat],
+                "parent_id": self.parent_id.reshape(-1)[flat],
+                "birth_step": self.birth_step.reshape(-1)[flat],
+                "theta": self.theta.reshape(-1, self.dim)[flat].astype(float),
+                "psi": np.full(flat.size, np.nan),
+                "event": np.full(flat.size, kind),
+            }
+        )
 
     @classmethod
     def for_config(cls, config: SystemConfig, rng: np.random.Generator) -> Particles:
@@ -430,9 +454,10 @@ class ParticleObservables(Observables):
             self.__dict__.pop(key, None)
 
 
-PARTICLE_COLUMNS = ("replica", "step", "neuron_id", "parent_id", "birth_step", "psi")
+PARTICLE_COLUMNS = ("replica", "step", "neuron_id", "parent_id", "birth_step", "psi", "event")
 """Columns of :meth:`ParticleRecorder.table` (the coordinates ``theta`` or ``theta_0 ..``
 follow ``birth_step``)."""
+_KEYS = PARTICLE_COLUMNS[:5]
 
 
 class ParticleRecorder:
@@ -441,7 +466,11 @@ class ParticleRecorder:
     Append it to ``model.step_hooks`` (it then travels with the model in checkpoints); it
     records the model's current state when called at a multiple of ``every`` (call it once
     after building to record the start). One row per (replica, step, particle): ``replica,
-    step, neuron_id, parent_id, birth_step, theta (theta_0, theta_1 ... in 2-D/3-D), psi``.
+    step, neuron_id, parent_id, birth_step, theta (theta_0, theta_1 ... in 2-D/3-D), psi,
+    event`` with ``event = "alive"``. With ``events=True`` every birth and death in between is
+    a row too (``event`` ``"birth"`` or ``"death"``, at the step it happened, with the
+    particle's position then; ``psi`` NaN). ``neuron_id`` is unique within a run and never
+    reused; lineage is keyed by (replica, neuron_id).
 
     Examples
     --------
@@ -453,21 +482,28 @@ class ParticleRecorder:
     >>> model.run(4, progress=False)
     >>> tab = rec.table()
     >>> len(tab), list(tab.columns)
-    (30, ['replica', 'step', 'neuron_id', 'parent_id', 'birth_step', 'theta', 'psi'])
+    (30, ['replica', 'step', 'neuron_id', 'parent_id', 'birth_step', 'theta', 'psi', 'event'])
     """
 
-    def __init__(self, every: int = 10) -> None:
+    def __init__(self, every: int = 10, events: bool = False) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every: {every!r}; expected an integer >= 1")
         self.every = every
+        self.events = bool(events)
         self.chunks: list[dict[str, np.ndarray]] = []
         self.dim = 0
 
     def __call__(self, model: LearningSystem) -> None:
-        """Record the live particles when ``model.steps`` is a multiple of ``every``."""
+        """Record the live particles when ``model.steps`` is a multiple of ``every`` (and, with
+        ``events``, the births and deaths since the last call)."""
+        parts = model.particles
+        if self.events:
+            if parts.events is None:
+                parts.events = []
+            self.chunks.extend(parts.events)
+            parts.events.clear()
         if model.steps % self.every:
             return
-        parts = model.particles
         r, c = np.nonzero(parts.active)
         psi = model.observables.psi if isinstance(model.observables, ParticleObservables) else None
         if psi is None or psi.shape != parts.active.shape:
@@ -482,16 +518,17 @@ class ParticleRecorder:
                 "birth_step": parts.birth_step[r, c],
                 "theta": parts.theta[r, c].astype(float),
                 "psi": np.asarray(psi[r, c], dtype=float),
+                "event": np.full(r.size, "alive"),
             }
         )
 
     def table(self) -> pd.DataFrame:
         """The long particle table (see the class docstring)."""
         if not self.chunks:
-            return pd.DataFrame({c: [] for c in (*PARTICLE_COLUMNS[:-1], "theta", "psi")})
+            return pd.DataFrame({c: [] for c in (*_KEYS, "theta", "psi", "event")})
         data: dict[str, np.ndarray] = {}
-        for key in PARTICLE_COLUMNS[:-1]:
-            data[key] = np.concatenate([ch[key] for ch in self.chunks])
+        for key in _KEYS:
+            data[key] = np.concatenate([ch[key] for ch in self.chunks]).astype(np.int64)
         theta = np.concatenate([ch["theta"] for ch in self.chunks])
         if theta.shape[1] == 1:
             data["theta"] = theta[:, 0]
@@ -499,6 +536,7 @@ class ParticleRecorder:
             for j in range(theta.shape[1]):
                 data[f"theta_{j}"] = theta[:, j]
         data["psi"] = np.concatenate([ch["psi"] for ch in self.chunks])
+        data["event"] = np.concatenate([ch["event"] for ch in self.chunks]).astype(object)
         return pd.DataFrame(data)
 
 

@@ -15,7 +15,8 @@ at r = 1, its null controls (entropy-aware births, shuffled Psi, alpha = 0, comm
 the positive control (pure branching, eta = 0). Claims (:mod:`scenarios.particles.claims`):
 the Perron state at r = 1, and the crossover law over the sweep; both within 3 % in
 ``ln Var``. Tables: the standard ones plus ``particles`` (every live particle every 250 steps:
-``replica, step, neuron_id, parent_id, birth_step, theta, psi``) and ``arms`` (the settings).
+``replica, step, neuron_id, parent_id, birth_step, theta, psi, event``, plus one row per birth
+and death) and ``arms`` (the settings).
 
 :func:`frozen` is the known-answer entry point (non-interacting particles in a frozen
 polynomial potential, through the real ``neuron_count`` controller agent in its ``clone``

@@ -161,7 +161,7 @@ def _build(cfg: SystemConfig, setting: ArmSetting) -> LearningSystem:
         var = harmonic(K, D=setting.D, eta=0.0, alpha=setting.alpha).variance
         rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 17]))
         model.particles.place(math.sqrt(var) * rng.standard_normal((cfg.n_hidden, 1)))
-    rec = ParticleRecorder(RECORD_EVERY)
+    rec = ParticleRecorder(RECORD_EVERY, events=True)
     model.step_hooks.append(rec)
     rec(model)
     return model

@@ -78,7 +78,7 @@ def figures(tables: dict[str, pd.DataFrame], m: pd.DataFrame) -> dict[str, Calla
                 x, np.exp(-(x**2) / (2 * var)) / math.sqrt(2 * math.pi * var), style, label=name
             )
         for arm in ("grand_canonical", "entropy_aware", "fixed_n"):
-            sub = parts[parts.arm == arm]
+            sub = parts[(parts.arm == arm) & (parts.event == "alive")]
             late = sub[sub.step >= sub.step.max() // 2]
             ax.hist(
                 late.theta, bins=60, range=(-1.2, 1.2), density=True, histtype="step", label=arm

@@ -48,7 +48,7 @@ def measure_arms(tables: dict[str, pd.DataFrame], steps: int) -> pd.DataFrame:
     --------
     >>> parts = pd.DataFrame({"arm": "a", "step": [100, 100, 200, 200],
     ...                       "neuron_id": [0, 1, 0, 1], "parent_id": [-1, -1, -1, -1],
-    ...                       "theta": [-0.3, 0.3, -0.3, 0.3]})
+    ...                       "theta": [-0.3, 0.3, -0.3, 0.3], "event": "alive"})
     >>> traj = pd.DataFrame({"arm": "a", "step": [100, 200], "q_0": [0.0, 0.0],
     ...                      "loss": [0.045, 0.045]})
     >>> model = pd.DataFrame({"arm": "a", "step": [100, 200], "n_neurons": [2, 2],
@@ -74,7 +74,7 @@ def measure_arms(tables: dict[str, pd.DataFrame], steps: int) -> pd.DataFrame:
         m = model[(model.arm == s.arm) & (model.step >= burn)]
         mu, mu_lo, mu_hi = _interval(m["neuron_count_mu_c"].to_numpy())
         ans = harmonic(K, D=s.D, eta=s.eta, alpha=s.alpha)
-        mine = parts[parts.arm == s.arm]
+        mine = parts[(parts.arm == s.arm) & (parts.event == "alive")]
         last = mine[mine.step == mine.step.max()]
         pairs = last.merge(
             last[["neuron_id", "theta"]].rename(

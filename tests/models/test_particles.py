@@ -10,7 +10,7 @@ import pytest
 
 from models import ConfigError, LearningSystem, SystemConfig
 from models.learning_system import STREAMS
-from models.particles import Particles, boundary_config
+from models.particles import ParticleRecorder, Particles, boundary_config
 from models.potentials import check_potential, make_potential
 
 HARMONIC = {"type": "polynomial", "coefficients": [0.0, 0.0, 0.5]}
@@ -298,3 +298,23 @@ def test_network_with_trained_amplitudes_has_two_coordinates_and_exact_gradients
     assert (psi(a, c + h) - psi(a, c - h)) / (2 * h) == pytest.approx(grad[0, 3, 1], rel=1e-6)
     model.run(5, progress=False)
     assert model.trajectories().filter(like="q_").shape[1] == 2
+
+
+def test_recorder_events_log_every_birth_and_death_with_lineage():
+    spec = {"type": "neuron_count", "policy": "clone", "alpha": 0.5}
+    model = LearningSystem(**FROZEN, replicas=2, n_hidden=200, seed=3, controllers=[spec])
+    rec = ParticleRecorder(every=5, events=True)
+    model.step_hooks.append(rec)
+    rec(model)
+    model.run(20, progress=False)
+    tab = rec.table()
+    parts = model.particles
+    births, deaths = tab[tab.event == "birth"], tab[tab.event == "death"]
+    assert len(births) == parts.births.sum() and len(deaths) == parts.deaths.sum()
+    assert (births.birth_step == births.step).all() and births.step.between(1, 20).all()
+    # a dead particle never comes back, a born one has a living or recorded parent
+    assert not set(deaths.neuron_id) & set(parts.neuron_id[parts.active])
+    known = set(tab.neuron_id)
+    assert set(births.parent_id) <= known
+    alive = tab[(tab.event == "alive") & (tab.step == 20)]
+    assert len(alive) == parts.counts().sum()

@@ -32,8 +32,18 @@ def test_small_run_writes_every_table_and_both_verdicts(small: Path) -> None:
     assert arms.arm.tolist() == [a.arm for a in arm_settings(quick=True)]
     parts = pd.read_parquet(small / "particles.parquet")
     assert set(PARTICLE_COLUMNS) | {"theta", "arm"} == set(parts.columns)
-    ids = parts.groupby(["arm", "step"]).neuron_id.agg(lambda s: s.is_unique)
-    assert ids.all()
+    alive = parts[parts.event == "alive"]
+    assert alive.groupby(["arm", "step"]).neuron_id.agg(lambda s: s.is_unique).all()
+    # clone/kill events: every birth has a new id and a parent; the counts match events.parquet
+    births = parts[parts.event == "birth"]
+    assert births.groupby("arm").neuron_id.agg(lambda s: s.is_unique).all()
+    assert (births.parent_id >= 0).all()
+    events = pd.read_parquet(small / "events.parquet")
+    branch = events[events.action == "branch"]
+    gc = branch[branch.arm == "grand_canonical"]
+    change = int((gc.after - gc.before).sum())
+    mine = parts[parts.arm == "grand_canonical"]
+    assert change == (mine.event == "birth").sum() - (mine.event == "death").sum()
 
 
 def test_controls_behave_and_no_birth_is_refused(small: Path) -> None:
