@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.spacetime import coarse_coordinates
-from models import SystemConfig
+from models import ConfigError, SystemConfig
 from runner import AnalysisFailed
 
 __all__ = [
@@ -33,8 +33,8 @@ D_GROUPS = 4
 def check_network(config: SystemConfig) -> None:
     """Refuse a config whose states cannot give 4 coarse coordinates every step.
 
-    Raises ValueError naming ``n_hidden`` (fewer than ``D_GROUPS`` hidden neurons) or
-    ``record_every`` (states not recorded every step).
+    Raises :class:`~models.ConfigError` (a ValueError, exit 2) naming ``n_hidden`` (fewer than
+    ``D_GROUPS`` hidden neurons) or ``record_every`` (states not recorded every step).
 
     Examples
     --------
@@ -46,9 +46,9 @@ def check_network(config: SystemConfig) -> None:
     record_every: 2; expected 1 (states every step)
     """
     if config.n_hidden < D_GROUPS:
-        raise ValueError(f"n_hidden: {config.n_hidden}; expected >= {D_GROUPS} (d = 4 groups)")
+        raise ConfigError("n_hidden", config.n_hidden, f">= {D_GROUPS} (d = 4 groups)")
     if config.record_every != 1:
-        raise ValueError(f"record_every: {config.record_every}; expected 1 (states every step)")
+        raise ConfigError("record_every", config.record_every, "1 (states every step)")
 
 
 def tidy_events(events: pd.DataFrame) -> pd.DataFrame:

@@ -57,7 +57,7 @@ class Draw:
     name : str
         What was drawn (``"teacher"``).
     values : dict of str to float
-        The accepted values (e.g. ``{"b": 2.16, "a": -1.34}``).
+        The accepted values (e.g. ``{"b": 2.16, "a": -1.34}``), as recorded.
     rejected : int
         Candidates rejected before the accepted one (0: the config's own first draw).
     stream : str
@@ -66,6 +66,8 @@ class Draw:
         Why the rejected candidates were rejected (in order).
     condition : str
         What the draw is conditioned on (one phrase).
+    payload : object
+        What the scenario installs (e.g. a :class:`models.tasks.Task`); not recorded.
 
     Examples
     --------
@@ -80,6 +82,7 @@ class Draw:
     stream: str
     reasons: tuple[str, ...] = field(default=())
     condition: str = ""
+    payload: Any = field(default=None, repr=False, compare=False)
 
     def meta(self) -> dict[str, Any]:
         """Flat entries for ``config.toml``'s ``[dualsim]`` table.
@@ -131,9 +134,9 @@ class Draw:
 
 def conditioned_draw(
     name: str,
-    first: dict[str, float],
-    redraw: Callable[[np.random.Generator], dict[str, float]],
-    reject: Callable[[dict[str, float]], str | None],
+    first: Any,
+    redraw: Callable[[np.random.Generator], Any],
+    reject: Callable[[Any], str | None],
     seed: int,
     stream: str,
     ill_posed: Callable[[list[str]], ConfigError],
@@ -141,6 +144,7 @@ def conditioned_draw(
     first_stream: str = "the config's own streams",
     condition: str = "",
     max_draws: int = MAX_DRAWS,
+    values: Callable[[Any], dict[str, float]] | None = None,
 ) -> Draw:
     """Reject and redraw until a candidate is accepted.
 
@@ -148,8 +152,8 @@ def conditioned_draw(
     ----------
     name : str
         What is drawn (``"teacher"``).
-    first : dict of str to float
-        Candidate 0: the config's own draw.
+    first : object
+        Candidate 0: the config's own draw (a dict of floats unless ``values`` is given).
     redraw : callable
         ``redraw(rng) -> candidate`` on the stream :func:`redraw_rng` (``seed``, ``stream``);
         called for candidates 1, 2, ... in order.
@@ -165,6 +169,9 @@ def conditioned_draw(
         Descriptions recorded in the :class:`Draw`.
     max_draws : int
         Candidates tried.
+    values : callable, optional
+        ``values(candidate) -> dict of float`` recorded in the :class:`Draw` (default: the
+        candidate itself); the candidate becomes :attr:`Draw.payload`.
 
     Returns
     -------
@@ -205,6 +212,7 @@ def conditioned_draw(
                 if k == 0
                 else f"redraw {k} of the stream SeedSequence([seed, {REDRAW_KEYS[stream]}])"
             )
-            return Draw(name, dict(candidate), k, where, tuple(reasons), condition)
+            recorded = dict(candidate) if values is None else values(candidate)
+            return Draw(name, recorded, k, where, tuple(reasons), condition, candidate)
         reasons.append(reason)
     raise ill_posed(reasons)

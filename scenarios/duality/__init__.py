@@ -78,6 +78,7 @@ import pandas as pd
 from analysis.verdicts import diagnostics_frame
 from models import SystemConfig
 from runner import Analysis, Experiment, scenario_run
+from scenarios.duality import wellposed
 from scenarios.duality.arms import ARM, BLOCKS, default_config, mid_step, simulate
 from scenarios.duality.claims import CLAIMS, duality
 from scenarios.duality.figures import figures
@@ -120,10 +121,17 @@ class DualityScenario(Experiment):
     def default_config(self, quick: bool) -> SystemConfig:
         return default_config(quick)
 
+    def setup(self, config: SystemConfig, quick: bool, steps: int | None = None) -> dict[str, Any]:
+        """Refuse an ill-posed config; the teacher draw's ``[dualsim]`` entries
+        (:func:`scenarios.duality.wellposed.check`)."""
+        draw = wellposed.check(config, steps)
+        return {} if draw is None else draw.meta()
+
     def simulate(
         self, config: SystemConfig, quick: bool, steps: int, progress: bool
     ) -> dict[str, pd.DataFrame]:
-        return simulate(config, steps, progress)
+        """The arm ``adaptive`` after the well-posedness check and the teacher draw."""
+        return simulate(config, steps, progress, wellposed.check(config, steps))
 
     def analyse(
         self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]

@@ -14,15 +14,27 @@ import pandas as pd
 
 from models import LearningSystem, SystemConfig
 from runner import arm_tables, concat_arms, run_arm
-from scenarios.common import check_network, inject_block_packets, quench, tidy_events
+from scenarios.common import inject_block_packets, quench, tidy_events
+from scenarios.common.draws import Draw
 from scenarios.common.geometry import hidden_groups, small_world_config, wiring_table
+from scenarios.common.teacher import builder
 from scenarios.transition import adaptive_controllers
 
-__all__ = ["ARM", "BLOCKS", "N_HIDDEN_MAX", "default_config", "mid_step", "perturb", "simulate"]
+__all__ = [
+    "ARM",
+    "BLOCKS",
+    "MIN_STEPS",
+    "N_HIDDEN_MAX",
+    "default_config",
+    "mid_step",
+    "perturb",
+    "simulate",
+]
 
 ARM = "adaptive"
 N_HIDDEN_MAX = 28
 BLOCKS = 8
+MIN_STEPS = 20
 
 
 def default_config(quick: bool = False) -> SystemConfig:
@@ -69,33 +81,32 @@ def perturb(model: LearningSystem, groups: list[list[int]]) -> None:
     inject_block_packets(model, groups, BLOCKS)
 
 
-def simulate(config: SystemConfig, steps: int, progress: bool) -> dict[str, pd.DataFrame]:
-    """Run the arm ``adaptive`` and return its tables and the ``edges`` table.
+def simulate(
+    config: SystemConfig, steps: int, progress: bool, draw: Draw | None = None
+) -> dict[str, pd.DataFrame]:
+    """Run the arm ``adaptive`` on the teacher of ``draw`` and return its tables and the
+    ``edges`` table.
 
-    Raises ValueError for a config that cannot be analysed: fewer than ``2 * BLOCKS`` replicas,
-    fewer than 2 observed coordinates, fewer than 20 steps, or states that do not give the 4
-    coarse coordinates every step.
+    ``draw`` is the accepted teacher of :func:`scenarios.duality.wellposed.check` (None: the
+    config's own teacher); it is recorded as one ``draw_setup`` row of the events (step 0, arm
+    ``adaptive``).
 
     Examples
     --------
-    >>> simulate(default_config(quick=True), 10, False)
-    Traceback (most recent call last):
-    ...
-    ValueError: steps: 10; expected >= 20 (fit and prediction halves)
+    >>> tables = simulate(default_config(quick=True).replace(replicas=16, n_probe=4), 4, False)
+    >>> sorted(tables)[:3], int(tables["trajectories"]["step"].max())
+    (['edges', 'events', 'model'], 4)
     """
-    check_network(config)
-    if config.replicas < 2 * BLOCKS:
-        raise ValueError(f"replicas: {config.replicas}; expected >= {2 * BLOCKS}")
-    if config.observed < 2:
-        raise ValueError(f"observed: {config.observed}; expected >= 2 (q_0, q_1)")
-    if steps < 20:
-        raise ValueError(f"steps: {steps}; expected >= 20 (fit and prediction halves)")
-    build = partial(LearningSystem, config)
+    build = builder(config, draw)
     edges = wiring_table(build(), ARM)
     groups = hidden_groups(edges, config.seed)
     model = run_arm(
         ARM, build, steps, progress, actions={mid_step(steps): partial(perturb, groups=groups)}
     )
     tables = concat_arms([{"edges": edges}, arm_tables(model, ARM)])
+    if draw is not None:
+        tables["events"] = pd.concat(
+            [tables["events"], pd.DataFrame([draw.event(ARM)])], ignore_index=True
+        )
     tables["events"] = tidy_events(tables["events"])
     return tables

@@ -125,12 +125,12 @@ class MadelungScenario(Experiment):
         """
         return arms.default_config(quick)
 
-    def setup(self, config: SystemConfig, quick: bool) -> dict[str, Any]:
+    def setup(self, config: SystemConfig, quick: bool, steps: int | None = None) -> dict[str, Any]:
         """Refuse an ill-posed config; the teacher draw's ``[dualsim]`` entries.
 
         See :func:`scenarios.madelung.wellposed.check`.
         """
-        draw = wellposed.check(config)
+        draw = wellposed.check(config, steps)
         return {} if draw is None else draw.meta()
 
     def simulate(
@@ -138,7 +138,7 @@ class MadelungScenario(Experiment):
     ) -> dict[str, pd.DataFrame]:
         """Every arm and control, after the well-posedness check and the teacher draw
         (:func:`scenarios.madelung.wellposed.check`, :func:`scenarios.madelung.arms.simulate`)."""
-        return arms.simulate(config, quick, steps, progress, wellposed.check(config))
+        return arms.simulate(config, quick, steps, progress, wellposed.check(config, steps))
 
     def analyse(
         self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]

@@ -385,13 +385,15 @@ def _check_cell(config: SystemConfig, teacher: tuple[float, float]) -> None:
         )
 
 
-def check(config: SystemConfig) -> Draw | None:
+def check(config: SystemConfig, steps: int | None = None) -> Draw | None:
     """Refuse an ill-posed config; the accepted teacher draw (None for a larger network).
 
     Parameters
     ----------
     config : models.SystemConfig
         The run's config.
+    steps : int, optional
+        Steps of the main arms (any number >= 1 is well-posed).
 
     Returns
     -------
@@ -419,6 +421,7 @@ def check(config: SystemConfig) -> Draw | None:
     ...     print(str(err).split(":")[0])
     step_size
     """
+    del steps
     _check_network(config)
     if not config.learning:
         raise ConfigError(

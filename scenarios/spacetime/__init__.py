@@ -130,6 +130,7 @@ import pandas as pd
 from analysis.verdicts import diagnostics_frame
 from models import SystemConfig
 from runner import Analysis, Experiment, scenario_run
+from scenarios.spacetime import wellposed
 from scenarios.spacetime.arms import default_config, simulate
 from scenarios.spacetime.claims import (
     CLAIMS,
@@ -199,10 +200,17 @@ class SpacetimeScenario(Experiment):
     def default_config(self, quick: bool) -> SystemConfig:
         return default_config(quick)
 
+    def setup(self, config: SystemConfig, quick: bool, steps: int | None = None) -> dict[str, Any]:
+        """Refuse an ill-posed config; the teacher draw's ``[dualsim]`` entries
+        (:func:`scenarios.spacetime.wellposed.check`)."""
+        draw = wellposed.check(config, steps)
+        return {} if draw is None else draw.meta()
+
     def simulate(
         self, config: SystemConfig, quick: bool, steps: int, progress: bool
     ) -> dict[str, pd.DataFrame]:
-        return simulate(config, quick, steps, progress)
+        """Every arm, after the well-posedness check and the teacher draw."""
+        return simulate(config, quick, steps, progress, wellposed.check(config, steps))
 
     def analyse(
         self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]

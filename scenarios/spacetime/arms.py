@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from models import LearningSystem, SystemConfig
+from models import SystemConfig
 from runner import AnalysisFailed, arm_tables, concat_arms, run_arm
 from runner.sweep import collect, run_sweep
-from scenarios.common import check_network, inject_block_packets, tidy_events
+from scenarios.common import inject_block_packets, tidy_events
+from scenarios.common.draws import Draw
 from scenarios.common.geometry import hidden_groups, small_world_config, wiring_table
+from scenarios.common.teacher import builder, draw_teacher
 
 __all__ = [
     "PACKET_BLOCKS",
@@ -79,8 +81,9 @@ def target_run(
     """One neuron-count target (a :func:`runner.sweep.run_sweep` scenario callable).
 
     Runs ``config`` (which carries the ``neuron_count`` target controller) with the scenario's
-    ``seed`` (not the sweep's run seed: every target then has the same network and data) and
-    writes its ``model``, ``trajectories``, ``neuron_states`` and ``events`` tables to ``out``.
+    ``seed`` (not the sweep's run seed: every target then has the same network, teacher
+    (:func:`scenarios.common.teacher.draw_teacher`) and data) and writes its ``model``,
+    ``trajectories``, ``neuron_states`` and ``events`` tables to ``out``.
 
     Examples
     --------
@@ -95,7 +98,8 @@ def target_run(
     out.mkdir(parents=True, exist_ok=True)
     cfg = config.replace(seed=int(seed))
     target = cfg.controllers[0]["target"]
-    model = run_arm(f"target_{target:g}", partial(LearningSystem, cfg), int(steps or 100), progress)
+    build = builder(cfg, draw_teacher(cfg))
+    model = run_arm(f"target_{target:g}", build, int(steps or 100), progress)
     for name, frame in arm_tables(model, f"target_{target:g}").items():
         frame.to_parquet(out / f"{name}.parquet", index=False)
 
@@ -135,29 +139,30 @@ def _target_tables(
 
 
 def simulate(
-    config: SystemConfig, quick: bool, steps: int, progress: bool
+    config: SystemConfig, quick: bool, steps: int, progress: bool, draw: Draw | None = None
 ) -> dict[str, pd.DataFrame]:
     """Run every arm of the scenario and return its tables (each with an ``arm`` column).
 
-    The packet arm runs ``PACKET_STEPS`` (quick ``PACKET_STEPS_QUICK``) steps past the injection
-    at ``steps // 2``; the targets are ``TARGETS`` (quick ``TARGETS_QUICK``).
+    Every arm learns the teacher of ``draw`` (:func:`scenarios.spacetime.wellposed.check`;
+    None: the config's own teacher), recorded as one ``draw_setup`` row of the events (arm
+    ``setup``). The packet arm runs ``PACKET_STEPS`` (quick ``PACKET_STEPS_QUICK``) steps past
+    the injection at ``steps // 2``; the targets are ``TARGETS`` (quick ``TARGETS_QUICK``).
 
     Examples
     --------
-    >>> simulate(default_config(quick=True).replace(record_every=2), True, 10, False)
-    Traceback (most recent call last):
-    ...
-    ValueError: record_every: 2; expected 1 (states every step)
+    >>> cfg = default_config(quick=True).replace(replicas=4, n_probe=4)
+    >>> tables = simulate(cfg, True, 4, False)
+    >>> sorted(set(tables["trajectories"]["arm"]))[:3]
+    ['learning_off', 'learning_off_batch', 'learning_on']
     """
-    check_network(config)
-    build_on = partial(LearningSystem, config)
+    build_on = builder(config, draw)
     edges = wiring_table(build_on(), "learning_on")
     groups = hidden_groups(edges, config.seed)
     parts = [{"edges": edges}]
     on = run_arm("learning_on", build_on, steps, progress)
     parts.append(arm_tables(on, "learning_on"))
     off_cfg = config.replace(learning=False)
-    off = run_arm("learning_off", partial(LearningSystem, off_cfg), steps, progress)
+    off = run_arm("learning_off", builder(off_cfg, draw), steps, progress)
     parts.append(arm_tables(off, "learning_off"))
     inject = steps // 2
     packet = run_arm(
@@ -173,9 +178,13 @@ def simulate(
         # comparison arms: the same runs with mini-batch-mean states (the old source)
         for arm, cfg in (("learning_on", config), ("learning_off", off_cfg)):
             bcfg = cfg.replace(state_source="batch")
-            model = run_arm(f"{arm}_batch", partial(LearningSystem, bcfg), steps, progress)
+            model = run_arm(f"{arm}_batch", builder(bcfg, draw), steps, progress)
             parts.append(arm_tables(model, f"{arm}_batch"))
     tables = concat_arms(parts)
+    if draw is not None:
+        tables["events"] = pd.concat(
+            [tables["events"], pd.DataFrame([draw.event("setup")])], ignore_index=True
+        )
     # event tables mix controller and model rows: numbers as floats, the rest as strings
     tables["events"] = tidy_events(tables["events"])
     return tables

@@ -111,6 +111,10 @@ def test_quick_end_to_end(quick_run):
     # the teacher quench is one set_task model event at the same step
     tasks = events[events["action"] == "set_task"]
     assert tasks["step"].tolist() == [duality.mid_step(duality.SCENARIO.quick_steps)]
+    # the conditioned teacher draw: one row (the default seed keeps its own teacher)
+    draws = events[events["action"] == "draw_setup"]
+    assert len(draws) == 1 and draws["detail"].iloc[0].startswith("teacher snr = ")
+    assert "0 rejected draws" in draws["detail"].iloc[0]
     verdicts = pd.read_csv(out / "verdicts.csv")
     assert list(verdicts.columns) == VERDICT_COLUMNS
     assert verdicts["claim"].tolist() == [c.name for c in duality.CLAIMS] == ["duality"]

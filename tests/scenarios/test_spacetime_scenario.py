@@ -159,6 +159,9 @@ def test_quick_end_to_end(quick_run):
     assert sum(a.startswith("target_") for a in arms) == len(st_arms.TARGETS_QUICK)
     events = pd.read_parquet(out / "events.parquet")
     assert (events["action"] == "inject_packet").sum() == st_arms.PACKET_BLOCKS
+    # the conditioned teacher draw: one row (the default seed keeps its own teacher)
+    draws = events[events["action"] == "draw_setup"]
+    assert draws["arm"].tolist() == ["setup"] and "0 rejected draws" in draws["detail"].iloc[0]
     verdicts = pd.read_csv(out / "verdicts.csv")
     assert list(verdicts.columns) == VERDICT_COLUMNS
     assert verdicts["claim"].tolist() == MINE

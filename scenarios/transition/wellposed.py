@@ -1,0 +1,40 @@
+"""Well-posedness of the ``transition`` scenario, checked before any simulation.
+
+The scenario needs a network that learns: its teacher (a random 1-H-1 network, task
+``teacher``) must carry a signal above the label noise. The teacher is a conditioned draw
+(:func:`scenarios.common.teacher.draw_teacher`): the config's own teacher when
+Var(teacher) / noise^2 >= :data:`MIN_SNR`, else the first accepted redraw from the separate
+stream ``SeedSequence([seed, 8102])`` with the task's own distribution. A label noise that no
+drawn teacher stands above is refused (:class:`~models.ConfigError` naming ``noise``, exit 2),
+as are fewer than 2 observed coordinates.
+
+Every arm whose config has the scenario's network shape learns the accepted teacher
+(:func:`scenarios.common.teacher.build`); an arm of another shape (``canonical_at_final`` with
+a different hidden count) draws its own conditioned teacher (:func:`check` on its config).
+"""
+
+from __future__ import annotations
+
+from models import ConfigError, SystemConfig
+from scenarios.common.draws import Draw
+from scenarios.common.teacher import MIN_SNR, draw_teacher
+
+__all__ = ["MIN_SNR", "check"]
+
+
+def check(config: SystemConfig, steps: int | None = None) -> Draw | None:
+    """Refuse an ill-posed config; the accepted teacher draw (None for another task).
+
+    Examples
+    --------
+    >>> cfg = SystemConfig(n_input=1, n_hidden=3, n_hidden_max=6, noise=0.3, observed=2)
+    >>> check(cfg.replace(seed=1)).rejected
+    0
+    >>> d = check(cfg.replace(seed=10))  # its own teacher's output hardly varies
+    >>> d.rejected > 0, d.values["snr"] >= MIN_SNR
+    (True, True)
+    """
+    del steps
+    if config.observed < 2:
+        raise ConfigError("observed", config.observed, ">= 2 (q_0, q_1)")
+    return draw_teacher(config)
