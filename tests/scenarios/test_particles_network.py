@@ -145,9 +145,9 @@ def test_a3_fixed_n_network_is_boltzmann_in_its_own_psi():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="measured L1(own) 1.19 (floor 0.019; 0.144 vs 0.032 with concentration 2): the two "
+@pytest.mark.skip(
+    reason="known failure, not run (saves its 110 s arm): measured L1(own) 1.19 (floor 0.019; "
+    "0.144 vs 0.032 with concentration 2): the two "
     "wells of the time-averaged Psi are nearly degenerate (each well's population adjusts its "
     "own depth), so the Perron vector of the frozen average puts 90 % in one well where the "
     "network keeps 60/40; predicted mu_c -0.00408 vs set -0.004",
