@@ -192,6 +192,14 @@ class TransitionScenario(Experiment):
             "evidence; the precondition row says whether the run reached it in every window "
             + ", ".join(f"[{lo}, {hi})" for lo, hi in windows.values())
             + f" (T_settle = {windows['after quench'][0] - t_q} steps after the quench).",
+            "Neuron count of the adaptive arm at a bound (n_min, n_max) in "
+            + ", ".join(
+                f"{b.at_bound:.0%} of the replica-steps {b.window}"
+                for b in res["adaptive"]["bounds"].itertuples()
+                if b.parameter == "n_neurons"
+            )
+            + f": |mu_c| = {abs(MU_C):g} per neuron is small against the Delta F of a move "
+            "(figure neuron_moves), so the slots, not mu_c, bound N.",
             "Independent replicas make the ensemble density a linear Markov evolution "
             "(docs/physics.md#independent-replicas): interference and undamped lines are not "
             "expected for the SGD arms; the positive control shows what the instruments detect "

@@ -84,12 +84,11 @@ def figures(
             ax.set_xlabel("learning step")
             ax.set_ylabel(lab)
             ax.grid(alpha=0.3)
-        axes[3].set_title(
-            "m = 1/(2 gamma); band: |gap| < ln 1.5; grey: windows (10-step mean)", fontsize=8
-        )
+        axes[3].set_title("m = 1/(2 gamma), 10-step mean; band: |gap| < ln 1.5", fontsize=8)
         axes[0].legend(fontsize=8)
         fig.suptitle(
-            "Controlled parameters over time (dotted: quench; dashed: the adaptive arm's bounds)"
+            "Controlled parameters over time (dotted: quench; dashed: the adaptive arm's bounds; "
+            "grey: the regime test's windows)"
         )
         fig.tight_layout()
         fig.savefig(path, dpi=110)
