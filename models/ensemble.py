@@ -6,9 +6,9 @@ Arrays (R replicas, M samples per mini-batch, n neuron slots):
   its own mini-batch.
 - weights: one array per block of the architecture (``weight_blocks[k]`` of shape
   ``(R,) + arch.blocks[k].shape``), so memory is O(R x edges) and every product costs
-  O(R x M x edges). ``w`` is a dense ``(R, n, n)`` copy for small networks, ``w[r, i, j]`` from
-  neuron j to neuron i, zero off the adjacency; the setters (:meth:`Ensemble.set_w`,
-  :meth:`Ensemble.set_edges`, :meth:`Ensemble.set_parameter_vector`,
+  O(R x M x edges). ``w`` is a read-only dense ``(R, n, n)`` copy for small networks,
+  ``w[r, i, j]`` from neuron j to neuron i, zero off the adjacency; the setters
+  (:meth:`Ensemble.set_w`, :meth:`Ensemble.set_edges`, :meth:`Ensemble.set_parameter_vector`,
   :meth:`Ensemble.set_in_weights`) write the blocks.
 - ``b[R, n]``: biases (zero on inputs, and everywhere when ``bias=False``).
 - ``active[R, n]``: which slots are in use in each replica (the neuron count is per replica).
@@ -188,20 +188,6 @@ class _Part:
         self.act = ens.act[rs]
 
 
-class _DenseCopy(np.ndarray):
-    """A dense weight copy whose item assignments are written back to the ensemble's blocks."""
-
-    _write_back = None
-
-    def __array_finalize__(self, obj) -> None:
-        self._write_back = None
-
-    def __setitem__(self, key, value) -> None:
-        super().__setitem__(key, value)
-        if self._write_back is not None:
-            self._write_back(np.asarray(self))
-
-
 class Ensemble:
     """R replicas of one network as stacked arrays.
 
@@ -363,21 +349,21 @@ class Ensemble:
 
     @property
     def w(self) -> np.ndarray:
-        """Dense ``(R, n, n)`` copy of the weights (small networks only; ValueError above
-        :data:`DENSE_VIEW_BYTES`). Item assignments are written back to the blocks (entries
-        off the adjacency of sparse blocks are dropped); use the setters in new code."""
-        out = self._dense(self._wb).view(_DenseCopy)
-        out._write_back = self.set_w
+        """Read-only dense ``(R, n, n)`` copy of the weights (small networks only; ValueError
+        above :data:`DENSE_VIEW_BYTES`). Write through :meth:`set_w`, :meth:`set_edges`,
+        :meth:`set_parameter_vector` or :meth:`set_in_weights`."""
+        out = self._dense(self._wb)
+        out.flags.writeable = False
         return out
 
     @property
     def vw(self) -> np.ndarray | None:
-        """Dense ``(R, n, n)`` copy of the heavy-ball velocities (None without momentum);
-        item assignments are written back, like :attr:`w`."""
+        """Read-only dense ``(R, n, n)`` copy of the heavy-ball velocities (None without
+        momentum); :meth:`reset_momentum` zeroes them."""
         if self._vwb is None:
             return None
-        out = self._dense(self._vwb).view(_DenseCopy)
-        out._write_back = lambda full: self._store_dense(self._vwb, full)
+        out = self._dense(self._vwb)
+        out.flags.writeable = False
         return out
 
     @property

@@ -81,10 +81,14 @@ def zero_outgoing(model: LearningSystem) -> None:
 
     def activate(replicas, slots, rng):
         original(replicas, slots, rng)
-        ens.w[:, :, hid] = 0.0
+        w = ens.w.copy()
+        w[:, :, hid] = 0.0
+        ens.set_w(w)
 
     ens.activate = activate
-    ens.w[:, :, hid] = 0.0
+    w = ens.w.copy()
+    w[:, :, hid] = 0.0
+    ens.set_w(w)
 
 
 def stationary_counts(

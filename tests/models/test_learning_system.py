@@ -38,7 +38,9 @@ def test_forward_iteration_alone_leaves_hidden_weights_still():
 def test_replicas_with_identical_weights_diverge_after_one_step():
     model = LearningSystem(SystemConfig(replicas=2, seed=3))
     ens = model.ensemble
-    ens.w[1] = ens.w[0]
+    w = ens.w.copy()
+    w[1] = w[0]
+    ens.set_w(w)
     ens.b[1] = ens.b[0]
     model.step()
     assert not np.allclose(ens.w[0], ens.w[1])

@@ -55,7 +55,12 @@ def test_suggested_step_size_runs_where_the_huge_one_diverged() -> None:
 
 def _poison(replica: int, where: str = "w"):
     def act(model: LearningSystem) -> None:
-        getattr(model.ensemble, where)[replica] = np.nan
+        if where == "w":
+            w = model.ensemble.w.copy()
+            w[replica] = np.nan
+            model.ensemble.set_w(w)
+        else:
+            getattr(model.ensemble, where)[replica] = np.nan
 
     return act
 
@@ -77,7 +82,9 @@ def test_loss_growth_factor() -> None:
     assert guard.reference is not None and guard.reference > 0
 
     def blow(m: LearningSystem) -> None:
-        m.ensemble.w[1] *= 1e3  # finite, but the loss jumps far past 10x
+        w = m.ensemble.w.copy()
+        w[1] *= 1e3  # finite, but the loss jumps far past 10x
+        m.ensemble.set_w(w)
 
     with pytest.raises(Diverged) as info:
         run_arm("b", lambda: model, 10, actions={2: blow})

@@ -136,7 +136,9 @@ def test_run_arm_reports_a_divergence_to_its_observer(monkeypatch) -> None:
     monkeypatch.setattr(arms, "current", lambda: rec)
 
     def poison(m: LearningSystem) -> None:
-        m.ensemble.w[0] = np.nan
+        w = m.ensemble.w.copy()
+        w[0] = np.nan
+        m.ensemble.set_w(w)
 
     with pytest.raises(Diverged):
         arms.run_arm("b", lambda: LearningSystem(**SMALL), 5, actions={1: poison})
