@@ -124,14 +124,14 @@ class DualityScenario(Experiment):
     def setup(self, config: SystemConfig, quick: bool, steps: int | None = None) -> dict[str, Any]:
         """Refuse an ill-posed config; the teacher draw's ``[dualsim]`` entries
         (:func:`scenarios.duality.wellposed.check`)."""
-        draw = wellposed.check(config, steps)
+        draw = wellposed.check(config, steps, quick)
         return {} if draw is None else draw.meta()
 
     def simulate(
         self, config: SystemConfig, quick: bool, steps: int, progress: bool
     ) -> dict[str, pd.DataFrame]:
         """The arm ``adaptive`` after the well-posedness check and the teacher draw."""
-        return simulate(config, steps, progress, wellposed.check(config, steps))
+        return simulate(config, steps, progress, wellposed.check(config, steps, quick))
 
     def analyse(
         self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]

@@ -130,7 +130,7 @@ class MadelungScenario(Experiment):
 
         See :func:`scenarios.madelung.wellposed.check`.
         """
-        draw = wellposed.check(config, steps)
+        draw = wellposed.check(config, steps, quick)
         return {} if draw is None else draw.meta()
 
     def simulate(
@@ -138,7 +138,8 @@ class MadelungScenario(Experiment):
     ) -> dict[str, pd.DataFrame]:
         """Every arm and control, after the well-posedness check and the teacher draw
         (:func:`scenarios.madelung.wellposed.check`, :func:`scenarios.madelung.arms.simulate`)."""
-        return arms.simulate(config, quick, steps, progress, wellposed.check(config, steps))
+        draw = wellposed.check(config, steps, quick)
+        return arms.simulate(config, quick, steps, progress, draw)
 
     def analyse(
         self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]

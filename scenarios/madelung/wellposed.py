@@ -4,6 +4,9 @@ The scenario needs an isolated minimum of F whose basin holds every ensemble it 
 
 Refused configurations (:class:`~models.ConfigError`, exit 2, one line naming the field):
 
+- fewer than ``MIN_REPLICAS`` replicas or ``MIN_STEPS`` steps (what the estimators need,
+  measured on a quick run with its main arms cut down);
+
 - ``activation`` linear or relu: a f(b x) then depends on a·b only (relu: for each sign of b),
   so F has no minimum along a·b = const (:data:`~scenarios.madelung.exact.NO_ISOLATED_MINIMUM`);
   for larger networks the same rescaling symmetry holds neuron by neuron.
@@ -59,6 +62,8 @@ from scenarios.madelung.exact import (
 
 __all__ = [
     "GRID_CELLS",
+    "MIN_REPLICAS",
+    "MIN_STEPS",
     "REACH",
     "RELAX_TOL",
     "TEACHER_SCALE",
@@ -74,6 +79,10 @@ __all__ = [
 
 #: stationary standard deviations along each Hessian axis that must lie inside the basin
 REACH = 6.0
+#: fewest replicas of the main arms (measured: the score fit needs 42 samples)
+MIN_REPLICAS = 50
+#: fewest steps of the main arms (measured: 4 entropy windows of 4 steps need 16)
+MIN_STEPS = 20
 #: largest relative per-example gradient error the unfinished relaxation may leave
 RELAX_TOL = 0.02
 #: default teacher scale of the ``teacher`` task (b*, a* ~ N(0, scale))
@@ -385,7 +394,7 @@ def _check_cell(config: SystemConfig, teacher: tuple[float, float]) -> None:
         )
 
 
-def check(config: SystemConfig, steps: int | None = None) -> Draw | None:
+def check(config: SystemConfig, steps: int | None = None, quick: bool = False) -> Draw | None:
     """Refuse an ill-posed config; the accepted teacher draw (None for a larger network).
 
     Parameters
@@ -393,7 +402,9 @@ def check(config: SystemConfig, steps: int | None = None) -> Draw | None:
     config : models.SystemConfig
         The run's config.
     steps : int, optional
-        Steps of the main arms (any number >= 1 is well-posed).
+        Steps of the main arms (at least :data:`MIN_STEPS`).
+    quick : bool
+        The quick size (the check does not depend on it).
 
     Returns
     -------
@@ -421,8 +432,21 @@ def check(config: SystemConfig, steps: int | None = None) -> Draw | None:
     ...     print(str(err).split(":")[0])
     step_size
     """
-    del steps
+    del quick
     _check_network(config)
+    if config.replicas < MIN_REPLICAS:
+        raise ConfigError(
+            "replicas",
+            config.replicas,
+            f">= {MIN_REPLICAS}: the weak-form Madelung fit of the sgd arm (score sm4 in d = 2) "
+            "needs 42 samples per time",
+        )
+    if steps is not None and steps < MIN_STEPS:
+        raise ConfigError(
+            "steps",
+            steps,
+            f">= {MIN_STEPS}: the entropy budget needs 4 windows of at least 4 recorded steps",
+        )
     if not config.learning:
         raise ConfigError(
             "learning", config.learning, "true: the madelung scenario measures learning dynamics"

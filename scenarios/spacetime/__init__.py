@@ -203,14 +203,14 @@ class SpacetimeScenario(Experiment):
     def setup(self, config: SystemConfig, quick: bool, steps: int | None = None) -> dict[str, Any]:
         """Refuse an ill-posed config; the teacher draw's ``[dualsim]`` entries
         (:func:`scenarios.spacetime.wellposed.check`)."""
-        draw = wellposed.check(config, steps)
+        draw = wellposed.check(config, steps, quick)
         return {} if draw is None else draw.meta()
 
     def simulate(
         self, config: SystemConfig, quick: bool, steps: int, progress: bool
     ) -> dict[str, pd.DataFrame]:
         """Every arm, after the well-posedness check and the teacher draw."""
-        return simulate(config, quick, steps, progress, wellposed.check(config, steps))
+        return simulate(config, quick, steps, progress, wellposed.check(config, steps, quick))
 
     def analyse(
         self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]

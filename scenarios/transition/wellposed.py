@@ -6,7 +6,8 @@ The scenario needs a network that learns: its teacher (a random 1-H-1 network, t
 Var(teacher) / noise^2 >= :data:`MIN_SNR`, else the first accepted redraw from the separate
 stream ``SeedSequence([seed, 8102])`` with the task's own distribution. A label noise that no
 drawn teacher stands above is refused (:class:`~models.ConfigError` naming ``noise``, exit 2),
-as are fewer than 2 observed coordinates.
+as are fewer than 2 observed coordinates and fewer than ``MIN_REPLICAS`` replicas (measured on
+a quick run cut down to fewer replicas: the score fit sm4 in d = 2 needs 42).
 
 Every arm whose config has the scenario's network shape learns the accepted teacher
 (:func:`scenarios.common.teacher.build`); an arm of another shape (``canonical_at_final`` with
@@ -19,10 +20,13 @@ from models import ConfigError, SystemConfig
 from scenarios.common.draws import Draw
 from scenarios.common.teacher import MIN_SNR, draw_teacher
 
-__all__ = ["MIN_SNR", "check"]
+__all__ = ["MIN_REPLICAS", "MIN_SNR", "check"]
+
+#: fewest replicas (measured: the score fit sm4 in d = 2 needs 42 samples)
+MIN_REPLICAS = 42
 
 
-def check(config: SystemConfig, steps: int | None = None) -> Draw | None:
+def check(config: SystemConfig, steps: int | None = None, quick: bool = False) -> Draw | None:
     """Refuse an ill-posed config; the accepted teacher draw (None for another task).
 
     Examples
@@ -34,7 +38,11 @@ def check(config: SystemConfig, steps: int | None = None) -> Draw | None:
     >>> d.rejected > 0, d.values["snr"] >= MIN_SNR
     (True, True)
     """
-    del steps
+    del steps, quick
     if config.observed < 2:
         raise ConfigError("observed", config.observed, ">= 2 (q_0, q_1)")
+    if config.replicas < MIN_REPLICAS:
+        raise ConfigError(
+            "replicas", config.replicas, f">= {MIN_REPLICAS} (the score fit sm4 in d = 2)"
+        )
     return draw_teacher(config)

@@ -58,7 +58,7 @@ def test_madelung_check_accepts_every_seed():
     rejected = []
     for seed in SEEDS:
         c = cfg.replace(seed=seed)
-        draw = madelung_wellposed.check(c, steps)
+        draw = madelung_wellposed.check(c, steps, True)
         teacher = (draw.values["b"], draw.values["a"])
         relax = (c.relax_rate, c.relax_steps)
         assert madelung_wellposed.teacher_reason(teacher, c.noise, c.activation, relax)[0] is None
@@ -73,7 +73,7 @@ def test_teacher_checks_accept_every_seed(name):
     cfg, steps = _quick(name)
     for seed in SEEDS:
         c = cfg.replace(seed=seed)
-        draw = CHECKS[name](c, steps)
+        draw = CHECKS[name](c, steps, True)
         assert draw.values["snr"] >= MIN_SNR, (name, seed)
         assert signal_to_noise(c, draw.payload) == draw.values["snr"], (name, seed)
         assert draw.rejected < 20, (name, seed)
@@ -87,7 +87,7 @@ def test_the_checks_are_cheap():
     for name, check in CHECKS.items():
         cfg, steps = _quick(name)
         for seed in range(1, 41):
-            check(cfg.replace(seed=seed), steps)
+            check(cfg.replace(seed=seed), steps, True)
     assert (time.perf_counter() - start) * 5 < 30
 
 
@@ -95,11 +95,15 @@ REFUSED = [
     ("madelung", ["activation=linear"], "activation"),
     ("madelung", ["activation=linear", "step_size=50"], "activation"),
     ("madelung", ["step_size=50"], "step_size"),
+    ("madelung", ["replicas=10"], "replicas"),
     ("spacetime", ["n_hidden=3", "small_world_k=2"], "n_hidden"),
     ("spacetime", ["replicas=2"], "replicas"),
     ("spacetime", ["noise=50"], "noise"),
+    ("spacetime", ["--steps", "40"], "steps"),
+    ("madelung", ["--steps", "10"], "steps"),
     ("duality", ["replicas=8"], "replicas"),
     ("duality", ["record_every=2"], "record_every"),
+    ("duality", ["replicas=32"], "replicas"),
 ]
 
 
@@ -107,7 +111,7 @@ REFUSED = [
 def test_ill_posed_configs_are_refused_in_one_line(tmp_path, capsys, name, sets, field):
     argv = ["run", name, "--quick", "--seed", "3", "--no-progress", "--out", str(tmp_path)]
     for pair in sets:
-        argv += ["--set", pair]
+        argv += ["--set", pair] if "=" in pair else [pair]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {field}: "), err
