@@ -19,7 +19,7 @@ Output folder
 -------------
 ``config.toml``
     The resolved :class:`~models.config.SystemConfig` plus a ``[dualsim]`` table: scenario,
-    quick, steps, package versions.
+    quick, steps, what :meth:`Experiment.setup` drew (``draw_*`` entries), package versions.
 ``<table>.parquet``
     Every table ``simulate`` returned (``model``, ``trajectories``, ``neurons``, ``events`` ...).
 ``diagnostics.parquet``
@@ -145,6 +145,13 @@ class Experiment:
     def default_config(self, quick: bool) -> SystemConfig:
         """The scenario's default config (before user overrides)."""
         return SystemConfig()
+
+    def setup(self, config: SystemConfig, quick: bool, steps: int) -> dict[str, Any]:
+        """Check, before any simulation, that ``config`` makes the scenario well-posed (a
+        :class:`~models.ConfigError` naming the field otherwise) and return what the scenario
+        drew to make it so, as flat entries of ``config.toml``'s ``[dualsim]`` table (none by
+        default)."""
+        return {}
 
     def simulate(
         self, config: SystemConfig, quick: bool, steps: int, progress: bool

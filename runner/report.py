@@ -176,9 +176,10 @@ def run_scenario(
     n_steps = steps if steps is not None else (scn.quick_steps if quick else scn.default_steps)
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise UsageError(f"steps: {n_steps!r}; expected an integer >= 1")
+    drawn = scn.setup(base, quick, n_steps)  # an ill-posed config is refused before simulating
     folder = Path(out) if out is not None else default_out(scn.name)
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"scenario": scn.name, "quick": bool(quick), "steps": int(n_steps)}
+    meta = {"scenario": scn.name, "quick": bool(quick), "steps": int(n_steps), **drawn}
     write_config(folder, base, meta)
     tables = scn.simulate(base, quick, n_steps, progress)
     for name in REQUIRED_TABLES:
