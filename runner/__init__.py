@@ -3,7 +3,8 @@
 ``experiment`` (the protocol every scenario follows), ``arms`` (the one stepping loop),
 ``checkpoint`` (checkpoints, resume, signals, divergence as an observer of that loop), ``io``
 (the one atomic writer, tables, ``config.toml``), ``report`` (verdicts, figures,
-``summary.md``), ``sweep`` (parameter sweeps) and ``errors`` (exceptions with exit codes).
+``summary.md``), ``sweep`` (parameter sweeps), ``lifeline`` (child processes that die with
+their parent) and ``errors`` (exceptions with exit codes).
 The run layer imports :mod:`models` and :mod:`analysis`, never a scenario or the CLI.
 
 Examples
