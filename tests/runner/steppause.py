@@ -11,12 +11,12 @@ the outputs are those of ``dualsim run``.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 from runner import checkpoint
+from runner.io import atomic_write
 
 __all__ = ["main", "read_counter"]
 
@@ -40,9 +40,7 @@ def main(argv: list[str]) -> int:
 
     def stepped(self: checkpoint.ArmCheckpoints) -> None:
         calls[0] += 1
-        tmp = counter.with_name(counter.name + ".tmp")
-        tmp.write_text(f"{calls[0]} {self.arm} {self.model.steps}\n")
-        os.replace(tmp, counter)
+        atomic_write(counter, f"{calls[0]} {self.arm} {self.model.steps}\n".encode())
         if calls[0] == pause_at:
             deadline = time.monotonic() + PAUSE_LIMIT
             while self.session.signal is None and time.monotonic() < deadline:
