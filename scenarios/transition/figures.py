@@ -18,7 +18,7 @@ import pandas as pd
 
 from scenarios.common import QUENCH_SCALE
 from scenarios.transition.arms import BATCH_BOUNDS, GAMMA_BOUNDS, MU_C, SGD_ARMS
-from scenarios.transition.measures import GAP_THRESHOLD
+from scenarios.transition.claims import REGIME
 
 __all__ = ["figures"]
 
@@ -69,7 +69,7 @@ def figures(
                 axes[i].axhline(b, color="k", ls="--", lw=0.8)
         axes[1].set_yscale("log")
         axes[2].set_yscale("log")
-        axes[3].axhspan(-GAP_THRESHOLD, GAP_THRESHOLD, color="tab:green", alpha=0.15)
+        axes[3].axhspan(-REGIME.threshold, REGIME.threshold, color="tab:green", alpha=0.15)
         axes[3].axhline(0.0, color="tab:green", lw=0.8)
         for lo, hi in (windows or {}).values():
             axes[3].axvspan(lo, hi, color="grey", alpha=0.08)

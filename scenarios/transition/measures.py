@@ -38,7 +38,6 @@ from scenarios.transition.arms import (
 
 __all__ = [
     "EFFORT",
-    "GAP_THRESHOLD",
     "SETTLE_FRACTION",
     "analyse_arm",
     "analyse_positive",
@@ -60,8 +59,6 @@ __all__ = [
 
 SETTLE_FRACTION = 0.2
 """Fraction of the window after the quench left out of the regime test (T_settle)."""
-GAP_THRESHOLD = math.log(1.5)
-"""The consistency regime: |ln(hbar_2mD / (|mu_c| / 2 pi))| below ln 1.5 in every window."""
 GAP_BLOCK = 10
 """Steps per block of the consistency gap's standard error (D_t is correlated in time)."""
 
