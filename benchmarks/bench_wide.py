@@ -93,7 +93,7 @@ def useful_bytes(config) -> float:
     --------
     >>> from models import SystemConfig
     >>> useful_bytes(SystemConfig(replicas=1, n_input=1, n_hidden=1, n_output=1, batch_size=1))
-    64.0
+    96.0
     """
     item = np.dtype(config.dtype).itemsize
     R, M, n = config.replicas, config.batch_size, config.n_neurons_max

@@ -309,7 +309,17 @@ class Ensemble:
 
     @property
     def weight_blocks(self) -> tuple[np.ndarray, ...]:
-        """The stored weights, one read-only array ``(R,) + arch.blocks[k].shape`` per block."""
+        """The stored weights, one read-only array ``(R,) + arch.blocks[k].shape`` per block.
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> [(b.layout, w.shape) for b, w in zip(ens.arch.blocks, ens.weight_blocks)]
+        [('dense', (2, 2, 2)), ('dense', (2, 1, 2))]
+        """
         out = []
         for w in self._wb:
             view = w.view()
@@ -454,14 +464,35 @@ class Ensemble:
         self.b[:, self.bias_index] = theta[:, n_w:]
 
     def reset_momentum(self) -> None:
-        """Zero the heavy-ball velocities (nothing without momentum)."""
+        """Zero the heavy-ball velocities (nothing without momentum).
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2, momentum=0.5)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> ens.apply(*ens.gradients(ens.relax(np.ones((2, 3, 2)), np.ones((2, 3, 1)))), 0.1)
+        >>> ens.reset_momentum(); float(np.abs(ens.velocity_vector()).max())
+        0.0
+        """
         if self._vwb is not None:
             for v in self._vwb:
                 v[...] = 0.0
             self.vb[...] = 0.0
 
     def in_weights(self, slot: int) -> np.ndarray:
-        """Incoming weights of ``slot`` in every replica, ``(R, n)`` (zero off the adjacency)."""
+        """Incoming weights of ``slot`` in every replica, ``(R, n)`` (zero off the adjacency).
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> ens.in_weights(2).shape, bool(np.all(ens.in_weights(2)[:, 2:] == 0))
+        ((2, 5), True)
+        """
         r = np.arange(self.replicas)
         return self._get_rows(self._wb, r, np.full(self.replicas, int(slot)))
 
@@ -470,6 +501,15 @@ class Ensemble:
 
         Entries off the adjacency, from inactive neurons or into replicas where ``slot`` is
         inactive become zero.
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> ens.set_in_weights(2, np.ones(5)); ens.in_weights(2)[0].tolist()
+        [1.0, 1.0, 0.0, 0.0, 0.0]
         """
         slot = int(slot)
         value = np.broadcast_to(np.asarray(value, dtype=self.dtype), (self.replicas, self.n))
@@ -478,14 +518,34 @@ class Ensemble:
         self._set_rows(self._wb, r, np.full(self.replicas, slot), value * keep)
 
     def finite(self) -> np.ndarray:
-        """Per replica: are all weights and biases finite, shape (R,)."""
+        """Per replica: are all weights and biases finite, shape (R,).
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> ens.b[1, 3] = np.nan; ens.finite().tolist()
+        [True, False]
+        """
         ok = np.isfinite(self.b).all(axis=1)
         for w in self._wb:
             ok &= np.isfinite(w.reshape(self.replicas, -1)).all(axis=1)
         return ok
 
     def zero_replicas(self, replicas: np.ndarray) -> None:
-        """Zero weights, biases, velocities and drive of ``replicas`` (index or mask)."""
+        """Zero weights, biases, velocities and drive of ``replicas`` (index or mask).
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> ens.zero_replicas([1]); float(np.abs(ens.parameter_vector()[1]).max())
+        0.0
+        """
         arrays = [*self._wb, self.b, self.drive]
         if self._vwb is not None:
             arrays += [*self._vwb, self.vb]
@@ -493,7 +553,17 @@ class Ensemble:
             arr[replicas] = 0.0
 
     def nbytes(self) -> int:
-        """Bytes held by the parameter arrays (weights, biases, velocities, drive, masks)."""
+        """Bytes held by the parameter arrays (weights, biases, velocities, drive, masks).
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> ens.nbytes() < 1000
+        True
+        """
         arrays = [*self._wb, self.b, self.drive, self.active, self.act]
         if self._vwb is not None:
             arrays += [*self._vwb, self.vb]
@@ -523,7 +593,18 @@ class Ensemble:
     def edge_vector(self, blocks: list[np.ndarray], b: np.ndarray | None) -> np.ndarray:
         """Per-block arrays (weights, velocities or gradients) and a ``(R, n)`` bias-like array
         as one ``(R, P)`` vector in the order of :meth:`parameter_vector` (column-major, so
-        products with it run the same BLAS path whatever the layout of the blocks)."""
+        products with it run the same BLAS path whatever the layout of the blocks).
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> gw, gb = ens.gradients(ens.relax(np.ones((2, 3, 2)), np.ones((2, 3, 1))))
+        >>> ens.edge_vector(gw, gb).shape == ens.parameter_vector().shape
+        True
+        """
         n_w = self.param_rows.size
         n_b = self.bias_index.size if b is not None else 0
         out = np.empty((self.replicas, n_w + n_b), dtype=self.dtype, order="F")
@@ -542,7 +623,17 @@ class Ensemble:
 
     def velocity_vector(self) -> np.ndarray:
         """The heavy-ball velocities as ``(R, P)`` in the order of :meth:`parameter_vector`
-        (zeros without momentum)."""
+        (zeros without momentum).
+
+        Examples
+        --------
+        >>> from models.architecture import build_architecture
+        >>> cfg = SystemConfig(replicas=2, n_hidden=2)
+        >>> ens = Ensemble(cfg, build_architecture(cfg, np.random.default_rng(0)),
+        ...                np.random.default_rng(1))
+        >>> ens.velocity_vector().shape
+        (2, 9)
+        """
         if self._vwb is None:
             return np.zeros_like(self.parameter_vector())
         return self.edge_vector(self._vwb, self.vb)
