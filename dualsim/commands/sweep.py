@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import argparse
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import scenarios
 from dualsim.commands import load_scenario, set_output
 from dualsim.commands.run import add_run_options, build_config
+from models import SystemConfig
 from runner.errors import RunFailed, UsageError
 from runner.experiment import default_out
 from runner.sweep import collect, run_sweep
 
-__all__ = ["HELP", "NAME", "execute", "parse_grid", "register"]
+__all__ = ["HELP", "NAME", "execute", "parse_grid", "register", "well_posed"]
 
 NAME = "sweep"
 HELP = "run a scenario over a parameter grid (resumable), or collect a sweep's results"
@@ -68,6 +71,25 @@ def _value(raw: str) -> Any:
         return raw
 
 
+def well_posed(
+    module: ModuleType, quick: bool, steps: int | None
+) -> Callable[[SystemConfig], object] | None:
+    """The scenario's well-posedness check of one run's config (``SCENARIO.setup``), which the
+    sweep applies to every run before any runs; None for a scenario without one.
+
+    Examples
+    --------
+    >>> from scenarios import load
+    >>> well_posed(load("train"), True, 3) is None
+    True
+    """
+    scn = getattr(module, "SCENARIO", None)
+    if scn is None or not hasattr(scn, "setup"):
+        return None
+    n_steps = steps if steps is not None else (scn.quick_steps if quick else scn.default_steps)
+    return partial(scn.setup, quick=bool(quick), steps=int(n_steps))
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the sweep's arguments and the ``dualsim run`` options."""
     names = ", ".join(scenarios.scenario_names())
@@ -105,7 +127,7 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     if not args.name:
         raise UsageError("name: missing; expected a scenario name or --collect DIR")
-    load_scenario(args.name)
+    module = load_scenario(args.name)
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps: {args.steps}; expected an integer >= 1")
     config = build_config(args)
@@ -126,6 +148,7 @@ def execute(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         ship=args.ship,
         progress=not args.no_progress,
+        check=well_posed(module, args.quick, args.steps),
     )
     n = len(result.index)
     print(

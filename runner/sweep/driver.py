@@ -115,6 +115,7 @@ def run_sweep(
     ship: bool = False,
     progress: bool = False,
     max_restarts: int = 2,
+    check: Callable[[SystemConfig], object] | None = None,
 ) -> SweepResult:
     """Run a scenario once per (grid point, replicate); resume what an earlier call left.
 
@@ -151,6 +152,10 @@ def run_sweep(
         A tqdm bar over runs.
     max_restarts : int
         How often a process pool we own is rebuilt after a worker died (its runs resubmitted).
+    check : callable, optional
+        ``check(config)`` is called with every run's config (its seed included) before anything
+        runs; the :class:`ConfigError` it raises for an ill-posed config refuses the sweep
+        (e.g. the scenario's own well-posedness check, ``Experiment.setup``).
 
     Returns
     -------
@@ -160,8 +165,8 @@ def run_sweep(
     Raises
     ------
     ConfigError
-        A bad grid (unknown key, empty list, invalid value) or a folder holding a different
-        sweep, before anything runs.
+        A bad grid (unknown key, empty list, invalid value), a run's config that ``check``
+        refuses, or a folder holding a different sweep, before anything runs.
 
     Examples
     --------
@@ -243,6 +248,9 @@ def run_sweep(
         "quick": bool(quick),
         "options": opts,
     }
+    if check is not None:
+        for spec in specs:
+            check(spec.config)  # an ill-posed run refuses the whole sweep, before any runs
     check_manifest(folder, manifest)
     with folder_lock(folder):
         return _run_all(folder, specs, keys, engine, executor, workers, scheduler, max_restarts,
