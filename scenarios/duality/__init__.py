@@ -61,6 +61,14 @@ where both descriptions hold (Nelson trajectories of a quantum superposition for
 geodesics of the run's own first-half metric with noise of the paths' size for x); empty when
 every such geodesic leaves the metric's box within 5 samples.
 
+Seeds vary the noise, never the scenario's validity (:mod:`scenarios.duality.wellposed`): the
+quench and the packets are fixed constants; the teacher is a conditioned draw, the config's own
+when its signal stands above the label noise (Var(teacher) / noise^2 >= 1), else redrawn from
+the separate stream ``SeedSequence([seed, 8102])`` (:func:`scenarios.common.teacher.draw_teacher`),
+recorded in ``config.toml`` (``[dualsim]`` ``draw_*``) and as one ``draw_setup`` row of
+``events.parquet``. A configuration the analysis cannot use (too few hidden neurons, replicas,
+observed coordinates or steps) is refused before any simulation (exit 2).
+
 Units: q in parameter units, x in neuron-state units, time in learning steps (dt = 1).
 
 Run as ``dualsim run duality`` or ``duality.run()``. The package holds the arm

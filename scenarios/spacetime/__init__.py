@@ -112,6 +112,15 @@ Statistics and verdicts (declared in :data:`scenarios.spacetime.claims.CLAIMS`)
     row; bootstrap resamples without a metric are dropped; fewer than 2 targets left fail the
     run.
 
+Seeds vary the noise, never the scenario's validity (:mod:`scenarios.spacetime.wellposed`): the
+packets (amplitude, width, decay, blocks) and the targets are fixed constants; the teacher is
+a conditioned draw, the config's own when its signal stands above the label noise
+(Var(teacher) / noise^2 >= 1), else redrawn from the separate stream ``SeedSequence([seed,
+8102])`` (:func:`scenarios.common.teacher.draw_teacher`), recorded in ``config.toml``
+(``[dualsim]`` ``draw_*``) and as one ``draw_setup`` row of ``events.parquet`` (arm ``setup``).
+A configuration the analysis cannot use (too few hidden neurons, replicas or steps, states not
+recorded every step) is refused before any simulation (exit 2).
+
 Units: X in neuron-state units; time in learning steps; C, g in inverse time over the diffusion
 reference (eigenvalues) or per step (grids); Lambda in inverse squared X units.
 
