@@ -46,6 +46,8 @@ import time
 
 import numpy as np
 
+from models import LearningSystem, SystemConfig
+
 __all__ = ["SCALING_WIDTHS", "WIDE_SHAPES", "run", "useful_bytes", "useful_flops", "worker"]
 
 _COMMON = dict(
@@ -128,8 +130,6 @@ def worker(spec: dict) -> dict:
     ``spec``: ``config`` (SystemConfig keywords), ``rounds``, ``steps`` (per round),
     ``peaks`` (also time the GEMM and stream-copy peaks). Returns a JSON-able dict.
     """
-    from models import LearningSystem, SystemConfig
-
     base = _rss()
     config = SystemConfig(**spec["config"])
     model = LearningSystem(config)
@@ -147,8 +147,7 @@ def worker(spec: dict) -> dict:
         dst = np.empty_like(src)
     for _ in range(spec["rounds"]):
         t0 = time.perf_counter()
-        for _ in range(spec["steps"]):
-            model.step()
+        model.run(spec["steps"], progress=False)
         step_times.append((time.perf_counter() - t0) / spec["steps"])
         if operands:
             t0 = time.perf_counter()
@@ -200,8 +199,6 @@ def run(
     --------
     >>> lines = run(rounds=1, steps=1, widths=(64, 128), scaling_rounds=1)  # doctest: +SKIP
     """
-    from models import SystemConfig
-
     lines = ["wide networks (float64; each shape in its own process; medians of rounds)"]
     for name, cfg in WIDE_SHAPES.items():
         res = _spawn({"config": cfg, "rounds": rounds, "steps": steps, "peaks": True})
