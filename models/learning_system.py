@@ -423,6 +423,8 @@ class LearningSystem(mesa.Model):
         ens = self.ensemble
         inputs, targets = self.data.batch(self.streams["batch"], self.batch_size)
         learning = cfg.learning
+        self.last_state, self._last_cache = None, {}  # the old batch's states go before the new
+        self.observables.release()
         state = ens.relax(inputs, targets if learning else None, rng=self.streams["relax"])
         for controller in self.controllers:  # moves that reuse the relaxed batch
             state = controller.before_update(state)

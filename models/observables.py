@@ -50,6 +50,22 @@ class Observables:
         self.step_size = float(step_size)
         self.batch_size = int(batch_size)
 
+    def release(self) -> None:
+        """Drop the references to the step's states and gradients (values already computed
+        stay; those not computed yet become NaN), so the next step's batch does not coexist
+        with this one in memory.
+
+        Examples
+        --------
+        >>> model = LearningSystem(replicas=4, n_hidden=3, seed=0)
+        >>> model.step()
+        >>> loss = model.observables.loss
+        >>> model.observables.release()
+        >>> bool(np.array_equal(model.observables.loss, loss)), model.observables.state is None
+        (True, True)
+        """
+        self.state = self.gw = self.gb = None
+
     @cached_property
     def loss(self) -> np.ndarray:
         """Mini-batch loss per replica: mean over samples of H at the relaxed state, (R,).
