@@ -81,7 +81,6 @@ def useful_flops(config, edges: int, sweeps: int) -> float:
 
     Examples
     --------
-    >>> from models import SystemConfig
     >>> useful_flops(SystemConfig(replicas=2, batch_size=4), edges=10, sweeps=3)
     1440.0
     """
@@ -93,7 +92,6 @@ def useful_bytes(config) -> float:
 
     Examples
     --------
-    >>> from models import SystemConfig
     >>> useful_bytes(SystemConfig(replicas=1, n_input=1, n_hidden=1, n_output=1, batch_size=1))
     96.0
     """
