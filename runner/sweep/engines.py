@@ -403,7 +403,8 @@ def _dask_executor(scheduler: str | None, n_workers: int) -> Iterator[cf.Executo
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            # a run's own errors reach the index; the workers' shutdown chatter stays out of stderr
+            silence_logs=logging.CRITICAL,
         )
         client = Client(cluster)
     try:
