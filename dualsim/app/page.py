@@ -42,6 +42,7 @@ from agents.policies import chemical_potential
 from agents.registry import controller_class, controller_types, validate_specs
 from analysis.madelung import fit as madelung_fit
 from dualsim.app.figures import histogram_figure, network_figure, plots_figure
+from dualsim.app.particles import ParticlesPage
 from models.config import TASKS, ConfigError, SystemConfig
 from models.learning_system import LearningSystem
 
@@ -57,6 +58,7 @@ __all__ = [
     "default_model",
     "make_page",
     "model_params",
+    "routes",
 ]
 
 CONTROL_PREFIX = "control_"
@@ -518,3 +520,11 @@ def Page():
     """The page ``dualsim app`` serves: a fresh model per browser session."""
     model = solara.use_memo(default_model, [])
     make_page(model)
+
+
+routes = [
+    solara.Route(path="/", component=Page, label="learning system"),
+    solara.Route(path="particles", component=ParticlesPage, label="particles"),
+]
+"""The pages ``dualsim app`` serves: this one at ``/``, :mod:`dualsim.app.particles` at
+``/particles``."""
