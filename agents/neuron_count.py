@@ -391,7 +391,7 @@ class NeuronCountController(Controller):
         model.structure_changed()
         if state is not None:  # the update uses the new network's states where accepted
             keep = ~accept[:, None, None]
-            for part in ("X", "Y", "FY", "DFY", "E", "D"):
+            for part in ("X", "FY", "DFY", "E", "D"):
                 mine, step = getattr(after, part), getattr(state, part)
                 for g in mine:
                     np.copyto(mine[g], step[g], where=keep)

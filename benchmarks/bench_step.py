@@ -63,7 +63,7 @@ class BareStep:
         self.t = 0
         if dense:
             self.W = ens.w.copy()
-            self.A = ens.adjacency.copy()
+            self.A = ens.arch.adjacency_matrix().astype(ens.dtype)
             self.b = ens.b.copy()
         else:
             hid, inp, out = ens.slices["hidden"], ens.slices["input"], ens.slices["output"]

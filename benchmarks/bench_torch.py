@@ -65,7 +65,7 @@ def _export_state(model) -> dict[str, np.ndarray]:
     ens, cfg, p = model.ensemble, model.config, model.task.params
     state = {
         "W": ens.w,
-        "A": ens.adjacency,
+        "A": ens.arch.adjacency_matrix().astype(ens.dtype),
         "b": ens.b,
         "task_w1": p["w1"],
         "task_b1": p["b1"],

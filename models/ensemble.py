@@ -7,7 +7,7 @@ Arrays (R replicas, M samples per mini-batch, n neuron slots):
 - weights: one array per block of the architecture (``weight_blocks[k]`` of shape
   ``(R,) + arch.blocks[k].shape``), so memory is O(R x edges) and every product costs
   O(R x M x edges). ``w`` is a read-only dense ``(R, n, n)`` copy for small networks,
-  ``w[r, i, j]`` from neuron j to neuron i, zero off the adjacency; the setters
+  ``w[r, i, j]`` from neuron j to neuron i, zero off the edges; the setters
   (:meth:`Ensemble.set_w`, :meth:`Ensemble.set_edges`, :meth:`Ensemble.set_parameter_vector`,
   :meth:`Ensemble.set_in_weights`) write the blocks.
 - ``b[R, n]``: biases (zero on inputs, and everywhere when ``bias=False``).
@@ -117,11 +117,6 @@ class State:
     @DFY.setter
     def DFY(self, value: dict[str, np.ndarray] | None) -> None:
         self._dfy = value
-
-    @property
-    def Y(self) -> dict[str, np.ndarray]:
-        """The same arrays as ``FY`` (pre-activations are computed into them in place)."""
-        return self.FY
 
     def _full(self, parts: dict[str, np.ndarray]) -> np.ndarray:
         ref = self.X["input"]
@@ -254,7 +249,7 @@ class Ensemble:
     def _index_edges(self) -> None:
         """Edge bookkeeping: the parameter order and where each edge is stored."""
         arch, n = self.arch, self.n
-        self.param_rows, self.param_cols = np.nonzero(arch.adjacency)
+        self.param_rows, self.param_cols = arch.edge_dst, arch.edge_src
         self.bias_index = np.nonzero(self.bias_mask)[0]
         keys = self.param_rows * n + self.param_cols
         self._edge_pos = []  # per block: position of each of its edges in the parameter vector
@@ -270,18 +265,17 @@ class Ensemble:
     def _draw_dense(self, rng: np.random.Generator) -> None:
         """Initial weights from R x n x n standard normals drawn in slot order (small networks).
 
-        Each entry is ``(z * std_i) * adjacency_ij * (active_ri * active_rj)``, computed in
-        chunks of rows so no ``(R, n, n)`` array is formed.
+        Each entry is ``(z * std_i) * edge_ij * (active_ri * active_rj)`` (``edge_ij`` 1 when j
+        feeds i, else 0), computed in chunks of rows so no ``(R, n, n)`` array is formed.
         """
         n, std, dt = self.n, self._init_std, self.dtype
-        adj = self.arch.adjacency
         chunk = max(1, 2**20 // n)
         for r in range(self.replicas):
             a = self.act[r]
             for i0 in range(0, n, chunk):
                 i1 = min(n, i0 + chunk)
                 z = rng.standard_normal((i1 - i0, n)).astype(dt) * std[i0:i1, None]
-                z *= adj[i0:i1].astype(dt)
+                z *= self.arch.in_rows(np.arange(i0, i1)).astype(dt)
                 z *= a[i0:i1, None] * a[None, :]
                 for blk, w in zip(self.arch.blocks, self._wb, strict=True):
                     lo, hi = max(i0, blk.rows.start), min(i1, blk.rows.stop)
@@ -375,11 +369,6 @@ class Ensemble:
         out = self._dense(self._vwb)
         out.flags.writeable = False
         return out
-
-    @property
-    def adjacency(self) -> np.ndarray:
-        """The architecture's adjacency as a ``(n, n)`` 0/1 array of the ensemble's dtype."""
-        return self.arch.adjacency.astype(self.dtype)
 
     def set_w(self, w: np.ndarray) -> None:
         """Overwrite all weights from a dense ``(R, n, n)`` array.
@@ -482,7 +471,7 @@ class Ensemble:
             self.vb[...] = 0.0
 
     def in_weights(self, slot: int) -> np.ndarray:
-        """Incoming weights of ``slot`` in every replica, ``(R, n)`` (zero off the adjacency).
+        """Incoming weights of ``slot`` in every replica, ``(R, n)`` (zero off the edges).
 
         Examples
         --------
@@ -499,7 +488,7 @@ class Ensemble:
     def set_in_weights(self, slot: int, value: np.ndarray) -> None:
         """Set the incoming weights of ``slot`` from ``(R, n)`` (or ``(n,)``) values.
 
-        Entries off the adjacency, from inactive neurons or into replicas where ``slot`` is
+        Entries off the edges, from inactive neurons or into replicas where ``slot`` is
         inactive become zero.
 
         Examples
@@ -513,7 +502,7 @@ class Ensemble:
         """
         slot = int(slot)
         value = np.broadcast_to(np.asarray(value, dtype=self.dtype), (self.replicas, self.n))
-        keep = self.arch.adjacency[slot].astype(self.dtype) * self.act * self.act[:, [slot]]
+        keep = self.arch.in_rows([slot])[0].astype(self.dtype) * self.act * self.act[:, [slot]]
         r = np.arange(self.replicas)
         self._set_rows(self._wb, r, np.full(self.replicas, slot), value * keep)
 
@@ -641,7 +630,7 @@ class Ensemble:
     def parameter_vector(self) -> np.ndarray:
         """The zero-padded parameter vector of every replica, shape (R, P).
 
-        Order: weights on the adjacency in row-major (target, source) order, then biases of
+        Order: weights on the edges in row-major (target, source) order, then biases of
         non-input neurons (when ``bias``). Inactive slots contribute zeros.
         """
         return self.edge_vector(self._wb, self.b)
@@ -1317,7 +1306,7 @@ class Ensemble:
         """Switch on hidden ``slots[k]`` in ``replicas[k]`` with fresh weights on its edges.
 
         Incoming and outgoing weights are drawn N(0, init_scale^2 / fan_in) on the slot's
-        adjacency to currently active neighbours; the bias starts at 0.
+        edges to currently active neighbours; the bias starts at 0.
         """
         replicas = np.asarray(replicas, dtype=int)
         slots = np.asarray(slots, dtype=int)
@@ -1325,11 +1314,11 @@ class Ensemble:
         self.active[replicas, slots] = True
         self._refresh_mask()
         k = len(slots)
-        std, dt, adj = self._init_std, self.dtype, self.arch.adjacency
+        std, dt = self._init_std, self.dtype
         fresh_in = rng.standard_normal((k, self.n)).astype(dt) * std[slots][:, None]
         fresh_out = rng.standard_normal((k, self.n)).astype(dt) * std[None, :]
-        rows = fresh_in * adj[slots, :].astype(dt) * self.act[replicas]
-        cols = fresh_out * adj[:, slots].T.astype(dt) * self.act[replicas]
+        rows = fresh_in * self.arch.in_rows(slots).astype(dt) * self.act[replicas]
+        cols = fresh_out * self.arch.out_rows(slots).astype(dt) * self.act[replicas]
         self._set_rows(self._wb, replicas, slots, rows)
         self._set_cols(self._wb, replicas, slots, cols)
         self._zero_self_loops(self._wb, replicas, slots)
@@ -1408,7 +1397,7 @@ class Ensemble:
             )
 
     def enforce_structure(self) -> None:
-        """Zero weights off the adjacency or touching inactive slots (after external writes)."""
+        """Zero weights off the edges or touching inactive slots (after external writes)."""
         act = self.act
         for blk, w in zip(self.arch.blocks, self._wb, strict=True):
             a_dst = act[:, blk.rows, None]

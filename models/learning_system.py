@@ -175,11 +175,11 @@ class LearningSystem(mesa.Model):
         """Make graph nodes, Mesa cells and NeuronAgents match the slots in use.
 
         A slot has a node, a cell and an agent when it is active in at least one replica; its
-        edges are the architecture's adjacency to other present slots. Controller nodes are
+        edges are the architecture's edges to other present slots. Controller nodes are
         kept. Call after changing ``ensemble.active``.
         """
         used = self.ensemble.active.any(axis=0)
-        adj = self.architecture.adjacency
+        arch = self.architecture
         present = {i for i in self._neurons}
         wanted = set(np.nonzero(used)[0].tolist())
         if wanted == present:
@@ -195,11 +195,11 @@ class LearningSystem(mesa.Model):
             )
             cell = Cell(i, random=self.space.random)
             self.space.add_cell(cell)
-            for j in np.nonzero(adj[i])[0]:
+            for j in arch.sources(i):
                 j = int(j)
                 if j in wanted and (j in present or j < i):
                     self.space.add_connection(self.space[j], cell)
-            for j in np.nonzero(adj[:, i])[0]:
+            for j in arch.targets(i):
                 j = int(j)
                 if j in wanted and (j in present or j < i):
                     self.space.add_connection(cell, self.space[j])

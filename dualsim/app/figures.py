@@ -75,7 +75,7 @@ def node_positions(model: LearningSystem) -> dict[Any, tuple[float, float]]:
     groups = {k: np.nonzero(kinds == k)[0] for k in ("input", "hidden", "output")}
     span = max(2, *(len(v) for v in groups.values()))
     hidden = groups["hidden"]
-    recurrent = hidden.size > 2 and bool(arch.adjacency[np.ix_(hidden, hidden)].any())
+    recurrent = hidden.size > 2 and arch.connects("hidden", "hidden")
     for x, kind in enumerate(("input", "hidden", "output")):
         idx = groups[kind]
         if kind == "hidden" and recurrent:

@@ -82,9 +82,9 @@ def wiring_table(model: LearningSystem, arm: str) -> pd.DataFrame:
     >>> list(e.columns), bool((e["weight_mean"] >= 0).all())
     (['src', 'dst', 'weight_mean', 'src_kind', 'dst_kind', 'arm'], True)
     """
-    adj = model.ensemble.adjacency != 0
-    dst, src = np.nonzero(adj)
-    w = np.abs(model.ensemble.w[:, dst, src]).mean(axis=0)
+    dst, src = model.architecture.edge_dst, model.architecture.edge_src
+    w = np.ascontiguousarray(model.ensemble.parameter_vector()[:, : dst.size])
+    w = np.abs(w).mean(axis=0)
     kinds = np.asarray(model.architecture.kinds)
     return pd.DataFrame(
         {

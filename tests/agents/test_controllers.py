@@ -30,7 +30,7 @@ def coherence_errors(model: LearningSystem) -> list[str]:
     """Everything that must agree between arrays, graph, Mesa space and agents."""
     errs = []
     ens = model.ensemble
-    adj = model.architecture.adjacency
+    adj = model.architecture.adjacency_matrix()
     used = set(np.nonzero(ens.active.any(axis=0))[0].tolist())
     kinds = dict(model.graph.nodes(data="kind"))
     neuron_nodes = {n for n, k in kinds.items() if k != "controller"}

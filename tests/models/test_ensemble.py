@@ -77,7 +77,7 @@ def test_weight_gradient_matches_finite_differences(kw, dtype):
     assert err < 100 * eps ** (2 / 3), err
     # off-adjacency gradient is exactly zero
     dense, _ = ens.dense_gradient(st)
-    assert np.all(dense[:, ~ens.arch.adjacency] == 0)
+    assert np.all(dense[:, ~ens.arch.adjacency_matrix()] == 0)
 
 
 def test_relaxation_descends_h_and_state_gradient_is_exact():
@@ -146,7 +146,7 @@ def test_gradient_noise_matches_per_sample_gradients(dtype):
     st = ens.relax(rng.normal(size=(3, 6, 2)), rng.normal(size=(3, 6, 2)))
     gw, gb = ens.gradients(st)
     fast = ens.gradient_noise(st, gw, gb)
-    adj = ens.arch.adjacency
+    adj = ens.arch.adjacency_matrix()
     delta, x = st.delta.astype(float), st.x.astype(float)
     per = -np.einsum("rmi,rmj->rmij", delta, x) * adj
     per_b = -delta * ens.bias_mask
@@ -388,7 +388,7 @@ def _dense_reference(ens, xin, y, steps, rate):
     from models.activations import activation
 
     cfg, arch = ens.config, ens.arch
-    W, b, act, adj = ens.w.copy(), ens.b.copy(), ens.act, arch.adjacency
+    W, b, act, adj = ens.w.copy(), ens.b.copy(), ens.act, arch.adjacency_matrix()
     inp, hid, out = (ens.slices[g] for g in ("input", "hidden", "output"))
     fh, dfh = activation(cfg.activation)
     fo, dfo = activation(cfg.output_activation)
@@ -524,12 +524,12 @@ def test_setters_write_only_edges_and_w_is_a_copy():
     ens.set_parameter_vector(theta)
     assert np.array_equal(ens.parameter_vector(), theta)
     full = ens.w.copy()
-    assert np.all(full[:, ~ens.arch.adjacency] == 0)
+    assert np.all(full[:, ~ens.arch.adjacency_matrix()] == 0)
     noisy = full + 1.0  # off-edge entries of the sparse block are dropped
     ens.set_w(noisy)
     back = ens.w
     hh = ens.slices["hidden"]
-    off = ~ens.arch.adjacency[hh, hh]
+    off = ~ens.arch.adjacency_matrix()[hh, hh]
     assert np.all(back[:, hh, hh][:, off] == 0)
     i, j = ens.param_rows[:3], ens.param_cols[:3]
     ens.set_edges(i, j, np.array([1.0, 2.0, 3.0]))

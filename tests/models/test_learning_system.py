@@ -125,7 +125,7 @@ def _check_coherent(model):
         assert a.cell is model.space[a.index]
         assert a in a.cell.agents
         assert np.array_equal(a.active, model.ensemble.active[:, a.index])
-    adj = model.architecture.adjacency
+    adj = model.architecture.adjacency_matrix()
     for u, v in model.graph.edges():
         if isinstance(u, int) and isinstance(v, int):
             assert adj[v, u]
@@ -168,7 +168,7 @@ def test_writing_through_an_agent_changes_arrays_and_next_step():
     assert np.allclose(agent.state, np.tanh([0.5, -0.5, 1.0]), atol=1e-12)
     # writes stay on the wiring
     agent.in_weights = np.ones((3, model.ensemble.n))
-    assert np.all(model.ensemble.w[:, 2, ~model.architecture.adjacency[2]] == 0)
+    assert np.all(model.ensemble.w[:, 2, ~model.architecture.adjacency_matrix()[2]] == 0)
     with pytest.raises(ValueError, match="bias"):
         model.neuron(0).bias = 1.0
     with pytest.raises(ValueError):
