@@ -31,6 +31,7 @@ from agents.params import (
     check_int,
 )
 from agents.registry import validate_specs
+from models.coupling import check_coupling
 from models.potentials import NOISE_MODES, check_particle_fields
 
 __all__ = [
@@ -107,7 +108,7 @@ class SystemConfig:
     learning : bool
         False is the learning-off control: weights frozen, everything else runs.
     momentum : float
-        Heavy-ball coefficient beta in [0, 1).
+        Heavy-ball coefficient beta in [0, 1) (in [0, 1] with a ``coupling``).
     bias : bool
         Trainable biases on non-input neurons.
     init_scale : float
@@ -150,6 +151,10 @@ class SystemConfig:
         :mod:`models.potentials`): the frozen-potential mode, whose ``n_hidden`` neurons are
         non-interacting particles moving by ``theta <- theta - step_size grad V + noise``
         (``step_size`` may be 0 there); ``n_hidden_max`` is their initial slot capacity.
+    coupling : mapping, optional
+        A density neuron coupling the replicas on a 1-D coordinate, with the inertial
+        integrator (mass ``1 / step_size``; ``momentum = 1`` is frictionless): see
+        :mod:`models.coupling` (the coupling is put in by hand).
 
     Examples
     --------
@@ -198,6 +203,7 @@ class SystemConfig:
     noise_mode: str = "common"
     diffusion: float | None = None
     potential: Mapping[str, Any] | None = None
+    coupling: Mapping[str, Any] | None = None
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
@@ -285,7 +291,9 @@ class SystemConfig:
         _int(self, "forward_sweeps", 1, MAX_FORWARD_SWEEPS)
         _float(self, "neuron_temperature", 0.0, math.inf)
         _bool(self, "learning")
-        _float(self, "momentum", 0.0, 1.0, hi_open=True)
+        if self.coupling is None and self.momentum == 1:
+            raise ConfigError("momentum", self.momentum, "a number in [0, 1) (1 needs a coupling)")
+        _float(self, "momentum", 0.0, 1.0, hi_open=self.coupling is None)
         _bool(self, "bias")
         _float(self, "init_scale", 0.0, math.inf)
         _int(self, "observed", 1)
@@ -301,8 +309,10 @@ class SystemConfig:
         _bool(self, "record_noise")
         _choice(self, "state_source", STATE_SOURCES)
         _choice(self, "dtype", DTYPES)
-        for key, value in check_particle_fields(vars(self)).items():
+        fields = vars(self) if self.coupling is None else {**vars(self), "momentum": 0.0}
+        for key, value in check_particle_fields(fields).items():
             object.__setattr__(self, key, value)
+        object.__setattr__(self, "coupling", check_coupling(self.coupling, vars(self)))
         if isinstance(self.controllers, Mapping) or not isinstance(self.controllers, list | tuple):
             raise ConfigError("controllers", self.controllers, "a list of controller tables")
         for i, spec in enumerate(self.controllers):

@@ -35,6 +35,7 @@ from agents.neuron import NeuronAgent
 from agents.registry import build_controllers
 from models.architecture import build_architecture
 from models.config import SystemConfig
+from models.coupling import DensityNeuron, coupled_step
 from models.divergence import DivergenceGuard
 from models.ensemble import Ensemble, State
 from models.observables import Observables
@@ -110,7 +111,12 @@ class LearningSystem(mesa.Model):
         }
         # with a potential the neurons are particles (models.particles); the network keeps
         # only its boundary neurons
-        net = config if config.potential is None else boundary_config(config)
+        if config.potential is None:
+            net = config
+        elif config.coupling is None:
+            net = boundary_config(config)
+        else:  # coupled particles: the boundary network has neither coupling nor inertia
+            net = boundary_config(config.replace(coupling=None, momentum=0.0))
         self.architecture = build_architecture(net, self.streams["graph"])
         self.task = make_task(net, self.streams["task"])
         self.data = DataSource(self.task, net, self.streams["task"])
@@ -139,6 +145,7 @@ class LearningSystem(mesa.Model):
         self._neurons: dict[int, NeuronAgent] = {}
         self.sync_graph()
         self.controllers = build_controllers(self, config.controllers)
+        self.density = DensityNeuron(self) if config.coupling is not None else None
 
         self.recorder = Recorder(self)
         self.datacollector = make_datacollector(self.controllers)
@@ -416,6 +423,9 @@ class LearningSystem(mesa.Model):
     # ------------------------------------------------------------------ dynamics
     def step(self) -> None:
         """One learning step of every replica (see the module docstring)."""
+        if self.density is not None:
+            coupled_step(self)  # coupled replicas: the density neuron moves them
+            return
         if self.particles is not None:
             particle_step(self)  # frozen potential: move the particles (models.particles)
             return
