@@ -84,7 +84,8 @@ def check_coupling(spec: Any, fields: Mapping[str, Any]) -> dict[str, Any] | Non
     """Check a ``coupling`` table against the other fields of a config; return it normalised.
 
     Keys: ``coordinate`` (``"q_j"``, j < the potential's dimension), ``estimator`` (one of
-    :data:`ESTIMATORS`), ``c_F`` (> 0; for ``calogero`` the HDW coefficient it is tuned
+    :data:`ESTIMATORS`), ``c_F`` (>= 0; 0 is the coupling-off control, the same
+    integrator with no coupling force; for ``calogero`` the HDW coefficient it is tuned
     against), ``g`` (calogero strength, default tuned), ``bandwidth`` (kernel, default
     Silverman), ``reference_mean`` and ``reference_variance`` (frozen), ``n_sub`` (sub-steps,
     default automatic) and ``accuracy`` (radians of the fastest mode per sub-step, default 0.25).
@@ -142,7 +143,7 @@ def check_coupling(spec: Any, fields: Mapping[str, Any]) -> dict[str, Any] | Non
         raise ConfigError(f"{where}.coordinate", coord, f"q_j with j in [0, {dim})")
     out["coordinate"] = coord
     out["estimator"] = check_choice(spec, "estimator", where, "hdw", ESTIMATORS)
-    out["c_F"] = check_float(spec, "c_F", where, None, 0.0, lo_open=True)
+    out["c_F"] = check_float(spec, "c_F", where, None, 0.0)
     for key in ("g", "bandwidth", "reference_variance"):
         if spec.get(key) is not None:
             out[key] = check_float(spec, key, where, None, 0.0, lo_open=True)
@@ -469,6 +470,8 @@ class DensityNeuron(FixedAgent):
         """U of the replicas now."""
         x = self.positions().astype(float)
         self._prepare(x)
+        if self.spec["c_F"] == 0 and self.state.get("g", 0.0) == 0:
+            return 0.0
         return coupling_energy(x, self.spec, self.state)
 
     def energy(self) -> dict[str, float]:
@@ -522,12 +525,15 @@ class DensityNeuron(FixedAgent):
         x = q[:, j]
         self._prepare(x)
         p -= 0.5 * pot.gradient(q)
-        n_sub = self.sub_steps(x)
+        off = self.spec["c_F"] == 0 and self.state.get("g", 0.0) == 0
+        n_sub = 1 if off else self.sub_steps(x)
         self.n_sub = n_sub
         h = 1.0 / n_sub
+        if off:  # the coupling-off control: a free drift between the half-kicks
+            x += p[:, j] / m
         # coupled coordinate: velocity Verlet of the coupling force (sorted order is kept
         # by the infinite nearest-neighbour barriers of hdw and calogero)
-        if self.estimator in ("hdw", "calogero"):
+        elif self.estimator in ("hdw", "calogero"):
             order = np.argsort(x, kind="stable")
             xs, ps = x[order], p[order, j]
             c = self.spec["c_F"] if self.estimator == "hdw" else self.state["g"]

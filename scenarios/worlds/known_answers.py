@@ -1,0 +1,302 @@
+"""Known answers of replicas coupled through a density neuron (coupling put in by hand).
+
+Every function here runs the learning system's real coupled replicas: a
+:class:`~models.LearningSystem` in frozen-potential mode with one particle per replica, a
+quadratic loss ``k q^2 / 2`` with exact, noise-free gradients, the density neuron of
+:mod:`models.coupling` on ``q_0`` and the inertial integrator (mass ``m = 1 / gamma``,
+``hbar = sqrt(8 m c_F)``, ``omega = sqrt(gamma k)`` per step), stepped by
+:func:`runner.run_arm`. Results are in units of ``hbar / (m omega)`` (variances) and
+``1 / omega`` (time); a free run (``k = 0``) uses the units of ``k = 1``.
+
+Starts are the estimator's harmonic ground configuration
+(:func:`models.coupling.ground_configuration`: HDW for ``hdw``, ``kernel``, ``frozen`` and
+coupling off; Calogero for ``calogero``) scaled to the requested variance, at rest; ``seed``
+drives only noise and kernel bandwidths. Known answers
+(``Var_g = (1 - 1/N) / 2``): the ground variance ``Var_g``; from rest at ``Var0`` the undamped
+breathing ``Var(t) = Var0 cos^2 t + (Var_g^2 / Var0) sin^2 t``; free spreading
+``(Var(t) - Var0) Var0 / (t/2)^2 = 4 Var_g^2``. The 2-omega breathing and the spreading law follow
+from scale invariance alone (the Calogero control shares them); only the ground shape (excess
+kurtosis -0.17 against the semicircle's -1.0) is specific to the Fisher (Schrodinger) coupling.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models import LearningSystem, SystemConfig
+from models.coupling import calogero_coefficient, ground_configuration
+from runner import run_arm
+
+__all__ = [
+    "C_F",
+    "FREE",
+    "GAMMA",
+    "HAND",
+    "RELAX_ACCURACY",
+    "RELAX_FRICTION",
+    "RELAX_TIME",
+    "WorldRecorder",
+    "relax",
+    "spread",
+    "trajectory",
+    "units",
+    "world_config",
+]
+
+HAND = "coupling put in by hand"
+"""The label of every coupled-replica output."""
+
+GAMMA = 0.0025
+"""Step size of the known-answer runs: ``omega = sqrt(gamma k) = 0.05`` rad per step at k = 1."""
+
+C_F = 5e-5
+"""The coupling constant: ``hbar / (m omega) = sqrt(8 c_F / k) = 0.02`` at k = 1."""
+
+FREE = 1e-12
+"""The curvature a free run (``k = 0``) uses: a potential table needs a minimum."""
+
+RELAX_FRICTION = 4.0
+"""Friction ``(1 - beta) / omega`` of the ground-state relaxation (the 2-omega mode is damped)."""
+
+RELAX_TIME = 12.0
+"""Duration of the ground-state relaxation, in units of 1/omega (converged to 1e-6 by 10)."""
+
+RELAX_ACCURACY = 1.0
+"""Radians of the fastest mode per sub-step while relaxing (stable below 2; friction damps)."""
+
+
+def units(k: float = 1.0, gamma: float = GAMMA, c_F: float = C_F) -> dict[str, float]:
+    """The natural units of a coupled run: ``m``, ``omega`` (per step), ``hbar``, variance unit.
+
+    Examples
+    --------
+    >>> u = units(1.0, 0.01, 5e-5)
+    >>> round(u["hbar"], 6), round(u["omega"], 6), round(u["var_unit"], 6)
+    (0.2, 0.1, 0.02)
+    """
+    k_ref = k if k > 0 else 1.0
+    m = 1.0 / gamma
+    omega = math.sqrt(gamma * k_ref)
+    hbar = math.sqrt(8.0 * m * c_F)
+    return {"m": m, "omega": omega, "hbar": hbar, "var_unit": hbar / (m * omega)}
+
+
+def world_config(
+    n: int,
+    *,
+    estimator: str = "hdw",
+    coupling: bool = True,
+    friction: float = 0.0,
+    k: float = 1.0,
+    gamma: float = GAMMA,
+    c_F: float = C_F,
+    temperature: float = 0.0,
+    seed: int = 0,
+    **coupling_options: Any,
+) -> SystemConfig:
+    """The config of ``n`` coupled replicas of the 1-parameter loss ``k q^2 / 2``.
+
+    ``friction`` is ``(1 - beta) / omega`` (``momentum = 1 - friction omega``); ``temperature``
+    is an explicit noise temperature T in units of ``hbar omega`` (``diffusion
+    D = T gamma (1 - beta)``; T needs friction). ``coupling=False`` keeps the density neuron
+    and the integrator with ``c_F = 0`` (the coupling-off control).
+
+    Examples
+    --------
+    >>> cfg = world_config(10, friction=0.5)
+    >>> cfg.coupling["estimator"], cfg.momentum, cfg.step_size
+    ('hdw', 0.975, 0.0025)
+    """
+    u = units(k, gamma, c_F)
+    beta = 1.0 - friction * u["omega"]
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"friction: {friction!r}; expected (1 - beta) / omega in [0, 1/omega]")
+    diffusion = temperature * u["hbar"] * u["omega"] * gamma * (1.0 - beta)
+    if temperature and beta == 1.0:
+        raise ValueError("temperature: explicit noise needs friction > 0 (T = D/(gamma(1-beta)))")
+    spec: dict[str, Any] = {"estimator": estimator, "c_F": c_F if coupling else 0.0}
+    spec.update(coupling_options)
+    return SystemConfig(
+        replicas=int(n),
+        n_input=1,
+        n_output=1,
+        n_hidden=1,
+        potential={"type": "polynomial", "coefficients": [0.0, 0.0, 0.5 * max(k, FREE)]},
+        noise_mode="langevin",
+        diffusion=float(diffusion),
+        step_size=float(gamma),
+        momentum=float(beta),
+        coupling=spec,
+        record_every=10**6,
+        seed=int(seed),
+    )
+
+
+class WorldRecorder:
+    """A step hook recording, every step, the coupled coordinate's variance, excess kurtosis,
+    mean and the ensemble's energy (kinetic + loss + coupling).
+
+    Examples
+    --------
+    >>> rec = WorldRecorder(var_unit=1.0, omega=1.0)
+    >>> rec.frame().columns.tolist()
+    ['step', 't', 'var', 'mean', 'kurtosis', 'energy', 'n_sub']
+    """
+
+    def __init__(self, var_unit: float, omega: float) -> None:
+        self.var_unit = float(var_unit)
+        self.omega = float(omega)
+        self.rows: list[tuple[int, float, float, float, float, int]] = []
+
+    def __call__(self, model: LearningSystem) -> None:
+        """Record the model's current step."""
+        x = model.density.positions().astype(float)
+        mean = float(np.mean(x))
+        var = float(np.var(x))
+        kurt = float(np.mean((x - mean) ** 4) / var**2 - 3.0) if var > 0 else math.nan
+        energy = model.density.energy()["total"]
+        self.rows.append((int(model.steps), var, mean, kurt, energy, int(model.density.n_sub)))
+
+    def frame(self) -> pd.DataFrame:
+        """Table ``step, t, var, mean, kurtosis, energy, n_sub`` (t in 1/omega, var in
+        ``hbar/(m omega)``, mean in its square root)."""
+        cols = ["step", "var", "mean", "kurtosis", "energy", "n_sub"]
+        df = pd.DataFrame(self.rows, columns=cols)
+        df.insert(1, "t", df["step"] * self.omega)
+        df["var"] = df["var"] / self.var_unit
+        df["mean"] = df["mean"] / math.sqrt(self.var_unit)
+        return df[["step", "t", "var", "mean", "kurtosis", "energy", "n_sub"]]
+
+
+def start_configuration(n: int, var0: float, estimator: str = "hdw") -> np.ndarray:
+    """The harmonic ground configuration of ``estimator`` scaled to variance ``var0`` (units
+    ``hbar / (m omega)``), sorted.
+
+    Examples
+    --------
+    >>> round(float(np.var(start_configuration(20, 1.0))), 12)
+    1.0
+    """
+    if estimator == "calogero":
+        x = ground_configuration(n, "calogero", calogero_coefficient(0.125, n))
+    else:
+        x = ground_configuration(n, "hdw", 0.125)
+    return x * math.sqrt(var0 / float(np.var(x)))
+
+
+def trajectory(
+    n: int,
+    var0: float,
+    duration: float,
+    *,
+    start: str = "ground",
+    estimator: str = "hdw",
+    coupling: bool = True,
+    friction: float = 0.0,
+    k: float = 1.0,
+    gamma: float = GAMMA,
+    temperature: float = 0.0,
+    seed: int = 0,
+    arm: str = "worlds",
+    **coupling_options: Any,
+) -> pd.DataFrame:
+    """Run ``n`` coupled replicas for ``duration`` (units 1/omega) from rest; return the
+    :class:`WorldRecorder` table (step 0 included).
+
+    ``start`` is ``ground`` (the estimator's scaled ground configuration) or ``quantiles``
+    (normal quantiles, not a ground configuration).
+
+    Examples
+    --------
+    >>> df = trajectory(10, 1.0, 0.5)
+    >>> df["var"].iloc[0].round(9), bool(df["var"].iloc[-1] < 1.0)
+    (np.float64(1.0), True)
+    """
+    u = units(k, gamma)
+    if estimator == "frozen":  # the snapshot: the continuum ground state N(0, hbar/(2 m omega))
+        coupling_options.setdefault("reference_mean", 0.0)
+        coupling_options.setdefault("reference_variance", 0.5 * u["var_unit"])
+    cfg = world_config(
+        n,
+        estimator=estimator,
+        coupling=coupling,
+        friction=friction,
+        k=k,
+        gamma=gamma,
+        temperature=temperature,
+        seed=seed,
+        **coupling_options,
+    )
+    if start == "ground":
+        x0 = start_configuration(n, var0, "calogero" if estimator == "calogero" else "hdw")
+    elif start == "quantiles":
+        nd = NormalDist()
+        z = np.array([nd.inv_cdf((i + 0.5) / n) for i in range(n)])
+        x0 = z * math.sqrt(var0 / float(np.var(z)))
+    else:
+        raise ValueError(f"start: {start!r}; expected 'ground' or 'quantiles'")
+    recorder = WorldRecorder(u["var_unit"], u["omega"])
+
+    def build() -> LearningSystem:
+        model = LearningSystem(cfg)
+        model.particles.place((x0 * math.sqrt(u["var_unit"]))[:, None, None])
+        model.step_hooks.append(recorder)
+        recorder.rows.clear()
+        recorder(model)
+        return model
+
+    steps = math.ceil(duration / u["omega"] - 1e-9)
+    run_arm(arm, build, steps)
+    return recorder.frame()
+
+
+def relax(
+    n: int,
+    *,
+    estimator: str = "hdw",
+    coupling: bool = True,
+    seed: int = 0,
+    duration: float = RELAX_TIME,
+    **coupling_options: Any,
+) -> pd.DataFrame:
+    """Relax ``n`` replicas with friction :data:`RELAX_FRICTION` from normal quantiles of
+    variance 1 at rest (not a ground configuration); the :func:`trajectory` table.
+
+    Examples
+    --------
+    >>> df = relax(10, duration=1.0)
+    >>> bool(df["var"].iloc[-1] < 1.0)
+    True
+    """
+    coupling_options.setdefault("accuracy", RELAX_ACCURACY)
+    return trajectory(
+        n,
+        1.0,
+        duration,
+        start="quantiles",
+        estimator=estimator,
+        coupling=coupling,
+        friction=RELAX_FRICTION,
+        seed=seed,
+        **coupling_options,
+    )
+
+
+def spread(
+    n: int, var0: float, duration: float, *, coupling: bool = True, seed: int = 0
+) -> pd.DataFrame:
+    """Free spreading (``k = 0``) of ``n`` HDW-coupled replicas from the scaled ground
+    configuration at rest; the :func:`trajectory` table (units of ``k = 1``).
+
+    Examples
+    --------
+    >>> df = spread(10, 1.0, 0.5)
+    >>> bool(df["var"].iloc[-1] > 1.0)
+    True
+    """
+    return trajectory(n, var0, duration, k=0.0, coupling=coupling, seed=seed)
