@@ -55,6 +55,7 @@ __all__ = [
     "NOISES",
     "POLICIES",
     "POTENTIALS",
+    "RENDER_INTERVAL",
     "SIGMA2",
     "ParticlesModel",
     "ParticlesPage",
@@ -84,6 +85,8 @@ D_LANGEVIN = 1e-3
 NAME = "dualsim: neurons as particles"
 GRID_POINTS = 401
 BINS = 60
+RENDER_INTERVAL = 25
+"""Steps per redraw (Step and Play); odd, as SolaraViz's render-interval slider moves by 2."""
 
 
 # ---------------------------------------------------------------------- pure functions
@@ -440,6 +443,7 @@ class ParticlesModel(LearningSystem):
             f"r = {self.crossover_r:.3f}",
             form,
             f"D = η²σ²/2M = {self.diffusion:.3g}" if self.noise == "mini-batch" else "",
+            f"η = {self.eta:.3g}",
             f"T = D/η = {T:.3g}",
             f"ħ = 1/α = {1 / self.alpha:.3g}" if self.alpha > 0 else "ħ = ∞ (α = 0)",
             f"expect {self.expected}",
@@ -479,8 +483,8 @@ def particles_figure(model: ParticlesModel) -> Figure:
     """
     pred = model.predictions()
     theta = model.positions()
-    fig = Figure(figsize=(10.5, 3.6), dpi=80, layout="constrained")
-    ax, ax_mu = fig.subplots(1, 2, width_ratios=[1.4, 1.0])
+    fig = Figure(figsize=(6.4, 6.2), dpi=80, layout="constrained")
+    ax, ax_mu = fig.subplots(2, 1, height_ratios=[1.6, 1.0])
     x = pred.x
     edges = np.linspace(x[0], x[-1], BINS + 1)
     l1_fp = histogram_l1(theta, x, pred.fokker_planck)
@@ -607,7 +611,7 @@ def particles_params() -> dict[str, Any]:
 def make_particles_page(model: ParticlesModel | None = None, play_interval: int = 150):
     """The SolaraViz page over ``model`` (a fresh :class:`ParticlesModel` when None).
 
-    Step advances 20 steps per redraw.
+    Step advances :data:`RENDER_INTERVAL` steps per redraw.
 
     Examples
     --------
@@ -620,7 +624,7 @@ def make_particles_page(model: ParticlesModel | None = None, play_interval: int 
         model_params=particles_params(),
         name=NAME,
         play_interval=play_interval,
-        render_interval=20,
+        render_interval=RENDER_INTERVAL,
     )
 
 

@@ -111,8 +111,8 @@ def test_page_alpha_slider_moves_r_and_step_runs():
     rc.find(v.Slider, label="batch size M").widget.v_model = 40
     assert _readout(rc).startswith("r = 0.500 ·")
     rc.find(v.Btn, children=["Step"]).widget.click()
-    assert model.steps == 20  # one redraw per 20 steps
-    assert "step 20 ·" in _readout(rc)
+    assert model.steps == pp.RENDER_INTERVAL  # one redraw per RENDER_INTERVAL steps
+    assert f"step {pp.RENDER_INTERVAL} ·" in _readout(rc)
 
 
 def test_the_app_serves_both_pages():
