@@ -10,7 +10,9 @@ One concept per module, all re-exported here (``from analysis.spacetime import s
   embedding (propagating or diffusive);
 - :mod:`~analysis.spacetime.geodesics`: shooting fits of tracked paths by geodesics;
 - :mod:`~analysis.spacetime.matter`: ensemble fields and stress-energy tensors;
-- :mod:`~analysis.spacetime.einstein`: the fit of ``G + Lambda g = kappa T``.
+- :mod:`~analysis.spacetime.einstein`: the fit of ``G + Lambda g = kappa T``;
+- :mod:`~analysis.spacetime.resampling`: intervals from replica and moving-block resamples,
+  the bounded Lorentz margin and correlation.
 
 Conventions
 -----------
@@ -35,6 +37,7 @@ from analysis.spacetime import (
     geodesics,
     matter,
     metric,
+    resampling,
     signature,
     spectrum,
 )
@@ -43,6 +46,7 @@ from analysis.spacetime.einstein import *  # noqa: F403
 from analysis.spacetime.geodesics import *  # noqa: F403
 from analysis.spacetime.matter import *  # noqa: F403
 from analysis.spacetime.metric import *  # noqa: F403
+from analysis.spacetime.resampling import *  # noqa: F403
 from analysis.spacetime.signature import *  # noqa: F403
 from analysis.spacetime.spectrum import *  # noqa: F403
 
@@ -54,4 +58,5 @@ __all__ = [
     *geodesics.__all__,
     *matter.__all__,
     *einstein.__all__,
+    *resampling.__all__,
 ]

@@ -13,7 +13,7 @@ import numpy as np
 
 from analysis.geometry import einstein_tensor, interior, symmetrize
 
-__all__ = ["EinsteinFit", "fit_einstein", "polynomial_metric"]
+__all__ = ["EinsteinFit", "design_condition", "fit_einstein", "polynomial_metric"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,12 @@ class EinsteinFit:
         Interior grid points used.
     metric : ndarray
         The metric that was differentiated (the global model when one was fitted).
+    condition : float
+        Condition number of the fit's design matrix ``[g, -T]`` with each column scaled to unit
+        norm (:func:`design_condition`; 1 for a Lambda-only fit): how nearly ``T`` is
+        proportional to ``g`` over the grid, which is what makes ``Lambda`` and ``kappa``
+        trade off against each other. Scale-free; above about 1e3 the fitted constants are
+        not readable.
     """
 
     Lambda: float
@@ -50,6 +56,7 @@ class EinsteinFit:
     trace_residual_control: float
     n_points: int
     metric: np.ndarray = field(repr=False)
+    condition: float = 1.0
 
 
 def polynomial_metric(g: np.ndarray, degree: int = 4) -> np.ndarray:
@@ -99,6 +106,33 @@ def polynomial_metric(g: np.ndarray, degree: int = 4) -> np.ndarray:
     coef, *_ = np.linalg.lstsq(design, g.reshape(-1, d * d), rcond=None)
     out = (design @ coef).reshape(g.shape)
     return symmetrize(out)
+
+
+def design_condition(g: np.ndarray, T: np.ndarray | None) -> float:
+    """Condition number of the Einstein fit's design matrix ``[g, -T]``, columns at unit norm.
+
+    The two columns are the flattened metric and stress-energy over the fitted points; each is
+    scaled to unit Euclidean norm first, so the number measures only how nearly parallel they
+    are (their units and sizes drop out). 1 for orthogonal columns or without matter
+    (``T`` None or zero: a Lambda-only fit); infinite when ``T`` is proportional to ``g``.
+
+    Examples
+    --------
+    >>> g = np.stack([np.diag([-1.0, 1.0])] * 5)
+    >>> design_condition(g, None)
+    1.0
+    >>> T = np.zeros_like(g); T[:, 0, 0] = 1.0
+    >>> round(design_condition(g, T), 3)  # half of g's norm lies along T
+    2.414
+    >>> bool(design_condition(g, 3.0 * g) > 1e12)
+    True
+    """
+    if T is None or not np.any(T):
+        return 1.0
+    cols = np.stack([np.ravel(g), -np.ravel(T)], axis=1).astype(float)
+    cols = cols / np.linalg.norm(cols, axis=0)
+    s = np.linalg.svd(cols, compute_uv=False)
+    return float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
 
 
 def _einstein_lstsq(
@@ -208,4 +242,5 @@ def fit_einstein(
         trace_residual_control=tres_c,
         n_points=len(gi),
         metric=g,
+        condition=design_condition(gi, Ti if matter else None),
     )

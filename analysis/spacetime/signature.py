@@ -14,7 +14,7 @@ is one along which ``C`` is negative (net destruction by learning); the target s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -316,6 +316,10 @@ class ProductionTensor:
         The positive-definite reference of the eigenproblem.
     n_bootstrap : int
     level : float
+    eigenvalue_samples : ndarray, shape (n_bootstrap, d)
+        The sorted eigenvalues of every replica resample (empty without bootstrap); resample
+        ``b`` draws the replicas ``default_rng(seed).integers(0, R, R)`` in turn, so two
+        ensembles of the same size analysed with the same seed are resampled jointly.
     """
 
     C: np.ndarray
@@ -336,6 +340,7 @@ class ProductionTensor:
     reference: str
     n_bootstrap: int
     level: float
+    eigenvalue_samples: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
 
     @property
     def lorentzian(self) -> bool:
@@ -435,6 +440,7 @@ def entropy_production_tensor(
     lam_ci = np.full((d, 2), np.nan)
     ep_ci = np.full(2, np.nan)
     stability = np.nan
+    lams = np.empty((0, d))
     if bootstrap:
         rng = np.random.default_rng(seed)
         idx = [rng.integers(0, R, R) for _ in range(bootstrap)]
@@ -475,6 +481,7 @@ def entropy_production_tensor(
         reference=ref_name,
         n_bootstrap=int(bootstrap),
         level=float(level),
+        eigenvalue_samples=np.asarray(lams, dtype=float),
     )
 
 

@@ -7,6 +7,7 @@ measure` returns.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from analysis.verdicts import Claim, Verdict
@@ -15,9 +16,9 @@ __all__ = ["CLAIMS", "DUALITY", "duality"]
 
 DUALITY = Claim(
     "duality",
-    "max(score_q, score_x): Schrödinger H/floor over frozen density (q), "
+    "ln max(score_q, score_x): Schrödinger H/floor over frozen density (q), "
     "median per-path geodesic chi2/dof over straight lines (x); out of sample",
-    1.0,
+    0.0,
     "<",
     "same run, replicas permuted within packet blocks at every step",
     "Nelson trajectories (q) and noisy geodesics of the run's own metric (x)",
@@ -29,22 +30,30 @@ CLAIMS: tuple[Claim, ...] = (DUALITY,)
 def duality(res: dict[str, Any]) -> Verdict:
     """Claim ``duality``: both descriptions predict better than their nulls, out of sample.
 
-    ``res`` is a :func:`~scenarios.duality.measures.measure` result: the statistic
-    ``max(score_q, score_x)``, its bootstrap interval (row 2 of ``lo``, ``hi``), the
-    block-shuffled control and the positive control (NaN when it is empty).
+    ``res`` is a :func:`~scenarios.duality.measures.measure` result: the score
+    ``max(score_q, score_x)`` (a ratio of two errors), its bootstrap interval (row 2 of ``lo``,
+    ``hi``), the block-shuffled control and the positive control (NaN when it is empty). The
+    statistic is the log of each (read on any scale; 0 where both descriptions just tie with
+    their nulls).
 
     Examples
     --------
     >>> import numpy as np
     >>> res = {"value": 0.6, "lo": np.array([0, 0, 0.5]), "hi": np.array([0, 0, 0.8]),
     ...        "control": 1.3, "positive": 0.4}
-    >>> duality(res).verdict
-    'supported'
+    >>> v = duality(res)
+    >>> v.verdict, round(v.value, 3)
+    ('supported', -0.511)
     """
+
+    def ln(x: float) -> float:
+        x = float(x)
+        return math.log(x) if x > 0 else (float("nan") if math.isnan(x) else -math.inf)
+
     return DUALITY.verdict(
-        res["value"],
-        float(res["lo"][2]),
-        float(res["hi"][2]),
-        res["control"],
-        res["positive"],
+        ln(res["value"]),
+        ln(float(res["lo"][2])),
+        ln(float(res["hi"][2])),
+        ln(res["control"]),
+        ln(res["positive"]),
     )

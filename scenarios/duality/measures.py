@@ -23,7 +23,13 @@ import pandas as pd
 from analysis import schrodinger
 from analysis.controls import block_shuffle, harmonic_nelson
 from analysis.geometry import geodesic
-from analysis.spacetime import geodesic_test, local_metric, polynomial_metric
+from analysis.spacetime import (
+    block_length,
+    geodesic_test,
+    local_metric,
+    moving_block_indices,
+    polynomial_metric,
+)
 from analysis.trajectory import to_array, to_frame
 from models import SystemConfig
 from runner import AnalysisFailed
@@ -257,9 +263,23 @@ def positive_control(xd: dict[str, Any], seed: int, quick: bool) -> tuple[float,
 def _boot_statistic(
     rs: np.ndarray, rf: np.ndarray, chi: np.ndarray, chi_flat: np.ndarray, seed: int
 ) -> np.ndarray:
-    """Joint resamples of max(score_q, score_x): evaluation times and paths resampled."""
+    """Joint resamples of max(score_q, score_x): evaluation times and paths resampled.
+
+    The evaluation times of one run are a dependent sequence: they are resampled by the
+    moving-block bootstrap (blocks of :func:`analysis.spacetime.block_length` consecutive
+    times); the packet paths, means of independent replica blocks, one by one. Rows:
+    score_q, score_x, statistic; ``BOOTSTRAP`` columns.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> rs, rf = 1 + 0.1 * rng.random(11), 2 + 0.1 * rng.random(11)
+    >>> b = _boot_statistic(rs, rf, np.full(4, 10.0), np.full(4, 20.0), 0)
+    >>> b.shape, bool(np.all(b[2] == np.maximum(b[0], b[1])))
+    ((3, 400), True)
+    """
     rng = np.random.default_rng([seed, 29])
-    ti = rng.integers(0, rs.size, (BOOTSTRAP, rs.size))
+    ti = moving_block_indices(rs.size, BOOTSTRAP, block_length(rs.size), rng)
     pi = rng.integers(0, chi.size, (BOOTSTRAP, chi.size))
     sq = np.median(rs[ti], axis=1) / np.median(rf[ti], axis=1)
     sx = np.median((chi / chi_flat)[pi], axis=1)

@@ -15,29 +15,33 @@ resamples 3, 5, 9; the increment-shuffled null 19; the controls in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.controls import increment_shuffled
 from analysis.geometry import geodesic
 from analysis.spacetime import (
     ProductionTensor,
+    basic_interval,
     dispersion,
     ensemble_fields,
     fit_einstein,
     four_velocity,
     geodesic_test,
     local_metric,
+    percentile_interval,
     polynomial_metric,
+    relative_margin,
     signature_test,
+    signed_correlation,
     spectral_embedding,
     stress_energy_dust,
 )
-from analysis.verdicts import Claim, Verdict
+from analysis.verdicts import ILL_CONDITIONED, Claim, Verdict
 from models import SystemConfig
 from runner import AnalysisFailed
 from scenarios.common import arm_coordinates, arm_states
@@ -51,6 +55,7 @@ from scenarios.common.geometry import (
 from scenarios.spacetime.arms import PACKET_BLOCKS
 from scenarios.spacetime.controls import (
     SYN_DT,
+    de_sitter_lambdas,
     de_sitter_ratio,
     geodesic_positive,
     graph_field,
@@ -61,11 +66,13 @@ from scenarios.spacetime.controls import (
 __all__ = [
     "CI_LEVEL",
     "CLAIMS",
+    "CONDITION_MAX",
     "DISPERSION",
     "DISPERSION_BOOTSTRAP",
     "EINSTEIN",
     "EINSTEIN_BOOTSTRAP",
     "GEODESIC",
+    "GEODESIC_BOOTSTRAP",
     "GEODESIC_CHI2_MAX",
     "GEODESIC_RATIO_MAX",
     "LAMBDA_N",
@@ -80,21 +87,24 @@ __all__ = [
     "einstein_equations",
     "emergent_dispersion",
     "geodesic_motion",
+    "geodesic_score",
+    "lambda_correlation",
     "lambda_tracks_n",
     "lorentz_margin",
     "lorentz_signature",
     "metric_fit",
     "packet_paths",
     "read_run",
+    "relative_lorentz_margin",
 ]
 
 SCENARIO = "spacetime"
 SIGNATURE = Claim(
     "Lorentz signature",
-    "Lorentz margin min(-lam0 on, lam1 on, lam0 null) of C (generalised eigenvalues)",
+    "relative Lorentz margin min(-lam0 on, lam1 on, lam0 null) / max|lam| of C, in [-1, 1]",
     0.0,
     ">",
-    "the null alone: min(-lam0, lam1)",
+    "the null alone: min(-lam0, lam1) / max|lam|",
     "synthetic Lorentzian ensemble (one contracting, three spreading axes)",
     SCENARIO,
 )
@@ -109,8 +119,8 @@ DISPERSION = Claim(
 )
 GEODESIC = Claim(
     "geodesic motion",
-    "max(chi2/dof / 2, (chi2/dof / flat chi2/dof) / 0.5) of packet paths on the metric",
-    1.0,
+    "ln max(chi2/dof / 2, (chi2/dof / flat chi2/dof) / 0.5) of packet paths on the metric",
+    0.0,
     "<",
     "shuffled metric (same score)",
     "noisy geodesics of de Sitter space on the same grid box",
@@ -118,8 +128,8 @@ GEODESIC = Claim(
 )
 EINSTEIN = Claim(
     "Einstein equations with Lambda",
-    "|G + Lambda g - kappa T| / same with permuted pairing (dust T, polynomial g)",
-    0.5,
+    "ln(|G + Lambda g - kappa T| / same with permuted pairing) (dust T, polynomial g)",
+    math.log(0.5),
     "<",
     "permuted pairing of G with (g, T)",
     "de Sitter space (H = 1) through the same polynomial fit",
@@ -127,11 +137,11 @@ EINSTEIN = Claim(
 )
 LAMBDA_N = Claim(
     "Lambda tracks N",
-    "|slope| of Lambda against mean N (CI times sign of the slope)",
+    "|r| of Lambda with mean N over the targets (Pearson; CI times the sign of r)",
     0.0,
     ">",
-    "|slope| of the permuted-pairing control's Lambda against N",
-    "",
+    "|r| of the permuted-pairing control's Lambda with N",
+    "de Sitter spaces with Lambda proportional to N through the same fit",
     SCENARIO,
 )
 CLAIMS: tuple[Claim, ...] = (SIGNATURE, DISPERSION, GEODESIC, EINSTEIN, LAMBDA_N)
@@ -142,8 +152,14 @@ SIGNATURE_LEVEL = 0.99
 DISPERSION_BOOTSTRAP = 40
 GEODESIC_CHI2_MAX = 2.0
 GEODESIC_RATIO_MAX = 0.5
+GEODESIC_BOOTSTRAP = 400
 EINSTEIN_BOOTSTRAP = 20
 CI_LEVEL = 0.95
+CONDITION_MAX = 1e3
+"""Largest condition number of an Einstein fit's design matrix (:func:`analysis.spacetime.
+design_condition`, columns ``g`` and ``T`` at unit norm) for which Lambda and kappa are read:
+above it T is so nearly proportional to g that the two constants trade off against each other,
+and the Einstein and Lambda verdicts are withheld (``ill-conditioned``)."""
 
 
 def effort(quick: bool) -> dict[str, Any]:
@@ -363,6 +379,40 @@ def lorentz_margin(
     return float(min(vals)), float(min(los)), float(min(his))
 
 
+def relative_lorentz_margin(
+    pt_on: ProductionTensor, pt_off: ProductionTensor
+) -> tuple[float, float, float]:
+    """Relative Lorentz margin (:func:`analysis.spacetime.relative_margin`) and its interval.
+
+    The interval is the basic bootstrap interval (level ``CI_LEVEL``, cut to ``[-1, 1]``) of
+    the joint replica resamples of both tensors (``eigenvalue_samples``: the same resample
+    indices when both come from :func:`analysis.spacetime.signature_test` on ensembles of the
+    same size).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> rng = np.random.default_rng(0)
+    >>> on = SimpleNamespace(eigenvalues=np.array([-2.0, 1.0, 3.0]),
+    ...     eigenvalue_samples=np.array([-2.0, 1.0, 3.0]) + 0.1 * rng.normal(size=(200, 3)))
+    >>> off = SimpleNamespace(eigenvalues=np.array([0.5, 1.0, 2.0]),
+    ...     eigenvalue_samples=np.array([0.5, 1.0, 2.0]) + 0.1 * rng.normal(size=(200, 3)))
+    >>> value, lo, hi = relative_lorentz_margin(on, off)
+    >>> round(value, 3), bool(0 < lo < value < hi < 1)
+    (0.167, True)
+    """
+    value = float(relative_margin(pt_on.eigenvalues, pt_off.eigenvalues))
+    samples = pt_on.eigenvalue_samples, pt_off.eigenvalue_samples
+    if samples[0].shape != samples[1].shape or samples[0].size == 0:
+        raise AnalysisFailed(
+            f"signature: eigenvalue resamples of shapes {samples[0].shape}, {samples[1].shape}; "
+            "expected joint resamples of the same size"
+        )
+    boots = relative_margin(*samples)
+    lo, hi = basic_interval(value, boots, CI_LEVEL, (-1.0, 1.0))
+    return value, lo, hi
+
+
 def lorentz_signature(run: Run) -> ClaimResult:
     """Claim ``Lorentz signature``, with the signature and coordinate-motion diagnostics.
 
@@ -386,21 +436,27 @@ def lorentz_signature(run: Run) -> ClaimResult:
     else:
         null_arm, X_null, null_label = "learning_off", X_off, "learning_off"
     sig = signature_test(X_on, X_null, 1.0, **sig_kw)
-    value, lo, hi = lorentz_margin(sig.on, sig.off)
-    ctrl = lorentz_margin(sig.off, None)[0]
+    # both ensembles have R replicas and the same seed: resample b draws the same replicas in
+    # both, so the ratio's resamples are joint
+    value, lo, hi = relative_lorentz_margin(sig.on, sig.off)
+    ctrl = float(relative_margin(sig.off.eigenvalues))
     syn_on, syn_off = synthetic_signature(T, R, d, seed)
     pos = signature_test(syn_on, syn_off, SYN_DT, **sig_kw)
-    pos_value = lorentz_margin(pos.on, pos.off)[0]
+    pos_value = float(relative_margin(pos.on.eigenvalues, pos.off.eigenvalues))
     verdict = SIGNATURE.verdict(
         value,
         lo,
         hi,
         ctrl,
         pos_value,
-        statistic=f"Lorentz margin min(-lam0 on, lam1 on, lam0 {'null' if probe else 'off'}) "
-        "of C (generalised eigenvalues)",
-        control=f"{null_label} alone: min(-lam0, lam1)",
+        statistic="relative Lorentz margin min(-lam0 on, lam1 on, lam0 "
+        f"{'null' if probe else 'off'}) / max|lam| of C, in [-1, 1]",
+        control=f"{null_label} alone: min(-lam0, lam1) / max|lam|",
     )
+    raw = lorentz_margin(sig.on, sig.off)
+    names = ("lorentz_margin", "lorentz_margin_low", "lorentz_margin_high")
+    for q, v in zip(names, raw, strict=True):
+        rows.append({"arm": "learning_on", "diagnostic": "signature", "quantity": q, "value": v})
     tensors = [("learning_on", sig.on), (null_arm, sig.off), ("positive", pos.on)]
     batch_arms = ("learning_on_batch", "learning_off_batch")
     batch = probe and set(batch_arms) <= arms
@@ -569,8 +625,12 @@ def einstein_equations(run: Run, limits: np.ndarray, metric: dict[str, Any]) -> 
     for k, idx in enumerate(_boot_indices(R, run.effort["einstein_bootstrap"], seed, 5)):
         f = _einstein(X_on[:, idx], limits, mw, seed + k + 1)["fit"]
         boot_ratio.append(f.residual / f.residual_control)
-    lo, hi = _ci(np.array(boot_ratio), ratio)
-    verdict = EINSTEIN.verdict(ratio, lo, hi, 1.0, de_sitter_ratio(lm.g.shape[:d]))
+    log_ratio = float(np.log(ratio))
+    lo, hi = _ci(np.log(np.array(boot_ratio)), log_ratio)
+    # the control is the permuted pairing itself: its ratio to itself is 1, ln 1 = 0
+    verdict = EINSTEIN.verdict(log_ratio, lo, hi, 0.0, math.log(de_sitter_ratio(lm.g.shape[:d])))
+    if not fit.condition <= CONDITION_MAX:
+        verdict = verdict.withhold(ILL_CONDITIONED)
     eig = np.linalg.eigvalsh(gpoly)
     n_neg = (eig < 0).sum(axis=-1)
     rows = []
@@ -579,6 +639,8 @@ def einstein_equations(run: Run, limits: np.ndarray, metric: dict[str, Any]) -> 
         ("kappa", fit.kappa),
         ("residual", fit.residual),
         ("residual_control", fit.residual_control),
+        ("residual_ratio", ratio),
+        ("design_condition", fit.condition),
         ("trace_residual", fit.trace_residual),
         ("valid_patch_fraction", float(lm.valid.mean())),
         ("lorentzian_point_fraction", float(np.mean(n_neg == 1))),
@@ -598,6 +660,45 @@ def _geo_score(chi: float, flat: float) -> float:
     return max(chi / GEODESIC_CHI2_MAX, chi / flat / GEODESIC_RATIO_MAX)
 
 
+def geodesic_score(
+    geo: Any, d: int, seed: int, n_boot: int = GEODESIC_BOOTSTRAP
+) -> tuple[float, float, float]:
+    """ln of the geodesic score and its interval from path and noise-scale resamples.
+
+    ``geo`` is a :class:`analysis.spacetime.GeodesicTest` (``per_path``, ``per_path_flat``,
+    ``n_samples``) in ``d`` dimensions. The score is ``max(chi2/dof / GEODESIC_CHI2_MAX,
+    (chi2/dof / flat chi2/dof) / GEODESIC_RATIO_MAX)`` pooled over the paths; its log is read
+    on any scale (a path that leaves the box gives a score of order 1e5: ln about 12). The
+    interval (percentile, level ``CI_LEVEL``) resamples the paths, which are the means of
+    independent replica blocks, with replacement, jointly with the noise-scale factor ``s`` of
+    ``chi^2 ~ s chi^2_dof`` drawn from ``chi^2_dof / dof`` (``n_boot`` resamples from
+    ``default_rng([seed, 41])``).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> geo = SimpleNamespace(per_path=np.array([1.0, 1.2, 0.9, 1.1]),
+    ...     per_path_flat=np.array([4.0, 5.0, 4.5, 4.2]), n_samples=np.array([21, 21, 21, 21]))
+    >>> value, lo, hi = geodesic_score(geo, 4, 0)
+    >>> round(value, 3), bool(lo < value < hi < 0)
+    (-0.644, True)
+    """
+    dofs = np.asarray(geo.n_samples) * d - 2 * d
+    chi = np.asarray(geo.per_path, dtype=float) * dofs
+    flat = np.asarray(geo.per_path_flat, dtype=float) * dofs
+    total = float(dofs.sum())
+    value = math.log(_geo_score(chi.sum() / total, max(flat.sum() / total, 1e-300)))
+    rng = np.random.default_rng([seed, 41])
+    idx = rng.integers(0, len(dofs), (n_boot, len(dofs)))
+    tot = dofs[idx].sum(axis=1).astype(float)
+    c = chi[idx].sum(axis=1) / tot
+    f = np.maximum(flat[idx].sum(axis=1) / tot, 1e-300)
+    scale = rng.chisquare(tot) / tot  # the noise scale: chi2/dof = true scale x scale
+    boots = np.log(np.maximum(c / scale / GEODESIC_CHI2_MAX, c / f / GEODESIC_RATIO_MAX))
+    lo, hi = percentile_interval(boots, CI_LEVEL)
+    return value, lo, hi
+
+
 def geodesic_motion(run: Run, packets: Packets, metric: dict[str, Any]) -> ClaimResult:
     """Claim ``geodesic motion``: packet paths fitted by geodesics of the polynomial metric.
 
@@ -612,12 +713,11 @@ def geodesic_motion(run: Run, packets: Packets, metric: dict[str, Any]) -> Claim
         paths, gpoly, lm.spacing, lm.origin, noise, PATH_STRIDE, substeps=1, seed=seed
     )
     dof = geo.dof
-    q_lo, q_hi = stats.chi2.ppf([(1 - CI_LEVEL) / 2, (1 + CI_LEVEL) / 2], dof) / dof
     n_max = int(geo.n_samples.max())
     synth = geodesic(gpoly, lm.spacing, lm.origin, geo.x0, geo.v0, n_max - 1, PATH_STRIDE).path
     pos_geo = geodesic_positive(paths, noise, lm, seed, PATH_STRIDE)
     flat = max(geo.chi2_dof_flat, 1e-300)
-    score = _geo_score(geo.chi2_dof, flat)
+    value, lo, hi = geodesic_score(geo, paths[0].shape[-1], seed)
     shuffled = geo.chi2_dof_shuffled
     if not np.isfinite(shuffled):
         raise AnalysisFailed("geodesic: the shuffled-metric control could not be evaluated")
@@ -628,14 +728,8 @@ def geodesic_motion(run: Run, packets: Packets, metric: dict[str, Any]) -> Claim
             "metric's box within 3 samples; no positive-control value"
         )
     else:
-        pos_score = _geo_score(pos_geo.chi2_dof, max(pos_geo.chi2_dof_flat, 1e-300))
-    verdict = GEODESIC.verdict(
-        score,
-        _geo_score(geo.chi2_dof / q_hi, flat),
-        _geo_score(geo.chi2_dof / q_lo, flat),
-        _geo_score(shuffled, flat),
-        pos_score,
-    )
+        pos_score = math.log(_geo_score(pos_geo.chi2_dof, max(pos_geo.chi2_dof_flat, 1e-300)))
+    verdict = GEODESIC.verdict(value, lo, hi, math.log(_geo_score(shuffled, flat)), pos_score)
     rows = []
     for q, v in (
         ("chi2_dof", geo.chi2_dof),
@@ -701,7 +795,7 @@ def lambda_tracks_n(run: Run, limits: np.ndarray) -> ClaimResult:
                 continue
             lam_boot[j, k], lamc_boot[j, k] = fb.Lambda, fb.Lambda_control
         kept.append(j)
-        lam_rows.append((arm, n_mean, f.Lambda, f.Lambda_control))
+        lam_rows.append((arm, n_mean, f.Lambda, f.Lambda_control, f.condition))
         lo_l, hi_l = _ci(lam_boot[j], f.Lambda)
         rows.append(
             {
@@ -714,14 +808,11 @@ def lambda_tracks_n(run: Run, limits: np.ndarray) -> ClaimResult:
             }
         )
         rows.append({"arm": arm, "diagnostic": "lambda", "quantity": "mean_N", "value": n_mean})
-        rows.append(
-            {
-                "arm": arm,
-                "diagnostic": "lambda",
-                "quantity": "residual_ratio",
-                "value": f.residual / f.residual_control,
-            }
-        )
+        for q, v in (
+            ("residual_ratio", f.residual / f.residual_control),
+            ("design_condition", f.condition),
+        ):
+            rows.append({"arm": arm, "diagnostic": "lambda", "quantity": q, "value": v})
     if len(lam_rows) < 2:
         raise AnalysisFailed(
             f"Lambda tracks N: {len(lam_rows)} target arm(s) with a metric; expected >= 2"
@@ -732,23 +823,71 @@ def lambda_tracks_n(run: Run, limits: np.ndarray) -> ClaimResult:
     lamc_arr = np.array([r[3] for r in lam_rows])
     if np.ptp(n_arr) <= 0:
         raise AnalysisFailed(f"mean N: {n_arr.tolist()}; the targets did not separate N")
+    value, lo, hi, r = lambda_correlation(n_arr, lam_arr, lam_boot)
+    r_c = float(signed_correlation(n_arr, lamc_arr))
+    # positive control: de Sitter spaces with Lambda proportional to N through the same fit
+    lam_pos = de_sitter_lambdas((METRIC_BINS,) * run.X_on.shape[-1], n_arr)
+    r_pos = float(signed_correlation(n_arr, lam_pos))
+    verdict = LAMBDA_N.verdict(value, lo, hi, abs(r_c), abs(r_pos))
+    condition = max(r[4] for r in lam_rows)
+    if not condition <= CONDITION_MAX:
+        verdict = verdict.withhold(ILL_CONDITIONED)
+        notes.append(
+            f"Lambda tracks N: design condition {condition:.3g} > {CONDITION_MAX:g} "
+            "(T nearly proportional to g): withheld, ill-conditioned."
+        )
     slope = float(np.polyfit(n_arr, lam_arr, 1)[0])
-    slope_c = float(np.polyfit(n_arr, lamc_arr, 1)[0])
-    full = np.all(np.isfinite(lam_boot), axis=0)  # resamples with a Lambda for every target
-    slopes = np.array([np.polyfit(n_arr, lam_boot[:, k], 1)[0] for k in np.nonzero(full)[0]])
-    s_lo, s_hi = _ci(slopes, slope)
-    sign = 1.0 if slope >= 0 else -1.0
-    a_lo, a_hi = sorted((sign * s_lo, sign * s_hi))
-    verdict = LAMBDA_N.verdict(abs(slope), a_lo, a_hi, abs(slope_c))
-    rows.append(
-        {
-            "arm": "targets",
-            "diagnostic": "lambda",
-            "quantity": "slope",
-            "value": slope,
-            "ci_low": s_lo,
-            "ci_high": s_hi,
-        }
-    )
+    for q, v, ci in (
+        ("correlation", r, (lo, hi) if r >= 0 else (-hi, -lo)),
+        ("correlation_control", r_c, (np.nan, np.nan)),
+        ("correlation_positive", r_pos, (np.nan, np.nan)),
+        ("design_condition_max", condition, (np.nan, np.nan)),
+        ("slope", slope, (np.nan, np.nan)),
+    ):
+        rows.append(
+            {
+                "arm": "targets",
+                "diagnostic": "lambda",
+                "quantity": q,
+                "value": v,
+                "ci_low": ci[0],
+                "ci_high": ci[1],
+            }
+        )
     figure = (n_arr, lam_arr, lam_boot, lamc_arr, slope)
-    return ClaimResult(verdict, rows, {"Lambda_slope": slope}, notes, figure)
+    return ClaimResult(verdict, rows, {"Lambda_slope": slope, "Lambda_r": r}, notes, figure)
+
+
+def lambda_correlation(
+    n: np.ndarray, lam: np.ndarray, lam_boot: np.ndarray
+) -> tuple[float, float, float, float]:
+    """The "Lambda tracks N" statistic: ``|r|`` of Lambda with N, its interval and ``r``.
+
+    ``r`` is the Pearson correlation of the targets' fitted ``lam`` with their mean neuron
+    numbers ``n`` (bounded, free of the units of Lambda, which change with the spread of X).
+    ``lam_boot`` (targets x resamples) holds each target's Lambda on replica resamples (NaN
+    where a resample had no metric; only resamples complete over all targets count). The
+    interval is the percentile interval (level ``CI_LEVEL``) of ``r`` over the resamples,
+    multiplied by the sign of ``r`` so that it excludes 0 on the claim's side exactly when the
+    resamples agree on the sign. Returns ``(|r|, low, high, r)``.
+
+    Examples
+    --------
+    >>> n = np.array([12.0, 16.0, 20.0, 24.0])
+    >>> rng = np.random.default_rng(0)
+    >>> boot = (2.0 * n)[:, None] + rng.normal(size=(4, 50))
+    >>> value, lo, hi, r = lambda_correlation(n, 2.0 * n, boot)
+    >>> round(value, 3), bool(0 < lo <= hi <= 1), r > 0
+    (1.0, True, True)
+    """
+    r = float(signed_correlation(n, lam))
+    if not np.isfinite(r):
+        raise AnalysisFailed(f"Lambda tracks N: Lambda {np.asarray(lam).tolist()} has no r with N")
+    full = np.all(np.isfinite(lam_boot), axis=0)  # resamples with a Lambda for every target
+    boots = signed_correlation(n, np.asarray(lam_boot)[:, full].T)
+    r_lo, r_hi = percentile_interval(boots, CI_LEVEL)
+    if not np.isfinite(r_lo):
+        raise AnalysisFailed(f"bootstrap: {int(full.sum())} complete resample(s); expected >= 2")
+    sign = 1.0 if r >= 0 else -1.0
+    lo, hi = sorted((sign * r_lo, sign * r_hi))
+    return abs(r), lo, hi, r

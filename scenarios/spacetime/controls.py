@@ -3,7 +3,8 @@
 Each is built where the answer is known by construction, and goes through the same statistic as
 the run: a synthetic Lorentzian ensemble (:func:`synthetic_signature`), noise-driven fields on
 the hidden-layer graph that propagate or diffuse (:func:`graph_field`), de Sitter space for the
-Einstein fit (:func:`de_sitter_ratio`) and its geodesics for the geodesic test
+Einstein fit (:func:`de_sitter_ratio`; with Lambda proportional to N for "Lambda tracks N",
+:func:`de_sitter_lambdas`) and its geodesics for the geodesic test
 (:func:`geodesic_positive`). Every random draw comes from ``default_rng([seed, salt])`` with a
 salt fixed per control.
 
@@ -25,6 +26,7 @@ from scenarios.common.geometry import METRIC_DEGREE
 __all__ = [
     "SYN_DT",
     "de_sitter_grid",
+    "de_sitter_lambdas",
     "de_sitter_ratio",
     "geodesic_positive",
     "graph_field",
@@ -128,6 +130,32 @@ def de_sitter_ratio(shape: tuple[int, ...]) -> float:
         g[..., k, k] = np.exp(2.0 * x[..., 0])
     fit = fit_einstein(polynomial_metric(g, METRIC_DEGREE), None, 0.2)
     return float(fit.residual / fit.residual_control)
+
+
+def de_sitter_lambdas(shape: tuple[int, ...], n: np.ndarray) -> np.ndarray:
+    """Positive control of "Lambda tracks N": fitted Lambda of de Sitter spaces with H^2 ~ N.
+
+    For each ``n[j]`` a de Sitter space (flat slicing, spacing 0.2) with ``H^2 = n[j] /
+    max(n)`` (``Lambda = 3 H^2``, proportional to N) on a grid of the metric's ``shape``,
+    through the same polynomial model (degree ``METRIC_DEGREE``) and Lambda fit as the run.
+
+    Examples
+    --------
+    >>> lam = de_sitter_lambdas((7, 7, 7, 7), np.array([12.0, 24.0]))
+    >>> bool(0 < lam[0] < lam[1])
+    True
+    """
+    n = np.asarray(n, dtype=float)
+    x = grid_coordinates(shape, 0.2, 0.0)
+    out = np.empty(n.size)
+    for j, nj in enumerate(n):
+        H = math.sqrt(max(nj, 0.0) / n.max())
+        g = np.zeros((*shape, 4, 4))
+        g[..., 0, 0] = -1.0
+        for k in (1, 2, 3):
+            g[..., k, k] = np.exp(2.0 * H * x[..., 0])
+        out[j] = fit_einstein(polynomial_metric(g, METRIC_DEGREE), None, 0.2).Lambda
+    return out
 
 
 def de_sitter_grid(shape: tuple[int, ...], spacing: np.ndarray, origin: np.ndarray) -> np.ndarray:

@@ -124,7 +124,7 @@ def test_quick_end_to_end(quick_run):
     assert row["ci_low"] <= row["value"] <= row["ci_high"]
     assert row["verdict"] in ("supported", "not supported", "inconclusive")
     claim = duality.CLAIMS[0]
-    assert row["threshold"] == f"{claim.sense} {claim.threshold:g}" == "< 1"
+    assert row["threshold"] == f"{claim.sense} {claim.threshold:g}" == "< 0"
     assert row["statistic"] == claim.statistic and row["control"] == claim.control
     diag = pd.read_parquet(out / "diagnostics.parquet")
     scores = diag[(diag.diagnostic == "duality") & (diag.quantity != "statistic")]
@@ -132,7 +132,9 @@ def test_quick_end_to_end(quick_run):
     pos = scores[scores.arm == "positive_control"].set_index("quantity")["value"]
     assert pos["score_q"] < 0.9  # the Nelson superposition: Schrödinger beats frozen
     run_scores = scores[scores.arm == "adaptive"].set_index("quantity")["value"]
-    assert row["value"] == pytest.approx(max(run_scores["score_q"], run_scores["score_x"]))
+    assert row["value"] == pytest.approx(
+        np.log(max(run_scores["score_q"], run_scores["score_x"]))
+    )
     figures = sorted((out / "figures").glob("*.png"))
     assert {p.stem for p in figures} == {"duality_predictions", "duality_scores"}
     for p in figures:

@@ -70,6 +70,11 @@ def test_lorentz_margin_positive_control_and_diffusion_null():
     null = signature_test(off, off, controls.SYN_DT, **kw)
     value0, _, hi0 = lorentz_margin(null.on, null.off)
     assert hi0 < 0 and value0 < 0
+    # the bounded form: same sign, in [-1, 1], its interval from the joint replica resamples
+    rel, rlo, rhi = claims.relative_lorentz_margin(res.on, res.off)
+    assert 0 < rlo <= rel <= rhi <= 1
+    rel0, _, rhi0 = claims.relative_lorentz_margin(null.on, null.off)
+    assert -1 <= rel0 <= rhi0 < 0
 
 
 def test_increment_shuffled_null_loses_the_negative_eigenvalue():
@@ -122,7 +127,23 @@ def test_lag1_autocorrelation_known_answer_and_white_noise_control():
 
 
 def test_de_sitter_positive_control_passes_the_einstein_threshold():
-    assert controls.de_sitter_ratio((7, 7, 7, 7)) < claims.EINSTEIN.threshold
+    assert np.log(controls.de_sitter_ratio((7, 7, 7, 7))) < claims.EINSTEIN.threshold
+
+
+def test_de_sitter_lambdas_track_n_and_pass_the_lambda_claim():
+    """Lambda = 3 H^2 with H^2 = N / max N: the fitted Lambda is within 15 % of it and its
+    correlation with N passes the claim's threshold; N without a trend in Lambda does not."""
+    n = np.array([12.0, 16.0, 20.0, 24.0])
+    lam = controls.de_sitter_lambdas((7, 7, 7, 7), n)
+    assert np.allclose(lam, 3 * n / n.max(), rtol=0.15)
+    boot = lam[:, None] * (1 + 0.01 * np.random.default_rng(0).normal(size=(4, 20)))
+    value, lo, hi, r = claims.lambda_correlation(n, lam, boot)
+    assert r > 0.99 and lo > claims.LAMBDA_N.threshold
+    flat = np.array([1.0, 1.0 + 1e-3, 1.0 - 1e-3, 1.0])[:, None] + 0.1 * np.random.default_rng(
+        1
+    ).normal(size=(4, 50))
+    _, lo0, hi0, _ = claims.lambda_correlation(n, flat[:, 0], flat)
+    assert lo0 < claims.LAMBDA_N.threshold < hi0  # noise only: the interval straddles 0
 
 
 def test_basic_interval_and_failure_on_missing_numbers():
