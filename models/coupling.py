@@ -247,7 +247,7 @@ def calogero_coefficient(c: float, n: int) -> float:
 
     Examples
     --------
-    >>> round(calogero_coefficient(1 / 8, 100), 4) > 0
+    >>> round(calogero_coefficient(1 / 8, 20), 4) > 0
     True
     """
     x1 = ground_configuration(n, "calogero", strength=1.0)

@@ -37,6 +37,7 @@ __all__ = [
     "FREE",
     "GAMMA",
     "HAND",
+    "KERNEL_BANDWIDTH",
     "RELAX_ACCURACY",
     "RELAX_FRICTION",
     "RELAX_TIME",
@@ -56,6 +57,9 @@ GAMMA = 0.0025
 
 C_F = 5e-5
 """The coupling constant: ``hbar / (m omega) = sqrt(8 c_F / k) = 0.02`` at k = 1."""
+
+KERNEL_BANDWIDTH = 0.12
+"""Kernel bandwidth of the known-answer runs, in units of ``sqrt(hbar / (m omega))``."""
 
 FREE = 1e-12
 """The curvature a free run (``k = 0``) uses: a potential table needs a minimum."""
@@ -218,6 +222,8 @@ def trajectory(
     (np.float64(1.0), True)
     """
     u = units(k, gamma)
+    if estimator == "kernel":
+        coupling_options.setdefault("bandwidth", KERNEL_BANDWIDTH * math.sqrt(u["var_unit"]))
     if estimator == "frozen":  # the snapshot: the continuum ground state N(0, hbar/(2 m omega))
         coupling_options.setdefault("reference_mean", 0.0)
         coupling_options.setdefault("reference_variance", 0.5 * u["var_unit"])
