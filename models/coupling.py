@@ -455,11 +455,10 @@ class DensityNeuron(FixedAgent):
     def _prepare(self, x: np.ndarray) -> None:
         est, spec, st = self.estimator, self.spec, self.state
         if est == "calogero" and "g" not in st:
-            # tuned to the HDW ground width at the same c_F: g scales as c_F / (m omega^2) at
-            # unit curvature, and the harmonic width ratio is independent of the curvature
-            k = float(self.model.particles.potential.curvatures()[self.axis])
-            mk = self.mass() * k  # m omega^2
-            st["g"] = calogero_coefficient(spec["c_F"] / mk, x.size) * mk
+            # tuned to the HDW ground width at the same c_F in a harmonic loss k q^2 / 2: both
+            # energies are homogeneous of degree -2, so the tuned g is linear in c_F and
+            # independent of k and of the mass
+            st["g"] = 8.0 * spec["c_F"] * calogero_coefficient(0.125, x.size)
         elif est == "frozen" and "var" not in st:
             st["mean"] = float(spec.get("reference_mean", np.mean(x)))
             st["var"] = float(spec.get("reference_variance", np.var(x)))
