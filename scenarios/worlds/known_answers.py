@@ -47,6 +47,7 @@ __all__ = [
     "trajectory",
     "units",
     "world_config",
+    "world_run",
 ]
 
 HAND = "coupling put in by hand"
@@ -100,15 +101,20 @@ def world_config(
     gamma: float = GAMMA,
     c_F: float = C_F,
     temperature: float = 0.0,
+    batch_size: int = 0,
+    gradient_variance: float = 1.0,
     seed: int = 0,
     **coupling_options: Any,
 ) -> SystemConfig:
     """The config of ``n`` coupled replicas of the 1-parameter loss ``k q^2 / 2``.
 
-    ``friction`` is ``(1 - beta) / omega`` (``momentum = 1 - friction omega``); ``temperature``
-    is an explicit noise temperature T in units of ``hbar omega`` (``diffusion
-    D = T gamma (1 - beta)``; T needs friction). ``coupling=False`` keeps the density neuron
-    and the integrator with ``c_F = 0`` (the coupling-off control).
+    ``friction`` is ``(1 - beta) / omega`` (``momentum = 1 - friction omega``). Noise, one
+    velocity kick ``sqrt(2 D) xi`` per replica and step, comes either from a mini-batch of
+    ``batch_size`` M > 0 samples whose per-sample gradient has variance ``gradient_variance
+    k^2`` (SGD noise: ``D = gamma^2 sigma^2 k^2 / (2 M)``, temperature
+    ``T = gamma sigma^2 k^2 / (2 M (1 - beta))``), or from an explicit ``temperature`` T in
+    units of ``hbar omega`` (``D = T gamma (1 - beta)``; T needs friction). ``coupling=False``
+    keeps the density neuron and the integrator with ``c_F = 0`` (the coupling-off control).
 
     Examples
     --------
@@ -120,9 +126,13 @@ def world_config(
     beta = 1.0 - friction * u["omega"]
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"friction: {friction!r}; expected (1 - beta) / omega in [0, 1/omega]")
+    if temperature and batch_size:
+        raise ValueError("temperature and batch_size: one noise source at a time")
     diffusion = temperature * u["hbar"] * u["omega"] * gamma * (1.0 - beta)
     if temperature and beta == 1.0:
         raise ValueError("temperature: explicit noise needs friction > 0 (T = D/(gamma(1-beta)))")
+    if batch_size:
+        diffusion = gamma**2 * gradient_variance * k**2 / (2.0 * batch_size)
     spec: dict[str, Any] = {"estimator": estimator, "c_F": c_F if coupling else 0.0}
     spec.update(coupling_options)
     return SystemConfig(
@@ -135,6 +145,7 @@ def world_config(
         diffusion=float(diffusion),
         step_size=float(gamma),
         momentum=float(beta),
+        batch_size=int(batch_size) if batch_size else 1,
         coupling=spec,
         record_every=10**6,
         seed=int(seed),
@@ -193,51 +204,37 @@ def start_configuration(n: int, var0: float, estimator: str = "hdw") -> np.ndarr
     return x * math.sqrt(var0 / float(np.var(x)))
 
 
-def trajectory(
+def world_run(
     n: int,
     var0: float,
     duration: float,
     *,
     start: str = "ground",
     estimator: str = "hdw",
-    coupling: bool = True,
-    friction: float = 0.0,
     k: float = 1.0,
     gamma: float = GAMMA,
-    temperature: float = 0.0,
-    seed: int = 0,
-    arm: str = "worlds",
-    **coupling_options: Any,
-) -> pd.DataFrame:
-    """Run ``n`` coupled replicas for ``duration`` (units 1/omega) from rest; return the
-    :class:`WorldRecorder` table (step 0 included).
+    **options: Any,
+) -> tuple[Any, WorldRecorder, int]:
+    """The pieces of one coupled run: ``(build, recorder, steps)`` for :func:`runner.run_arm`.
 
-    ``start`` is ``ground`` (the estimator's scaled ground configuration) or ``quantiles``
-    (normal quantiles, not a ground configuration).
+    ``build()`` makes the model of :func:`world_config` (``options``: its keywords and
+    coupling options), places the start at rest and attaches ``recorder``; ``steps`` covers
+    ``duration`` (units 1/omega). ``start`` is ``ground`` (the estimator's scaled ground
+    configuration) or ``quantiles`` (normal quantiles, not a ground configuration).
 
     Examples
     --------
-    >>> df = trajectory(10, 1.0, 0.5)
-    >>> df["var"].iloc[0].round(9), bool(df["var"].iloc[-1] < 1.0)
-    (np.float64(1.0), True)
+    >>> build, rec, steps = world_run(10, 1.0, 1.0)
+    >>> model = build(); steps, model.density.node, len(rec.rows)
+    (20, 'density:q_0', 1)
     """
     u = units(k, gamma)
     if estimator == "kernel":
-        coupling_options.setdefault("bandwidth", KERNEL_BANDWIDTH * math.sqrt(u["var_unit"]))
+        options.setdefault("bandwidth", KERNEL_BANDWIDTH * math.sqrt(u["var_unit"]))
     if estimator == "frozen":  # the snapshot: the continuum ground state N(0, hbar/(2 m omega))
-        coupling_options.setdefault("reference_mean", 0.0)
-        coupling_options.setdefault("reference_variance", 0.5 * u["var_unit"])
-    cfg = world_config(
-        n,
-        estimator=estimator,
-        coupling=coupling,
-        friction=friction,
-        k=k,
-        gamma=gamma,
-        temperature=temperature,
-        seed=seed,
-        **coupling_options,
-    )
+        options.setdefault("reference_mean", 0.0)
+        options.setdefault("reference_variance", 0.5 * u["var_unit"])
+    cfg = world_config(n, estimator=estimator, k=k, gamma=gamma, **options)
     if start == "ground":
         x0 = start_configuration(n, var0, "calogero" if estimator == "calogero" else "hdw")
     elif start == "quantiles":
@@ -247,16 +244,32 @@ def trajectory(
     else:
         raise ValueError(f"start: {start!r}; expected 'ground' or 'quantiles'")
     recorder = WorldRecorder(u["var_unit"], u["omega"])
+    positions = (x0 * math.sqrt(u["var_unit"]))[:, None, None]
 
     def build() -> LearningSystem:
         model = LearningSystem(cfg)
-        model.particles.place((x0 * math.sqrt(u["var_unit"]))[:, None, None])
+        model.particles.place(positions)
         model.step_hooks.append(recorder)
         recorder.rows.clear()
         recorder(model)
         return model
 
-    steps = math.ceil(duration / u["omega"] - 1e-9)
+    return build, recorder, math.ceil(duration / u["omega"] - 1e-9)
+
+
+def trajectory(
+    n: int, var0: float, duration: float, *, arm: str = "worlds", **options: Any
+) -> pd.DataFrame:
+    """Run ``n`` coupled replicas for ``duration`` (units 1/omega) from rest; return the
+    :class:`WorldRecorder` table (step 0 included). ``options``: those of :func:`world_run`.
+
+    Examples
+    --------
+    >>> df = trajectory(10, 1.0, 0.5)
+    >>> df["var"].iloc[0].round(9), bool(df["var"].iloc[-1] < 1.0)
+    (np.float64(1.0), True)
+    """
+    build, recorder, steps = world_run(n, var0, duration, **options)
     run_arm(arm, build, steps)
     return recorder.frame()
 
