@@ -31,9 +31,12 @@ $(VENV)/.stamp-test: pyproject.toml | $(VENV)/bin/python
 venv: $(VENV)/.stamp-test
 
 FLAGSHIP := transition
+# `make run`: the flagship, then the particles crossover, in sibling folders of one run folder
+RUN_OUT := results/run-$(shell date +%Y%m%d-%H%M%S)
 
 run: $(VENV)/.stamp-run
-	$(VENV)/bin/dualsim run $(FLAGSHIP) $(ARGS)
+	$(VENV)/bin/dualsim run $(FLAGSHIP) --out $(RUN_OUT)/$(FLAGSHIP) $(ARGS)
+	$(VENV)/bin/dualsim run particles --quick --out $(RUN_OUT)/particles
 
 TEST_PATHS := tests agents models analysis scenarios runner dualsim
 

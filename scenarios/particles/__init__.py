@@ -12,11 +12,17 @@ harmonic Psi. It is imaginary time: real-time signatures stay null.
 Arms (:mod:`scenarios.particles.arms`): the crossover sweep of a frozen harmonic Psi (9 r in
 [0.01, 100], two (alpha, D, eta) triples each; quick: 5 r, one triple), the grand-canonical arm
 at r = 1, its null controls (entropy-aware births, shuffled Psi, alpha = 0, common noise) and
-the positive control (pure branching, eta = 0). Claims (:mod:`scenarios.particles.claims`):
-the Perron state at r = 1, and the crossover law over the sweep; both within 3 % in
-``ln Var``. Tables: the standard ones plus ``particles`` (every live particle every 250 steps:
-``replica, step, neuron_id, parent_id, birth_step, theta, psi, event``, plus one row per birth
-and death) and ``arms`` (the settings).
+the positive control (pure branching, eta = 0); and one network pair: the real mean-field
+network of RBF units with clone/kill births at two (alpha, M) pairs with the same r. Claims
+(:mod:`scenarios.particles.claims`): the Perron state at r = 1, and the crossover law over the
+sweep, both within 3 % in ``ln Var``; one network density per r (the pair's L1 below twice
+its split-half floor); and the real-time null (a displaced population relaxes without an
+extremum beyond 6 standard errors; two colliding packets add up, chi2/dof in [0.8, 1.25]).
+Tables: the standard ones plus ``particles`` (every live particle every
+250 steps, every 10 steps in the network arms' windows: ``replica, step, neuron_id,
+parent_id, birth_step, theta, psi, event``, plus one row per birth and death), ``psi_grid``
+(the network's Psi on its grid) and ``arms`` (the settings). Runs shorter than
+:data:`MIN_STEPS` steps are refused before anything is simulated.
 
 :func:`frozen` is the known-answer entry point (non-interacting particles in a frozen
 polynomial potential, through the real ``neuron_count`` controller agent in its ``clone``
@@ -30,16 +36,22 @@ from typing import Any
 import pandas as pd
 
 from analysis.verdicts import diagnostics_frame
-from models import SystemConfig
+from models import ConfigError, SystemConfig
 from runner import Analysis, Experiment, scenario_run
 from scenarios.particles.arms import arm_settings, default_config, simulate
 from scenarios.particles.claims import CLAIMS, verdicts
 from scenarios.particles.figures import figures
 from scenarios.particles.known_answers import PopulationRecorder, frozen, frozen_config
-from scenarios.particles.measures import measure_arms
+from scenarios.particles.measures import (
+    measure_arms,
+    measure_collision,
+    measure_network,
+    measure_realtime,
+)
 
 __all__ = [
     "CLAIMS",
+    "MIN_STEPS",
     "SCENARIO",
     "ParticlesScenario",
     "PopulationRecorder",
@@ -48,6 +60,22 @@ __all__ = [
     "frozen_config",
     "run",
 ]
+
+MIN_STEPS = 40
+"""Fewest steps a run may have: the late windows (from a quarter of the run) need snapshots."""
+
+NETWORK_DIAGNOSTICS = (
+    ("network_D", "D"),
+    ("network_T", "T"),
+    ("network_k", "k"),
+    ("crossover_r", "r"),
+    ("mu_c_predicted", "mu_predicted"),
+    ("network_l1_perron", "l1_perron"),
+    ("network_l1_boltzmann", "l1_boltzmann"),
+    ("network_floor", "floor"),
+    ("n_final", "n_final"),
+    ("refused_births", "refused"),
+)
 
 DIAGNOSTICS = (
     ("variance", "variance", "variance_low", "variance_high"),
@@ -75,6 +103,14 @@ class ParticlesScenario(Experiment):
     def default_config(self, quick: bool) -> SystemConfig:
         return default_config(quick)
 
+    def setup(self, config: SystemConfig, quick: bool, steps: int | None = None) -> dict[str, Any]:
+        """Refuse runs shorter than :data:`MIN_STEPS` (nothing to measure); no draw."""
+        if steps is not None and steps < MIN_STEPS:
+            raise ConfigError(
+                "steps", steps, f">= {MIN_STEPS} (the late windows start at a quarter of the run)"
+            )
+        return {}
+
     def simulate(
         self, config: SystemConfig, quick: bool, steps: int, progress: bool
     ) -> dict[str, pd.DataFrame]:
@@ -99,6 +135,24 @@ class ParticlesScenario(Experiment):
                         "ci_high": float(getattr(row, hi)) if hi else float("nan"),
                     }
                 )
+        net = measure_network(tables)
+        rt = measure_realtime(tables, config.seed)
+        col = measure_collision(tables)
+        for arm, row in net.items():
+            if arm == "pair":
+                continue
+            for diagnostic, key in NETWORK_DIAGNOSTICS:
+                rows.append(
+                    {
+                        "arm": arm,
+                        "diagnostic": diagnostic,
+                        "quantity": key,
+                        "window": int(row["steps"].min()),
+                        "value": float(row[key]),
+                        "ci_low": float("nan"),
+                        "ci_high": float("nan"),
+                    }
+                )
         gc = m[m.arm == "grand_canonical"].iloc[0]
         summary = {
             "variance_r1_measured": float(gc.variance),
@@ -108,6 +162,21 @@ class ParticlesScenario(Experiment):
             "mu_c_r1_predicted": float(gc.mu_predicted),
             "refused_births_total": int(m.refused.sum()),
         }
+        if net:
+            pair = net["pair"]
+            for arm in ("network_a", "network_b"):
+                a = net[arm]
+                summary[f"{arm}_r"] = float(a["r"])
+                summary[f"{arm}_l1_perron_over_floor"] = float(a["l1_perron"] / a["floor"])
+                summary[f"{arm}_l1_boltzmann_over_floor"] = float(a["l1_boltzmann"] / a["floor"])
+                summary[f"{arm}_mu_c_predicted"] = float(a["mu_predicted"])
+            summary["network_mu_c_set"] = float(pair["mu_c_set"])
+            summary["network_pair_l1_over_floor"] = float(pair["ratio"])
+        for key, v in rt.items():
+            summary[f"realtime_extremum_se_{key}"] = float(v)
+        for key in ("ratio", "dof", "control", "positive"):
+            if key in col:
+                summary[f"collision_chi2_dof_{key}"] = float(col[key])
         notes = [
             "Frozen harmonic Psi = k theta^2/2 with k = 1; one step is an exact discrete map "
             "whose stationary variance (diagnostic variance_predicted_discrete) differs from "
@@ -117,8 +186,20 @@ class ParticlesScenario(Experiment):
             "The common_noise arm moves all particles of a replica with one noise draw: its "
             "clones never separate (clone_separation_max = 0), which is why per-neuron noise "
             "is needed.",
+            "Network pair: (alpha, M, eta) = (2, 2, 0.05) and (4, 4, 0.1) share r, T = D / eta "
+            "and alpha / eta, so their generators differ by a factor 2 in time only; their "
+            "densities are compared with each other (the claim) and with the Perron and "
+            "Boltzmann densities of their own time-averaged Psi and Kramers-Moyal D "
+            "(diagnostics network_l1_*, beside network_floor; the Perron prediction of the "
+            "frozen average misses where the two wells of Psi are nearly degenerate).",
         ]
-        return Analysis(diagnostics_frame(rows), verdicts(m), figures(tables, m), summary, notes)
+        return Analysis(
+            diagnostics_frame(rows),
+            verdicts(m, net, rt, col),
+            figures(tables, m, net),
+            summary,
+            notes,
+        )
 
 
 SCENARIO = ParticlesScenario()

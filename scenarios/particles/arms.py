@@ -20,12 +20,33 @@ Every arm is one frozen-potential :class:`~models.LearningSystem` (non-interacti
 ``pure_branching``
     The positive control: ``eta = 0``, ``alpha = 0.05`` (``Var = sqrt(2 D / alpha k) = 0.2``,
     ``mu* = 0.1``).
+``displaced_<arm>``
+    The real-time null: ``fixed_n``, ``grand_canonical``, ``entropy_aware``, ``shuffled`` and
+    ``pure_branching`` started displaced by ``DISPLACEMENT`` (0.8, about three stationary
+    widths): their mean must relax without a significant extremum.
+``collision_left``, ``collision_right``, ``collision_both``
+    The collision: clone/kill at r = 1 with ``mu_c`` fixed at the predicted ``mu*`` (no
+    population control, so the dynamics is linear), ``COLLISION_REPLICAS`` replicas; a narrow
+    packet of ``COLLISION_N`` particles at ``-0.8``, one at ``+0.8``, and both together. The
+    packets meet at the centre; the joint run's histograms must be the sum of the separate
+    runs' (no interference). They run ``min(steps, COLLISION_STEPS)`` steps, particles
+    recorded every ``COLLISION_EVERY`` steps.
+``network_a``, ``network_b``
+    One network pair: the mean-field network of periodic RBF units (``N0 = 400``, only the
+    centres trained, label noise 1, ``per_neuron`` mini-batches) with clone/kill births at a
+    fixed ``mu_c = -0.004``, at ``(alpha, M, eta) = (2, 2, 0.05)`` and ``(4, 4, 0.1)``: the same
+    ``r = alpha sigma^2 / (M k)``, the same ``T = D / eta`` and the same ``alpha / eta``, so the
+    second arm's continuous-time generator is twice the first's and both relax to one density
+    (the second in half the steps: ``network_a`` runs 4 x ``steps``, ``network_b`` 2 x).
+    Positions every 10 steps from a quarter of the run (and at steps ``1 mod 50`` for
+    Kramers-Moyal pairs) go to the ``particles`` table, ``Psi`` on a 64-point grid every 10
+    steps to the ``psi_grid`` table.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -38,10 +59,21 @@ from runner import arm_tables, concat_arms, run_arm
 
 __all__ = [
     "ALPHA",
+    "COLLISION_EVERY",
+    "COLLISION_N",
+    "COLLISION_REPLICAS",
+    "COLLISION_STEPS",
     "D0",
+    "DISPLACEMENT",
     "ETA",
+    "NETWORK_GRID",
+    "NET_EVERY",
+    "NET_KM_EVERY",
+    "NET_MU_C",
+    "NET_PAIR",
     "ArmSetting",
     "K",
+    "NetworkRecorder",
     "arm_settings",
     "crossover_triples",
     "default_config",
@@ -54,6 +86,21 @@ ETA, D0, ALPHA = 0.01, 1e-3, 0.05
 """The r = 1 settings of the null controls and the grand-canonical arm."""
 RECORD_EVERY = 250
 """Steps between particle snapshots (``particles`` table)."""
+DISPLACEMENT = 0.8
+"""Start offset of the displaced arms and the packets' distance from the centre."""
+COLLISION_N, COLLISION_REPLICAS, COLLISION_STEPS, COLLISION_EVERY = 500, 16, 400, 50
+"""Collision arms: particles per packet and replica, replicas, steps, record spacing."""
+COLLISION_WIDTH = 0.1
+"""Standard deviation of a packet at the start."""
+NET_N0, NET_NOISE, NET_MU_C = 400, 1.0, -0.004
+"""The network pair: N0 (and the starting number of neurons), label noise, fixed mu_c."""
+NET_PAIR = ((2.0, 2, 0.05, 4), (4.0, 4, 0.1, 2))
+"""``(alpha, M, eta, steps factor)`` of ``network_a`` and ``network_b``."""
+NET_EVERY, NET_KM_EVERY = 10, 50
+"""Network arms: steps between recorded positions and Psi grids; Kramers-Moyal pairs
+``(s, s + 1)`` at every multiple ``s`` of ``NET_KM_EVERY``."""
+NETWORK_GRID = np.arange(64) * (2 * math.pi / 64)
+"""Centres at which Psi is recorded (the grid of the predictions)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +116,9 @@ class ArmSetting:
     variant: str = "loss"
     noise_mode: str = "langevin"
     family: str = "control"
+    batch_size: int = 0
+    steps_factor: int = 1
+    start: str = ""
 
 
 def crossover_triples(r: float, both: bool) -> list[tuple[float, float, float, float]]:
@@ -93,7 +143,7 @@ def arm_settings(quick: bool) -> list[ArmSetting]:
     Examples
     --------
     >>> [a.arm for a in arm_settings(quick=True)][:2], len(arm_settings(quick=False))
-    (['crossover_0_a', 'crossover_1_a'], 24)
+    (['crossover_0_a', 'crossover_1_a'], 34)
     """
     out = []
     rs = np.logspace(-2, 2, 5 if quick else 9)
@@ -113,6 +163,31 @@ def arm_settings(quick: bool) -> list[ArmSetting]:
         ArmSetting("common_noise", ALPHA, D0, ETA, T, r1, noise_mode="common"),
         ArmSetting("pure_branching", ALPHA, D0, 0.0, math.inf, math.inf, family="positive"),
     ]
+    by_name = {a.arm: a for a in out}
+    for name in ("fixed_n", "grand_canonical", "entropy_aware", "shuffled", "pure_branching"):
+        base = by_name[name]
+        out.append(replace(base, arm=f"displaced_{name}", family="realtime", start="displaced"))
+    for packets in ("left", "right", "both"):
+        out.append(
+            ArmSetting(
+                f"collision_{packets}", ALPHA, D0, ETA, T, r1, family="collision", start=packets
+            )
+        )
+    for label, (alpha, m, eta, factor) in zip("ab", NET_PAIR, strict=True):
+        out.append(
+            ArmSetting(
+                f"network_{label}",
+                alpha,
+                math.nan,
+                eta,
+                math.nan,
+                math.nan,
+                noise_mode="per_neuron",
+                family="network",
+                batch_size=m,
+                steps_factor=factor,
+            )
+        )
     return out
 
 
@@ -140,19 +215,101 @@ def default_config(quick: bool) -> SystemConfig:
 
 def arm_config(base: SystemConfig, setting: ArmSetting, index: int) -> SystemConfig:
     """The config of one arm (its own seed: ``base.seed * 1000 + index``)."""
-    spec = {
+    spec: dict = {
         "type": "neuron_count",
         "policy": "clone",
         "alpha": setting.alpha,
         "variant": setting.variant,
     }
+    sizes = {}
+    if setting.family == "collision":
+        mu = harmonic(K, D=setting.D, eta=setting.eta, alpha=setting.alpha).mu
+        spec.update(population_control=False, mu_c=mu)
+        n = COLLISION_N * (2 if setting.start == "both" else 1)
+        sizes = {"replicas": COLLISION_REPLICAS, "n_hidden": n}
     return base.replace(
         step_size=setting.eta,
         diffusion=setting.D,
         noise_mode=setting.noise_mode,
         controllers=[spec],
         seed=base.seed * 1000 + index,
+        **sizes,
     )
+
+
+def network_config(base: SystemConfig, setting: ArmSetting, index: int) -> SystemConfig:
+    """The config of a network arm: one replica of ``N0`` RBF units, clone/kill at fixed
+    ``mu_c`` (its own seed: ``base.seed * 1000 + index``).
+
+    Examples
+    --------
+    >>> s = arm_settings(quick=True)[-1]
+    >>> cfg = network_config(default_config(True), s, 12)
+    >>> cfg.n_hidden, cfg.batch_size, cfg.step_size, cfg.controllers[0]["alpha"]
+    (400, 4, 0.1, 4.0)
+    """
+    spec = {
+        "type": "neuron_count",
+        "policy": "clone",
+        "alpha": setting.alpha,
+        "population_control": False,
+        "mu_c": NET_MU_C,
+    }
+    return SystemConfig(
+        replicas=1,
+        n_input=1,
+        n_output=1,
+        n_hidden=NET_N0,
+        potential={"type": "rbf_network", "n0": NET_N0},
+        noise_mode="per_neuron",
+        step_size=setting.eta,
+        batch_size=setting.batch_size,
+        noise=NET_NOISE,
+        record_every=base.record_every,
+        seed=base.seed * 1000 + index,
+        controllers=[spec],
+    )
+
+
+class NetworkRecorder(ParticleRecorder):
+    """A step hook for a network arm: the live neurons every ``NET_EVERY`` steps and at steps
+    ``1 mod NET_KM_EVERY`` from ``start`` on (rows of the ``particles`` table), and ``Psi`` on
+    :data:`NETWORK_GRID` every ``NET_EVERY`` steps (rows ``step, theta, psi``)."""
+
+    def __init__(self, start: int) -> None:
+        super().__init__(1)
+        self.start = int(start)
+        self.psi_rows: list[tuple[int, np.ndarray]] = []
+
+    def __call__(self, model: LearningSystem) -> None:
+        """Record the current step when it is in the window and on the schedule."""
+        s = int(model.steps)
+        if s < self.start or (s % NET_EVERY and s % NET_KM_EVERY != 1):
+            return
+        super().__call__(model)
+        if s % NET_EVERY == 0:
+            parts = model.particles
+            psi = parts.potential.psi_grid(parts.theta, parts.active, NETWORK_GRID)[0]
+            self.psi_rows.append((s, np.asarray(psi, dtype=float)))
+
+    def psi_table(self) -> pd.DataFrame:
+        """Long table ``step, theta, psi`` (Psi at every grid centre of every record step)."""
+        if not self.psi_rows:
+            return pd.DataFrame({"step": [], "theta": [], "psi": []})
+        g = NETWORK_GRID.size
+        return pd.DataFrame(
+            {
+                "step": np.repeat([s for s, _ in self.psi_rows], g).astype(np.int64),
+                "theta": np.tile(NETWORK_GRID, len(self.psi_rows)),
+                "psi": np.concatenate([p for _, p in self.psi_rows]),
+            }
+        )
+
+
+def _build_network(cfg: SystemConfig, start: int) -> LearningSystem:
+    model = LearningSystem(cfg)
+    model.step_hooks.append(NetworkRecorder(start))
+    return model
 
 
 def _build(cfg: SystemConfig, setting: ArmSetting) -> LearningSystem:
@@ -161,7 +318,22 @@ def _build(cfg: SystemConfig, setting: ArmSetting) -> LearningSystem:
         var = harmonic(K, D=setting.D, eta=0.0, alpha=setting.alpha).variance
         rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 17]))
         model.particles.place(math.sqrt(var) * rng.standard_normal((cfg.n_hidden, 1)))
-    rec = ParticleRecorder(RECORD_EVERY, events=True)
+    if setting.start == "displaced":
+        model.particles.place(model.particles.positions(0) + DISPLACEMENT)
+    elif setting.family == "collision":
+        rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 19]))
+        shape = (cfg.replicas, COLLISION_N, 1)
+        packets = {"left": (-1.0,), "right": (1.0,), "both": (-1.0, 1.0)}[setting.start]
+        theta = np.concatenate(
+            [
+                side * DISPLACEMENT + COLLISION_WIDTH * rng.standard_normal(shape)
+                for side in packets
+            ],
+            axis=1,
+        )
+        model.particles.place(theta)
+    every = COLLISION_EVERY if setting.family == "collision" else RECORD_EVERY
+    rec = ParticleRecorder(every, events=setting.family != "collision")
     model.step_hooks.append(rec)
     rec(model)
     return model
@@ -172,6 +344,8 @@ def particles_of(model: LearningSystem, arm: str) -> dict[str, pd.DataFrame]:
     tables = arm_tables(model, arm)
     rec = next(h for h in model.step_hooks if isinstance(h, ParticleRecorder))
     tables["particles"] = rec.table().assign(arm=arm)
+    if isinstance(rec, NetworkRecorder):
+        tables["psi_grid"] = rec.psi_table().assign(arm=arm)
     return tables
 
 
@@ -179,14 +353,18 @@ def simulate(
     base: SystemConfig, quick: bool, steps: int, progress: bool
 ) -> dict[str, pd.DataFrame]:
     """Run every arm; the tables (``model``, ``trajectories``, ``neurons``, ``neuron_states``,
-    ``events``, ``particles``, ``arms``), each with an ``arm`` column."""
+    ``events``, ``particles``, ``psi_grid``, ``arms``), each with an ``arm`` column."""
     per_arm = []
     settings = arm_settings(quick)
     for i, setting in enumerate(settings):
-        cfg = arm_config(base, setting, i)
-        model = run_arm(
-            setting.arm, partial(_build, cfg, setting), steps, progress, tables=particles_of
-        )
+        if setting.family == "network":
+            n = steps * setting.steps_factor
+            cfg = network_config(base, setting, i)
+            build = partial(_build_network, cfg, n // 4)
+        else:
+            n = min(steps, COLLISION_STEPS) if setting.family == "collision" else steps
+            build = partial(_build, arm_config(base, setting, i), setting)
+        model = run_arm(setting.arm, build, n, progress, tables=particles_of)
         per_arm.append(particles_of(model, setting.arm))
     tables = concat_arms(per_arm)
     tables["arms"] = pd.DataFrame([asdict(s) for s in settings])

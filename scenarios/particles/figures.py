@@ -4,7 +4,9 @@
 number ``r = 2 alpha D / (eta^2 k)``, beside the law ``2 / (1 + sqrt(1 + r))`` (Boltzmann at
 ``r -> 0``, the imaginary-time ground state as ``r`` grows) and the r = 1 null controls;
 ``densities``: the particle histograms at r = 1 (clone/kill, entropy-aware, fixed N) against
-the Perron and Boltzmann densities; ``population``: N and mu_c over time at r = 1.
+the Perron and Boltzmann densities; ``population``: N and mu_c over time at r = 1;
+``network``: the neuron densities of the network pair against the Perron and Boltzmann
+densities of the first arm's measured Psi, with the pair's verdict statistic.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ __all__ = ["figures"]
 NULLS = ("entropy_aware", "shuffled", "fixed_n", "common_noise")
 
 
-def figures(tables: dict[str, pd.DataFrame], m: pd.DataFrame) -> dict[str, Callable[[Path], None]]:
-    """The scenario's figures, each a function drawing one PNG into the path it is given.
+def figures(
+    tables: dict[str, pd.DataFrame], m: pd.DataFrame, net: dict | None = None
+) -> dict[str, Callable[[Path], None]]:
+    """The scenario's figures, each a function drawing one PNG into the path it is given
+    (``network`` only when ``net`` holds the network pair).
 
     Examples
     --------
@@ -112,4 +117,34 @@ def figures(tables: dict[str, pd.DataFrame], m: pd.DataFrame) -> dict[str, Calla
         fig.savefig(path, dpi=110)
         plt.close(fig)
 
-    return {"crossover": crossover_fig, "densities": densities_fig, "population": population_fig}
+    def network_fig(path: Path) -> None:
+        import matplotlib.pyplot as plt
+
+        assert net is not None
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        a = net["network_a"]
+        grid = np.arange(len(a["perron"])) * (2 * math.pi / len(a["perron"]))
+        ax.plot(grid, a["perron"], "k-", label="Perron of measured Psi (clone/kill)")
+        ax.plot(grid, a["boltzmann"], "k--", label="Boltzmann of measured Psi (fixed N)")
+        for arm in ("network_a", "network_b"):
+            row = net[arm]
+            ax.hist(
+                row["theta"],
+                bins=32,
+                range=(0, 2 * math.pi),
+                density=True,
+                histtype="step",
+                label=f"{arm}: alpha {row['alpha']:g}, M {row['batch_size']}, r {row['r']:.2g}",
+            )
+        ax.set_xlabel("centre c of an RBF neuron")
+        ax.set_ylabel("density")
+        ax.set_title(f"Network pair at one r: L1 / floor = {net['pair']['ratio']:.2f} (claim < 2)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+    out = {"crossover": crossover_fig, "densities": densities_fig, "population": population_fig}
+    if net:
+        out["network"] = network_fig
+    return out
