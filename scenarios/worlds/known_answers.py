@@ -228,7 +228,7 @@ def world_run(
     >>> model = build(); steps, model.density.node, len(rec.rows)
     (20, 'density:q_0', 1)
     """
-    u = units(k, gamma)
+    u = units(k, gamma, options.get("c_F", C_F))
     if estimator == "kernel":
         options.setdefault("bandwidth", KERNEL_BANDWIDTH * math.sqrt(u["var_unit"]))
     if estimator == "frozen":  # the snapshot: the continuum ground state N(0, hbar/(2 m omega))
