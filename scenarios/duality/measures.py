@@ -82,7 +82,11 @@ POSITIVE_REPLICAS = 400
 POSITIVE_STEPS = 120
 FLOOR_DRAWS = 20
 BOOTSTRAP = 400
-CI_LEVEL = 0.95
+CI_LEVEL = 0.99
+"""Level of the statistic's percentile interval. The score is a median over ``N_TIMES - 1``
+dependent evaluation times: the nominal 95 % interval of such a median covers its planted value
+in about 81 % of runs at lag-1 correlation 0.5 between times (measured, moving blocks of 2), the
+nominal 99 % interval in about 87 %."""
 
 
 def frozen_null(
