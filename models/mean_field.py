@@ -166,6 +166,44 @@ class RBFNetwork:
         phi, _ = self.unit(self.xq[None, :], np.asarray(grid, dtype=float)[:, None], False)
         return -self.amplitude * (r @ phi.T) / self.xq.size
 
+    def field(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``Psi`` of a continuous population as an affine map of its density on ``grid``.
+
+        A density ``nu`` of centres (amplitude ``amplitude``), normalised to ``N / N0``, gives
+        ``f(x) = a int nu(c) phi(x; c) dc`` and
+
+            Psi(c_i) = psi0_i + sum_j kernel_ij w_j nu_j,
+
+        ``psi0(c) = -a E_x[g phi(x; c)]``, ``kernel(c, c') = a^2 E_x[phi(x; c) phi(x; c')]``
+        (quadrature over x), ``w_j`` the quadrature weights of the grid in c (uniform
+        ``2 pi / G`` on the periodic ``grid``). Only for ``train = "center"``.
+
+        Returns
+        -------
+        psi0 : ndarray, (G,)
+        kernel : ndarray, (G, G)
+
+        Examples
+        --------
+        >>> from models.potentials import check_potential
+        >>> net = RBFNetwork(check_potential({"type": "rbf_network"}), n0=4, noise=1.0)
+        >>> grid = np.arange(64) * (2 * np.pi / 64)
+        >>> theta = np.broadcast_to(grid[:, None], (1, 64, 1)).copy()  # 64 neurons, N / N0 = 16
+        >>> psi0, kernel = net.field(grid)
+        >>> nu = np.full(64, 16 / (2 * np.pi))
+        >>> exact = net.psi_grid(theta, np.ones((1, 64), bool), grid)[0]
+        >>> bool(np.allclose(psi0 + kernel @ (nu * 2 * np.pi / 64), exact))
+        True
+        """
+        if self.dim != 1:
+            raise ValueError(f"train: {self.train!r}; the density field needs train = 'center'")
+        c = np.asarray(grid, dtype=float)
+        phi, _ = self.unit(self.xq[None, :], c[:, None], False)  # (G, Q)
+        q = self.xq.size
+        psi0 = -self.amplitude * (phi @ self.gq) / q
+        kernel = self.amplitude**2 * (phi @ phi.T) / q
+        return psi0, kernel
+
     def loss(
         self,
         theta: np.ndarray,
