@@ -53,6 +53,14 @@ is in ``docs/claims.md``):
 - *real-time signatures* (adaptive): persistence of the strongest oscillation of <q> or <q^2>
   after the quench (near 1: undamped). Control: ``no_change``.
 
+Seeds vary the noise, never the scenario's validity (:mod:`scenarios.transition.wellposed`):
+the network shape, the quench, mu_c, beta_c and the controllers' bounds are fixed constants; the
+teacher is a conditioned draw, the config's own when its signal stands above the label noise
+(Var(teacher) / noise^2 >= 1), else redrawn from the separate stream ``SeedSequence([seed,
+8102])``, recorded in ``config.toml`` (``[dualsim]`` ``draw_*``) and as one ``draw_setup`` row of
+``events.parquet`` (arm ``setup``). Too few observed coordinates, replicas or steps for the
+analysis are refused before any simulation (exit 2).
+
 Mass convention: m = 1 / (2 gamma) for SGD arms, m = 1/gamma for the heavy ball (the fitted
 hbar_over_m does not depend on it); time unit: one learning step.
 
@@ -73,6 +81,7 @@ from analysis.verdicts import diagnostics_frame
 from models import SystemConfig
 from runner import Analysis, Experiment, scenario_run
 from scenarios.common import QUENCH_SCALE
+from scenarios.transition import wellposed
 from scenarios.transition.arms import (
     COORDS,
     MU_C,
@@ -129,10 +138,17 @@ class TransitionScenario(Experiment):
     def default_config(self, quick: bool) -> SystemConfig:
         return default_config(quick)
 
+    def setup(self, config: SystemConfig, quick: bool, steps: int | None = None) -> dict[str, Any]:
+        """Refuse an ill-posed config; the teacher draw's ``[dualsim]`` entries
+        (:func:`scenarios.transition.wellposed.check`)."""
+        draw = wellposed.check(config, steps, quick)
+        return {} if draw is None else draw.meta()
+
     def simulate(
         self, config: SystemConfig, quick: bool, steps: int, progress: bool
     ) -> dict[str, pd.DataFrame]:
-        return simulate(config, steps, progress)
+        """Every arm, after the well-posedness check and the teacher draw."""
+        return simulate(config, steps, progress, wellposed.check(config, steps, quick))
 
     def analyse(
         self, tables: dict[str, pd.DataFrame], config: SystemConfig, meta: dict[str, Any]
@@ -206,6 +222,8 @@ class TransitionScenario(Experiment):
             "when present.",
             f"Quench at step {t_q}: teacher weights x {QUENCH_SCALE}. Stationary window "
             f"[{burn}, {t_q}), real-time window [{t_q}, {steps}].",
+            "Neurons as particles (imaginary time, clone/kill births): `make run` writes that "
+            "crossover beside this folder: [particles summary](../particles/summary.md).",
         ]
         return Analysis(
             diagnostics_frame(rows),

@@ -30,6 +30,9 @@ from analysis.controls import harmonic_nelson
 from models import LearningSystem, SystemConfig
 from runner import arm_tables, concat_arms, run_arm
 from scenarios.common import quench
+from scenarios.common.draws import Draw
+from scenarios.common.teacher import builder
+from scenarios.transition import wellposed
 
 __all__ = [
     "ADAPTIVE_STEP_SIZE",
@@ -185,13 +188,18 @@ def positive_control(replicas: int, steps: int, seed: int) -> pd.DataFrame:
     return harmonic_nelson(replicas, steps, rng, hbar=POSITIVE_HBAR, dt=POSITIVE_DT)
 
 
-def simulate(config: SystemConfig, steps: int, progress: bool) -> dict[str, pd.DataFrame]:
+def simulate(
+    config: SystemConfig, steps: int, progress: bool, draw: Draw | None = None
+) -> dict[str, pd.DataFrame]:
     """Run the five SGD arms and the positive control; the raw tables with an ``arm`` column.
 
     ``canonical_at_final`` is built from the adaptive arm's :func:`final_setting`, so the arms
     run in the order of :data:`SGD_ARMS`. Each arm is one :func:`runner.run_arm` call (so a
     ``dualsim run`` session checkpoints it); the positive control's trajectories are appended
-    to ``trajectories``.
+    to ``trajectories``. Every arm learns the teacher of ``draw``
+    (:func:`scenarios.transition.wellposed.check`; None: the config's own teacher), recorded as
+    one ``draw_setup`` row of the events (arm ``setup``); ``canonical_at_final`` with another
+    hidden count than ``config`` learns the conditioned teacher of its own shape.
 
     Examples
     --------
@@ -203,10 +211,10 @@ def simulate(config: SystemConfig, steps: int, progress: bool) -> dict[str, pd.D
     """
     quench_at = {quench_step(steps): quench}
     parts = []
-    canonical = run_arm("canonical", lambda: LearningSystem(config), steps, progress, quench_at)
+    canonical = run_arm("canonical", builder(config, draw), steps, progress, quench_at)
     parts.append(arm_tables(canonical, "canonical"))
     adaptive_cfg = config.replace(controllers=adaptive_controllers(), step_size=ADAPTIVE_STEP_SIZE)
-    adaptive = run_arm("adaptive", lambda: LearningSystem(adaptive_cfg), steps, progress, quench_at)
+    adaptive = run_arm("adaptive", builder(adaptive_cfg, draw), steps, progress, quench_at)
     parts.append(arm_tables(adaptive, "adaptive"))
     final = final_setting(adaptive)
     final_cfg = config.replace(
@@ -214,16 +222,21 @@ def simulate(config: SystemConfig, steps: int, progress: bool) -> dict[str, pd.D
         step_size=final["step_size"],
         batch_size=final["batch_size"],
     )
+    final_draw = draw if final_cfg.n_hidden == config.n_hidden else wellposed.check(final_cfg)
     at_final = run_arm(
-        "canonical_at_final", lambda: LearningSystem(final_cfg), steps, progress, quench_at
+        "canonical_at_final", builder(final_cfg, final_draw), steps, progress, quench_at
     )
     parts.append(arm_tables(at_final, "canonical_at_final"))
     mom_cfg = config.replace(momentum=MOMENTUM, step_size=config.step_size * (1 - MOMENTUM))
-    mom = run_arm("momentum", lambda: LearningSystem(mom_cfg), steps, progress, quench_at)
+    mom = run_arm("momentum", builder(mom_cfg, draw), steps, progress, quench_at)
     parts.append(arm_tables(mom, "momentum"))
-    still = run_arm("no_change", lambda: LearningSystem(config), steps, progress)
+    still = run_arm("no_change", builder(config, draw), steps, progress)
     parts.append(arm_tables(still, "no_change"))
     tables = concat_arms(parts)
+    if draw is not None:
+        tables["events"] = pd.concat(
+            [tables["events"], pd.DataFrame([draw.event("setup")])], ignore_index=True
+        )
     # an integer column: an arm whose only events are model events (the quench) would make it
     # float, its empty controller-event frame having float columns
     tables["events"]["step"] = tables["events"]["step"].astype("int64")

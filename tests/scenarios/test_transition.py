@@ -58,6 +58,16 @@ def test_quench_is_one_set_task_event_per_quenched_arm(quick_run):
     assert set(quenches["source"]) == {"model"}
 
 
+def test_the_teacher_draw_is_recorded(quick_run):
+    """One ``draw_setup`` row (arm ``setup``) and the draw in ``config.toml``'s [dualsim]."""
+    events = pd.read_parquet(quick_run.out / "events.parquet")
+    draws = events[events.action == "draw_setup"]
+    assert len(draws) == 1 and draws["arm"].tolist() == ["setup"]
+    assert events["step"].dtype == "int64"
+    toml = (quick_run.out / "config.toml").read_text()
+    assert 'draw = "teacher"' in toml and "draw_rejected = 0" in toml
+
+
 def test_verdict_table_is_complete(quick_run):
     verdicts = pd.read_csv(quick_run.out / "verdicts.csv", keep_default_na=False)
     assert list(verdicts.columns) == VERDICT_COLUMNS
