@@ -25,6 +25,8 @@ layered networks do no work on masked zeros.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from models.activations import activation_into
@@ -32,7 +34,14 @@ from models.architecture import Architecture, Block
 from models.blas import set_blas_threads
 from models.config import SystemConfig
 
-__all__ = ["DENSE_INIT_DRAWS", "DENSE_VIEW_BYTES", "RELAX_CHUNK_BYTES", "Ensemble", "State"]
+__all__ = [
+    "DENSE_INIT_DRAWS",
+    "DENSE_VIEW_BYTES",
+    "FUSE_CHUNK_ELEMS",
+    "RELAX_CHUNK_BYTES",
+    "Ensemble",
+    "State",
+]
 
 #: initial weights are drawn for all R x n x n slot pairs (in slot order) up to this many draws,
 #: and edge by edge (block by block) in larger networks
@@ -42,6 +51,9 @@ DENSE_INIT_DRAWS = 2**26
 RELAX_CHUNK_BYTES = 2**22
 #: largest dense ``(R, n, n)`` copy :attr:`Ensemble.w` assembles, in bytes
 DENSE_VIEW_BYTES = 2**30
+#: entries per chunk of the fused relaxation steps (:meth:`Ensemble._relax_fused`): a chunk's
+#: states, activations and scratch stay in a core's own cache
+FUSE_CHUNK_ELEMS = 2**14
 
 
 def _converged(drop: np.ndarray, last_drop: np.ndarray | None, tol: float) -> bool:
@@ -85,8 +97,16 @@ class State:
         batch: int,
         dtype: np.dtype,
         activations: bool = True,
+        buffers: dict[str, dict[str, np.ndarray]] | None = None,
     ) -> None:
         self.sizes = sizes
+        if buffers is not None:  # arrays of the right shapes that nothing else holds
+            self.X, self.E, self.D = ({**buffers[part]} for part in ("X", "E", "D"))
+            self._fy = {**buffers["_fy"]} if activations else None
+            self._dfy = {**buffers["_dfy"]} if activations else None
+            self._refill = None
+            self.steps_done = 0
+            return
         self.X = {g: np.empty((replicas, k, batch), dtype=dtype) for g, k in sizes.items()}
         bulk = {g: k for g, k in sizes.items() if g != "input"}
         self.E = {g: np.empty((replicas, k, batch), dtype=dtype) for g, k in bulk.items()}
@@ -242,8 +262,15 @@ class Ensemble:
         self.drive = np.zeros((R, n), dtype=self.dtype)
         self.drive_on = False
         self.momentum = config.momentum
+        self._spare = None  # (key, arrays) of the last State made by _new_state
         self._vwb = [np.zeros_like(w) for w in self._wb] if self.momentum else None
         self.vb = np.zeros_like(self.b) if self.momentum else None
+
+    def __getstate__(self) -> dict:
+        """Pickled state: everything but the spare State arrays (see :meth:`_new_state`)."""
+        state = self.__dict__.copy()
+        state["_spare"] = None
+        return state
 
     # ------------------------------------------------------------------ weight storage
     def _index_edges(self) -> None:
@@ -781,10 +808,11 @@ class Ensemble:
         # one pass over all replicas for warm starts, Langevin noise (one draw per step for the
         # whole ensemble) and the convergence test (over all replicas)
         whole = start is not None or bool(noise_scale) or tol is not None or len(pieces) == 1
-        st = State(self.sizes, self.replicas, M, self.dtype, activations=whole)
+        st = self._new_state(M, activations=whole)
         X = st.X
         X["input"][...] = np.swapaxes(inputs, -1, -2)
-        X["hidden"][...] = 0.0
+        if self.arch.recurrent:  # else the forward sweep sets every hidden state first
+            X["hidden"][...] = 0.0
         if clamp_out:
             X["output"][...] = np.swapaxes(targets, -1, -2)
         else:
@@ -807,6 +835,21 @@ class Ensemble:
             )
         st.steps_done = piece.steps_done
         st._refill = self._fill_activations
+        return st
+
+    def _new_state(self, M: int, activations: bool) -> State:
+        """A State of all replicas for a batch of M samples, on the arrays of an earlier
+        State when nothing holds them any more (no page faults on fresh memory each step)."""
+        key = (M, activations)
+        spare = self._spare
+        if spare is not None and spare[0] == key:
+            # free to reuse when each array is referenced only by its spare dict, the loop
+            # variable and getrefcount's own argument (a view elsewhere references it too)
+            if all(sys.getrefcount(a) <= 3 for part in spare[1].values() for a in part.values()):
+                return State(self.sizes, self.replicas, M, self.dtype, activations, spare[1])
+        st = State(self.sizes, self.replicas, M, self.dtype, activations=activations)
+        parts = ("X", "E", "D", "_fy", "_dfy") if activations else ("X", "E", "D")
+        self._spare = (key, {part: {**getattr(st, part)} for part in parts})
         return st
 
     def _pieces(self, M: int) -> list[slice]:
@@ -843,13 +886,32 @@ class Ensemble:
         X = st.X
         # hidden pre-activations that read no moving state are computed once
         fixed = not any(blk.dst == "hidden" and blk.src in bulk for blk in self.arch.blocks)
+        back_blocks = [blk for blk in self.arch.blocks if blk.src in bulk]
+        fused = (
+            fixed
+            and steps > 0
+            and start is None
+            and not noise_scale
+            and tol is None
+            and bulk == ["hidden"]
+            and len(back_blocks) == 1
+            and back_blocks[0].layout != "ell"
+        )
         if start is not None:
             self._warm_start(st, start, bulk)
             self._evaluate(st, p)
         else:
             self._forward_sweep(st, clamp_out, p)
-            self._evaluate(st, p, hidden_fixed=fixed)
+            if fused:  # the hidden errors are formed inside the fused steps
+                self._preactivation(st, "output", p)
+                self._activate_group(st, "output")
+                self._errors(st, "output", p)
+            else:
+                self._evaluate(st, p, hidden_fixed=fixed)
         if not bulk or steps == 0:
+            return
+        if fused:
+            self._relax_fused(st, p, back_blocks[0], steps, rate)
             return
         # contiguous transposed weight blocks feeding back into the bulk, once per relaxation
         back = [
@@ -891,6 +953,53 @@ class Ensemble:
                 if _converged(drop, last_drop, tol):
                     break
                 level, last_drop = new_level, drop
+
+    def _relax_fused(self, st: State, p: _Part, blk: Block, steps: int, rate: float) -> None:
+        """Descent steps of the hidden states with the outputs clamped, when hidden
+        pre-activations read no moving state and the hidden errors reach the hidden states
+        through the one non-sparse block ``blk`` (output <- hidden): layered networks.
+
+        The elementwise chain of a step (e = x - f(y), g = e - W^T delta, x <- x - rate g)
+        runs over row chunks of :data:`FUSE_CHUNK_ELEMS` entries, so each chunk's
+        intermediates stay in cache and the states are read and written once per step. Every
+        entry goes through the same operations, in the same order, as in the step-by-step
+        form of :meth:`_relax_part`.
+        """
+        X, FY = st.X["hidden"], st.FY["hidden"]
+        E, D, DFY = st.E["hidden"], st.D["hidden"], st.DFY["hidden"]
+        w = p.wb[self.arch.blocks.index(blk)]
+        wt = np.ascontiguousarray(w.transpose(0, 2, 1))
+        R, n_h, M = X.shape
+        act = None if self.all_active else p.act[:, self.slices["hidden"], None]
+        rows = max(1, min(n_h, FUSE_CHUNK_ELEMS // max(R * M, 1)))
+        chunks = [slice(i, min(i + rows, n_h)) for i in range(0, n_h, rows)]
+        scratch = np.empty((R, rows, M), dtype=X.dtype)
+        back = np.empty((R, rows, M), dtype=X.dtype)
+        d_out = st.D[blk.dst]
+        for k in range(steps):
+            last = k == steps - 1
+            for c in chunks:
+                g, bc = scratch[:, : c.stop - c.start], back[:, : c.stop - c.start]
+                np.matmul(wt[:, c], d_out, out=bc)  # rows c of W^T delta
+                xc, fc = X[:, c], FY[:, c]
+                np.subtract(xc, fc, out=g)  # the error e at the current states
+                if act is not None:
+                    g *= act[:, c]
+                g -= bc
+                g *= rate
+                xc -= g
+                if act is not None:
+                    xc *= act[:, c]
+                if last:
+                    ec = E[:, c]
+                    np.subtract(xc, fc, out=ec)
+                    if act is not None:
+                        ec *= act[:, c]
+                    np.multiply(ec, DFY[:, c], out=D[:, c])
+            self._preactivation(st, "output", p)
+            self._activate_group(st, "output")
+            self._errors(st, "output", p)
+            st.steps_done = k + 1
 
     def _forward_sweep(self, st: State, clamp_out: bool, p: _Part | None = None) -> None:
         """Bulk states x <- f(w x + b), hidden then (when free) outputs, iterated
