@@ -74,6 +74,7 @@ __all__ = [
     "ArmSetting",
     "K",
     "NetworkRecorder",
+    "adiabatic_schedule",
     "arm_settings",
     "crossover_triples",
     "default_config",
@@ -135,6 +136,37 @@ def crossover_triples(r: float, both: bool) -> list[tuple[float, float, float, f
         D = T * eta
         out.append((r * eta**2 * K / (2 * D), D, eta, T))
     return out
+
+
+def adiabatic_schedule(
+    rs: list[float], *, D: float, eta: float, k: float = K, plateau: int, rate: float = 0.1
+) -> tuple[list[int], list[float], list[tuple[int, int, float]]]:
+    """An alpha schedule through the crossover numbers ``rs`` of a frozen harmonic, adiabatic.
+
+    Plateaus of ``plateau`` steps at each ``r`` (``alpha = r eta^2 k / (2 D)``), joined by
+    exponential ramps with ``d ln r / dt = rate x`` the smaller gap of the two ends
+    (``omega_E = eta k sqrt(1 + r)``, the slowest relaxation rate of the harmonic Perron
+    state). Returns the knots (``steps``, ``values``; interpolation ``exponential``) and the
+    plateaus ``(first step, last step, r)``.
+
+    Examples
+    --------
+    >>> steps, values, plateaus = adiabatic_schedule([0.25, 1.0], D=1e-3, eta=0.01, plateau=500)
+    >>> steps, [round(v, 4) for v in values], plateaus[1]
+    ([0, 500, 1740, 2240], [0.0125, 0.0125, 0.05, 0.05], (1740, 2240, 1.0))
+    """
+    steps, values, plateaus = [0], [], []
+    for i, r in enumerate(rs):
+        alpha = r * eta**2 * k / (2 * D)
+        if i:
+            gap = eta * k * math.sqrt(1 + min(r, rs[i - 1]))
+            ramp = math.ceil(abs(math.log(r / rs[i - 1])) / (rate * gap))
+            steps.append(steps[-1] + ramp)
+        values.append(alpha)
+        plateaus.append((steps[-1], steps[-1] + plateau, float(r)))
+        steps.append(steps[-1] + plateau)
+        values.append(alpha)
+    return steps, values, plateaus
 
 
 def arm_settings(quick: bool) -> list[ArmSetting]:

@@ -79,7 +79,7 @@ NETWORK_PAIR = Claim(
 )
 REALTIME_NULL = Claim(
     "real-time null: monotone relaxation after a displacement",
-    "largest extremum of the mean after a displacement / SE (6-SE rule), over every displaced arm",
+    "largest overshoot of the mean after a displacement / SE (6-SE rule), every displaced arm",
     6.0,
     "<",
     "planted damped oscillation exp(-0.01 t) cos(0.03 t), same noise",

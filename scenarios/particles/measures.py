@@ -269,11 +269,11 @@ def realtime_extremum(mean: np.ndarray, sign: float = 1.0) -> float:
 
     ``mean`` is the population mean at equally spaced record steps after a displacement of
     sign ``sign``. Block means of :data:`BLOCK` records; the second half is the stationary
-    window (its mean ``m_eq`` and the standard deviation ``se`` of its block means). Over the
-    first half, an overshoot is a block beyond ``m_eq`` on the far side, a rebound a block
-    back above the lowest block so far (in the direction of the displacement); the statistic
-    is the largest of either, over ``se``. A monotone relaxation stays below 6; a damped
-    oscillation does not.
+    window (its mean ``m_eq`` and the standard deviation ``se`` of its block means). The
+    statistic is the largest overshoot over the first half, a block beyond ``m_eq`` on the far
+    side of the displacement, over ``se`` (0 when none): the first extremum of a damped
+    oscillation. A monotone relaxation stays below 6 (the noise alone reaches about 3); a
+    damped oscillation does not.
 
     Examples
     --------
@@ -297,13 +297,12 @@ def realtime_extremum(mean: np.ndarray, sign: float = 1.0) -> float:
     if not se > 0:
         return math.nan
     early = blocks[:half]
-    overshoot = float(np.max(m_eq - early))
-    rebound = float(np.max(early - np.minimum.accumulate(early)))
-    return max(overshoot, rebound, 0.0) / se
+    return max(float(np.max(m_eq - early)), 0.0) / se
 
 
 def measure_realtime(tables: dict[str, pd.DataFrame], seed: int = 0) -> dict[str, float]:
-    """The 6-SE statistic of every displaced arm (``displaced_<arm>``), their largest
+    """The 6-SE statistic of every displaced arm (``displaced_<arm>``; records from step 1,
+    the first after the displacement), their largest
     (``value``), a planted damped oscillation (``control``: ``exp(-0.01 t) cos(0.03 t)``)
     and an exact relaxation ``(1 - eta k)^t`` (``positive``), both with the white noise of the
     displaced fixed-N arm's stationary window; empty without displaced arms."""
@@ -317,7 +316,7 @@ def measure_realtime(tables: dict[str, pd.DataFrame], seed: int = 0) -> dict[str
     out: dict[str, float] = {}
     noise = math.nan
     for s in disp.itertuples(index=False):
-        t = traj[traj.arm == s.arm].groupby("step").q_0.mean()
+        t = traj[(traj.arm == s.arm) & (traj.step > 0)].groupby("step").q_0.mean()
         out[s.arm] = realtime_extremum(t.to_numpy())
         if s.arm == "displaced_fixed_n":
             late = t.to_numpy()[t.size // 2 :]
@@ -339,14 +338,17 @@ def measure_realtime(tables: dict[str, pd.DataFrame], seed: int = 0) -> dict[str
 
 
 def collision_chi2(
-    both: np.ndarray, left: np.ndarray, right: np.ndarray, min_count: float = 10.0
+    both: np.ndarray, left: np.ndarray, right: np.ndarray, min_count: float = 5.0
 ) -> tuple[float, int]:
     """chi2 and dof of the joint run's bin counts against the sum of the separate runs'.
 
     Each argument is ``(replicas, bins)`` counts (bins of every record time side by side);
     ``d = mean(both) - mean(left) - mean(right)``, its variance the sum of the three sample
     variances over replicas divided by the replicas; bins with a joint mean below
-    ``min_count`` are left out.
+    ``min_count`` are left out. The variance is itself estimated, with ``nu`` degrees of
+    freedom (replicas - 1, summed over the runs that vary), which raises the mean of
+    ``d^2 / var`` to ``nu / (nu - 2)``; chi2 is scaled by ``(nu - 2) / nu`` so that its
+    expectation is ``dof``.
 
     Examples
     --------
@@ -363,7 +365,9 @@ def collision_chi2(
     d = both.mean(axis=0) - left.mean(axis=0) - right.mean(axis=0)
     var = (both.var(axis=0, ddof=1) + left.var(axis=0, ddof=1) + right.var(axis=0, ddof=1)) / R
     keep = (both.mean(axis=0) >= min_count) & (var > 0)
-    return float(np.sum(d[keep] ** 2 / var[keep])), int(keep.sum())
+    nu = sum(v.shape[0] - 1 for v in (both, left, right) if np.any(v.var(axis=0) > 0))
+    scale = (nu - 2) / nu if nu > 2 else 1.0
+    return float(scale * np.sum(d[keep] ** 2 / var[keep])), int(keep.sum())
 
 
 COLLISION_EDGES = np.linspace(-1.6, 1.6, 41)
