@@ -126,6 +126,7 @@ class WorldsScenario(Experiment):
             "spreading_ratio_predicted": at("spreading_hdw", "predicted"),
             "budget_friction_c": edge["friction_c"],
             "budget_temperature_c": edge["temperature_c"],
+            "budget_temperature_c_friction": edge["friction_for_temperature"],
         }
         notes = [
             f"Every number here comes from a coupling put in by hand: the Fisher functional and "

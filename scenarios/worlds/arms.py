@@ -51,7 +51,7 @@ __all__ = [
 FRICTIONS = (0.03, 0.1, 0.3, 1.0, 3.0)
 """Heavy-ball friction ``(1 - beta) / omega`` of the budget grid."""
 
-TEMPERATURES = (0.0, 0.01, 0.1)
+TEMPERATURES = (0.0, 0.01, 0.03, 0.1, 0.3)
 """Target noise temperatures ``T / (hbar omega)`` of the budget grid (0: noise-free)."""
 
 BUDGET_REPLICAS = 20
@@ -112,7 +112,7 @@ def arm_settings(base: SystemConfig, quick: bool) -> list[ArmSetting]:
     --------
     >>> s = arm_settings(default_config(True), True)
     >>> [a.arm for a in s][:3], sum(a.family == "budget" for a in s)
-    (['ground_hdw', 'ground_off', 'ground_calogero'], 54)
+    (['ground_hdw', 'ground_off', 'ground_calogero'], 94)
     """
     n, gamma, seed = base.replicas, base.step_size, base.seed
     relax = dict(
@@ -164,16 +164,17 @@ def arm_settings(base: SystemConfig, quick: bool) -> list[ArmSetting]:
             for tau in TEMPERATURES:
                 m, t_real = _sgd_batch(friction, g, tau) if tau else (0, 0.0)
                 for s in range(seeds if tau else 1):
-                    out.extend(_budget_pair(friction, g, m, t_real, "sgd" if tau else "none", s))
+                    kind = "sgd" if tau else "none"
+                    out.extend(_budget_pair(friction, g, m, t_real, kind, s, 1000 * seed + s))
     for s in range(seeds):  # the labelled explicit-noise arm
-        out.extend(_budget_pair(0.1, GAMMA, 0, 0.01, "explicit", s))
+        out.extend(_budget_pair(0.1, GAMMA, 0, 0.01, "explicit", s, 1000 * seed + s))
     return out
 
 
 def _budget_pair(
-    friction: float, gamma: float, m: int, tau: float, noise: str, seed: int
+    friction: float, gamma: float, m: int, tau: float, noise: str, index: int, seed: int
 ) -> list[ArmSetting]:
-    name = f"budget_f{friction:g}_g{gamma:g}_m{m}_{noise}_s{seed}"
+    name = f"budget_f{friction:g}_g{gamma:g}_m{m}_{noise}_s{index}"
     common = dict(
         family="budget",
         n=BUDGET_REPLICAS,

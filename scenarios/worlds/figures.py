@@ -62,7 +62,7 @@ def figures(
         n = int(m[m.arm == "ground_hdw"].n.iloc[0])
         bins = np.linspace(-3, 3, 25)
         for arm in ("ground_hdw", "ground_calogero"):
-            kurt = float(m[m.arm == arm].kurtosis.iloc[0])
+            kurt = float(m[m.arm == arm]["kurtosis"].iloc[0])
             traj = tables["trajectories"]
             last = traj[(traj.arm == arm) & (traj.step == traj[traj.arm == arm].step.max())]
             x = last["q_0"].to_numpy()

@@ -250,8 +250,11 @@ def _crossing(x: np.ndarray, y: np.ndarray, level: float) -> float:
 
 def boundary(cells: pd.DataFrame) -> dict[str, float]:
     """The survival boundary of the budget (SGD-noise cells at the smallest gamma):
-    ``friction_c`` where Q falls to 5 at T = 0 (with its interval from the Q intervals) and
-    ``temperature_c`` where the width shift reaches 10 % at the smallest friction.
+    ``friction_c`` where Q falls to 5 at T = 0 (with its interval from the Q intervals),
+    ``temperature_c`` where the width shift reaches 10 % at the largest friction whose
+    noise-free line has Q >= 5 (``friction_for_temperature``; interval from the shift
+    intervals), and ``temperature_c_f<friction>`` at every friction (log interpolation;
+    ``inf``: not reached on the grid).
 
     Examples
     --------
@@ -261,8 +264,9 @@ def boundary(cells: pd.DataFrame) -> dict[str, float]:
     ...     "q_low": [20.0, 2.0, 18.0, 17.0], "q_high": [20.0, 2.0, 20.0, 19.0],
     ...     "width_shift": [0.0, 0.0, 0.01, 0.3], "width_shift_low": [0.0, 0.0, 0.0, 0.2],
     ...     "width_shift_high": [0.0, 0.0, 0.02, 0.4]})
-    >>> round(boundary(cells)["friction_c"], 3), round(boundary(cells)["temperature_c"], 4)
-    (0.4, 0.019)
+    >>> edge = boundary(cells)
+    >>> round(edge["friction_c"], 3), round(edge["temperature_c"], 4), edge["temperature_c_f1"]
+    (0.4, 0.019, nan)
     """
     cells = cells[cells.noise != "explicit"]
     g0 = cells["gamma"].min()
@@ -273,16 +277,23 @@ def boundary(cells: pd.DataFrame) -> dict[str, float]:
         "friction_c_low": _crossing(cold.friction.to_numpy(), cold.q_low.to_numpy(), 5.0),
         "friction_c_high": _crossing(cold.friction.to_numpy(), cold.q_high.to_numpy(), 5.0),
     }
-    z0 = c.friction.min()
-    warm = c[(c.friction == z0) & (c.T_over_hbar_omega > 0)]
-    temps = warm.T_over_hbar_omega.to_numpy()
 
-    def cross(shift: np.ndarray) -> float:  # |shift| reaches 0.1 where 1.1 - |shift| hits 1
+    def cross(temps: np.ndarray, shift: np.ndarray) -> float:
+        # |shift| reaches 0.1 where 1.1 - |shift| falls to 1
         margin = np.maximum(1.1 - np.abs(shift), 1e-9)
         return _crossing(temps, margin, 1.0) if temps.size else math.nan
 
-    out["temperature_c"] = cross(warm.width_shift.to_numpy())
-    out["temperature_c_low"] = cross(warm.width_shift_high.to_numpy())
-    out["temperature_c_high"] = cross(warm.width_shift_low.to_numpy())
+    for z in sorted(c.friction.unique()):
+        warm = c[(c.friction == z) & (c.T_over_hbar_omega > 0)]
+        temps = warm.T_over_hbar_omega.to_numpy()
+        out[f"temperature_c_f{z:g}"] = cross(temps, warm.width_shift.to_numpy())
+    # the headline: the largest friction whose noise-free line still has Q >= 5
+    alive = cold[cold.q >= 5.0]
+    z0 = float(alive.friction.max()) if len(alive) else float(c.friction.min())
+    warm = c[(c.friction == z0) & (c.T_over_hbar_omega > 0)]
+    temps = warm.T_over_hbar_omega.to_numpy()
+    out["temperature_c"] = cross(temps, warm.width_shift.to_numpy())
+    out["temperature_c_low"] = cross(temps, warm.width_shift_high.to_numpy())
+    out["temperature_c_high"] = cross(temps, warm.width_shift_low.to_numpy())
     out["friction_for_temperature"] = float(z0)
     return out
