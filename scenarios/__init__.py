@@ -15,7 +15,7 @@ with.
 Examples
 --------
 >>> scenario_names()
-['duality', 'madelung', 'particles', 'spacetime', 'train', 'transition']
+['duality', 'madelung', 'particles', 'spacetime', 'train', 'transition', 'worlds']
 >>> load("train").__name__
 'scenarios.train'
 """
@@ -36,6 +36,7 @@ CATALOGUE: dict[str, str] = {
     "spacetime": "scenarios.spacetime",
     "duality": "scenarios.duality",
     "particles": "scenarios.particles",
+    "worlds": "scenarios.worlds",
 }
 FLAGSHIP = "transition"
 
@@ -72,8 +73,9 @@ def load(name: str) -> ModuleType:
     >>> try:
     ...     load("nope")
     ... except UsageError as err:
-    ...     print(err)
-    scenario: 'nope'; expected one of duality, madelung, particles, spacetime, train, transition
+    ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+    scenario: 'nope'; expected one of duality, madelung, particles, spacetime, train, transition,
+    worlds
     """
     if name not in CATALOGUE:
         raise UsageError(f"scenario: {name!r}; expected one of {', '.join(scenario_names())}")
