@@ -183,6 +183,7 @@ def test_declared_claims_are_data_with_valid_fields():
         "spacetime",
         "duality",
         "particles",
+        "worlds",
     }
     for c in DECLARED:
         assert c.sense in (">", "<") and math.isfinite(c.threshold) and c.control
