@@ -32,6 +32,7 @@ from scenarios.worlds.known_answers import (
     RELAX_ACCURACY,
     RELAX_FRICTION,
     RELAX_TIME,
+    recorder_of,
     units,
     world_config,
     world_run,
@@ -228,11 +229,11 @@ def simulate(
     worlds = []
     settings = arm_settings(base, quick)
     for setting in settings:
-        build, recorder, n_steps = _build(setting, c_f)
+        build, _, n_steps = _build(setting, c_f)
         model = run_arm(setting.arm, build, n_steps, progress)
         if setting.family != "budget":
             per_arm.append(arm_tables(model, setting.arm))
-        worlds.append(recorder.frame().assign(arm=setting.arm))
+        worlds.append(recorder_of(model).frame().assign(arm=setting.arm))
     tables = concat_arms(per_arm)
     tables["worlds"] = pd.concat(worlds, ignore_index=True)
     tables["arms"] = pd.DataFrame([asdict(s) for s in settings])

@@ -42,6 +42,7 @@ __all__ = [
     "RELAX_FRICTION",
     "RELAX_TIME",
     "WorldRecorder",
+    "recorder_of",
     "relax",
     "spread",
     "trajectory",
@@ -204,6 +205,22 @@ def start_configuration(n: int, var0: float, estimator: str = "hdw") -> np.ndarr
     return x * math.sqrt(var0 / float(np.var(x)))
 
 
+def recorder_of(model: LearningSystem) -> WorldRecorder:
+    """The :class:`WorldRecorder` among a model's step hooks (the model's own copy, also after
+    a resume from a checkpoint).
+
+    Examples
+    --------
+    >>> build, rec, _ = world_run(4, 1.0, 0.1)
+    >>> recorder_of(build()) is rec
+    True
+    """
+    for hook in model.step_hooks:
+        if isinstance(hook, WorldRecorder):
+            return hook
+    raise ValueError("model: no WorldRecorder among its step hooks")
+
+
 def world_run(
     n: int,
     var0: float,
@@ -269,9 +286,8 @@ def trajectory(
     >>> df["var"].iloc[0].round(9), bool(df["var"].iloc[-1] < 1.0)
     (np.float64(1.0), True)
     """
-    build, recorder, steps = world_run(n, var0, duration, **options)
-    run_arm(arm, build, steps)
-    return recorder.frame()
+    build, _, steps = world_run(n, var0, duration, **options)
+    return recorder_of(run_arm(arm, build, steps)).frame()
 
 
 def relax(
