@@ -9,9 +9,10 @@ friction (``hdw``, off, ``calogero``, ``frozen``), and free spreading (``k = 0``
 ``calogero``). The head-on collision is not run (documentation only, see the package docstring).
 
 Decoherence-budget arms (20 replicas each): a grid of heavy-ball friction ``(1 - beta)/omega``
-(:data:`FRICTIONS`) x mini-batch size M x step size gamma, where M is chosen per friction to give
-the target temperatures :data:`TEMPERATURES` (in ``hbar omega``) through the SGD noise of the
-quadratic loss, ``T = gamma sigma^2 / (2 M (1 - beta))`` with per-sample gradient variance
+(:data:`FRICTIONS`) x mini-batch size M x step size gamma (one gamma in a quick run, two
+otherwise), where M is chosen per friction to give the target temperatures
+:data:`TEMPERATURES` (:data:`QUICK_TEMPERATURES` in a quick run; in ``hbar omega``) through
+the SGD noise of the quadratic loss, ``T = gamma sigma^2 / (2 M (1 - beta))`` with per-sample gradient variance
 ``sigma^2 = 1`` (M = 0: noise-free); each cell runs a squeezed start (the 2-omega line) and a
 ground start (the width shift) for two trap periods, over seeds. One labelled arm uses an
 explicit noise temperature instead of SGD noise.
@@ -42,6 +43,7 @@ from scenarios.worlds.measures import var_g
 __all__ = [
     "BUDGET_REPLICAS",
     "FRICTIONS",
+    "QUICK_TEMPERATURES",
     "TEMPERATURES",
     "ArmSetting",
     "arm_settings",
@@ -54,6 +56,9 @@ FRICTIONS = (0.03, 0.1, 0.3, 1.0, 3.0)
 
 TEMPERATURES = (0.0, 0.01, 0.03, 0.1, 0.3)
 """Target noise temperatures ``T / (hbar omega)`` of the budget grid (0: noise-free)."""
+
+QUICK_TEMPERATURES = (0.0, 0.03, 0.3)
+"""The quick run's temperatures."""
 
 BUDGET_REPLICAS = 20
 """Replicas of every budget run."""
@@ -113,7 +118,7 @@ def arm_settings(base: SystemConfig, quick: bool) -> list[ArmSetting]:
     --------
     >>> s = arm_settings(default_config(True), True)
     >>> [a.arm for a in s][:3], sum(a.family == "budget" for a in s)
-    (['ground_hdw', 'ground_off', 'ground_calogero'], 94)
+    (['ground_hdw', 'ground_off', 'ground_calogero'], 54)
     """
     n, gamma, seed = base.replicas, base.step_size, base.seed
     relax = dict(
@@ -162,7 +167,7 @@ def arm_settings(base: SystemConfig, quick: bool) -> list[ArmSetting]:
     seeds = 2 if quick else 3
     for g in gammas:
         for friction in FRICTIONS:
-            for tau in TEMPERATURES:
+            for tau in QUICK_TEMPERATURES if quick else TEMPERATURES:
                 m, t_real = _sgd_batch(friction, g, tau) if tau else (0, 0.0)
                 for s in range(seeds if tau else 1):
                     kind = "sgd" if tau else "none"
