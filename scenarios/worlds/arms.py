@@ -12,10 +12,10 @@ Decoherence-budget arms (20 replicas each): a grid of heavy-ball friction ``(1 -
 (:data:`FRICTIONS`) x mini-batch size M x step size gamma (one gamma in a quick run, two
 otherwise), where M is chosen per friction to give the target temperatures
 :data:`TEMPERATURES` (:data:`QUICK_TEMPERATURES` in a quick run; in ``hbar omega``) through
-the SGD noise of the quadratic loss, ``T = gamma sigma^2 / (2 M (1 - beta))`` with per-sample gradient variance
-``sigma^2 = 1`` (M = 0: noise-free); each cell runs a squeezed start (the 2-omega line) and a
-ground start (the width shift) for two trap periods, over seeds. One labelled arm uses an
-explicit noise temperature instead of SGD noise.
+the SGD noise of the quadratic loss, ``T = gamma sigma^2 / (2 M (1 - beta))`` with per-sample
+gradient variance ``sigma^2 = 1`` (M = 0: noise-free); each cell runs a squeezed start (the
+2-omega line) and a ground start (the width shift) for two trap periods, over seeds. One
+labelled arm uses an explicit noise temperature instead of SGD noise.
 """
 
 from __future__ import annotations
