@@ -53,7 +53,7 @@ RELAX_CHUNK_BYTES = 2**22
 DENSE_VIEW_BYTES = 2**30
 #: entries per chunk of the fused relaxation steps (:meth:`Ensemble._relax_fused`): a chunk's
 #: states, activations and scratch stay in a core's own cache
-FUSE_CHUNK_ELEMS = 2**14
+FUSE_CHUNK_ELEMS = 2**16
 
 
 def _converged(drop: np.ndarray, last_drop: np.ndarray | None, tol: float) -> bool:
@@ -1009,8 +1009,12 @@ class Ensemble:
         X = st.X
         act_h = p.act[:, self.slices["hidden"], None]
         sweeps = self.config.forward_sweeps if self.arch.recurrent else 1
+        into_hidden = [blk for blk in self.arch.blocks if blk.dst == "hidden"]
+        fused = not self.arch.recurrent and all(blk.layout != "ell" for blk in into_hidden)
         for _ in range(sweeps):
-            if self.sizes["hidden"] > 0:
+            if self.sizes["hidden"] > 0 and fused:
+                self._forward_hidden_fused(st, p)
+            elif self.sizes["hidden"] > 0:
                 self._preactivation(st, "hidden", p)
                 self._activate_group(st, "hidden")
                 X["hidden"][...] = st.FY["hidden"]
@@ -1020,6 +1024,41 @@ class Ensemble:
                 self._preactivation(st, "output", p)
                 self._activate_group(st, "output")
                 X["output"][...] = st.FY["output"]
+
+    def _forward_hidden_fused(self, st: State, p: _Part) -> None:
+        """Hidden states x <- f(w x + b) of a network whose hidden neurons read no moving
+        state, over row chunks of :data:`FUSE_CHUNK_ELEMS` entries (the same operations per
+        entry as :meth:`_preactivation`, the activation and the copy, each chunk in cache)."""
+        X, FY, DFY = st.X["hidden"], st.FY["hidden"], st.DFY["hidden"]
+        R, n_h, M = X.shape
+        hid = self.slices["hidden"]
+        act = None if self.all_active else p.act[:, hid, None]
+        bias = p.b[:, hid, None] if self.config.bias else None
+        drive = p.drive[:, hid, None] if self.drive_on else None
+        into = [
+            (blk, w) for blk, w in zip(self.arch.blocks, p.wb, strict=True) if blk.dst == "hidden"
+        ]
+        rows = max(1, min(n_h, FUSE_CHUNK_ELEMS // max(R * M, 1)))
+        f = self.fns["hidden"]
+        for i in range(0, n_h, rows):
+            c = slice(i, min(i + rows, n_h))
+            t = FY[:, c]
+            for k, (blk, w) in enumerate(into):
+                if k == 0:
+                    np.matmul(w[:, c], st.X[blk.src], out=t)
+                else:
+                    t += np.matmul(w[:, c], st.X[blk.src])
+            if not into:
+                t[...] = 0.0
+            if bias is not None:
+                t += bias[:, c]
+            if drive is not None:
+                t += drive[:, c]
+            f(t, t, DFY[:, c])
+            xc = X[:, c]
+            xc[...] = t
+            if act is not None:
+                xc *= act[:, c]
 
     def _evaluate_after_hidden_move(self, st: State) -> None:
         """Errors of hidden and (clamped) output neurons after the hidden states moved, where
