@@ -132,7 +132,7 @@ def self_consistent(
     Two wells whose depth rises with their own population: the frozen Perron vector of the
     self-consistent potential keeps both occupied.
 
-    >>> x = np.arange(128) * (2 * np.pi / 128)
+    >>> x = np.arange(64) * (2 * np.pi / 64)
     >>> psi0 = -0.05 * (np.exp(4 * (np.cos(x - 2.0) - 1)) + 0.8 * np.exp(4 * (np.cos(x - 4.4) - 1)))
     >>> kernel = 0.05 * np.exp(4 * (np.cos(x[:, None] - x[None, :]) - 1))
     >>> st = self_consistent(x, psi0, kernel, D=3e-4, eta=0.05, alpha=2.0, mu=-0.004)
