@@ -48,18 +48,18 @@ function of the weights and the injected drive only, free of mini-batch sampling
 
 Verdict ``duality`` (declared in :data:`scenarios.duality.claims.DUALITY`)
 ------------------------------------------------------------------------
-Statistic ``max(score_q, score_x)``: below 1 exactly when BOTH descriptions
-predict better than their nulls. Interval: percentile (level ``CI_LEVEL``) of ``BOOTSTRAP``
-joint resamples, evaluation times resampled for ``score_q`` and packet paths for
-``score_x``. Control: the same statistic on the same run with replicas permuted within their
-packet block independently at every step (densities of q and block-mean paths of x are
-unchanged, trajectories are destroyed: hbar, the phase and the metric lose the dynamical
-information; the frozen and straight-line nulls are identical). The framework calls a
+Statistic ``ln max(score_q, score_x)``: below 0 exactly when BOTH descriptions predict better than
+their nulls. Interval: percentile (level ``CI_LEVEL`` = 0.99) of ``BOOTSTRAP`` joint resamples,
+evaluation times resampled for ``score_q`` by the moving-block bootstrap (they are a dependent
+sequence) and packet paths for ``score_x``. Control: the same statistic on the same run with
+replicas permuted within their packet block independently at every step (densities of q and
+block-mean paths of x are unchanged, trajectories are destroyed: hbar, the phase and the metric lose
+the dynamical information; the frozen and straight-line nulls are identical). The framework calls a
 supported verdict inconclusive when the control passes too. Positive control
-(:func:`~scenarios.duality.measures.positive_control`): the same statistic on synthetic data
-where both descriptions hold (Nelson trajectories of a quantum superposition for q; exact
-geodesics of the run's own first-half metric with noise of the paths' size for x); empty when
-every such geodesic leaves the metric's box within 5 samples.
+(:func:`~scenarios.duality.measures.positive_control`): the same statistic on synthetic data where
+both descriptions hold (Nelson trajectories of a quantum superposition for q; exact geodesics of the
+run's own first-half metric with noise of the paths' size for x); empty when every such geodesic
+leaves the metric's box within 5 samples.
 
 Seeds vary the noise, never the scenario's validity (:mod:`scenarios.duality.wellposed`): the
 quench and the packets are fixed constants; the teacher is a conditioned draw, the config's own

@@ -46,24 +46,25 @@ The ``edges`` table (``arm = learning_on``) holds the hidden-layer wiring with t
 Statistics and verdicts (declared in :data:`scenarios.spacetime.claims.CLAIMS`)
 -----------------------------------------------------------------------------
 ``Lorentz signature``
-    Generalised eigenvalues ``lambda_0 <= lambda_1 <= ...`` of the entropy-production form C
-    against the diffusion (:func:`analysis.spacetime.signature_test`, Gaussian score,
-    ``SIGNATURE_BOOTSTRAP`` replica resamples, level ``SIGNATURE_LEVEL``). Statistic: the
-    Lorentz margin ``min(-lambda_0(on), lambda_1(on), lambda_0(null))``, positive exactly when
-    learning on has one negative eigenvalue and the null none; its interval is the minimum
-    of the three eigenvalue intervals' ends (conservative). Supported above 0. The null (probe
-    states): ``learning_on`` with every step's increments reassigned to random replicas
-    (:func:`analysis.controls.increment_shuffled`: the same noise and mean drift at every step,
-    but no drift that depends on where a replica is, i.e. free diffusion along the run's own
-    trend; the "learning off" of docs/physics.md#emergent-space-time, which with probe states
-    does not move); with batch states the null is ``learning_off``. Control: the margin of the
-    null alone (``min(-lambda_0, lambda_1)``). Positive control: a synthetic Lorentzian
-    ensemble (one contracting and three freely spreading axes, free diffusion as its "off",
-    time step ``SYN_DT``) of the same size. The entropy-production traces are reported beside it
-    (a stationary ensemble with currents can be indefinite without learning). Measured caveat
-    (default size): the null's eigenvalue intervals are wide (lambda_0 = -12, interval
-    [-287, 1731], against on-run eigenvalues of order 6000), so its control margin can come
-    out slightly positive by chance; it is reported as it is.
+    Generalised eigenvalues ``lambda_0 <= lambda_1 <= ...`` of the entropy-production form C against
+    the diffusion (:func:`analysis.spacetime.signature_test`, Gaussian score,
+    ``SIGNATURE_BOOTSTRAP`` replica resamples, level ``SIGNATURE_LEVEL``). Statistic: the relative
+    Lorentz margin ``min(-lambda_0(on), lambda_1(on), lambda_0(null)) / max |lambda|`` (over both
+    spectra; in [-1, 1], free of the eigenvalues' scale), positive exactly when learning on has one
+    negative eigenvalue and the null none; its interval is the basic bootstrap interval (level 0.95)
+    of the joint replica resamples of both spectra (the same replica indices in the run and its
+    null). Supported above 0. The null (probe states): ``learning_on`` with every step's increments
+    reassigned to random replicas (:func:`analysis.controls.increment_shuffled`: the same noise and
+    mean drift at every step, but no drift that depends on where a replica is, i.e. free diffusion
+    along the run's own trend; the "learning off" of docs/physics.md#emergent-space-time, which with
+    probe states does not move); with batch states the null is ``learning_off``. Control: the margin
+    of the null alone (``min(-lambda_0, lambda_1) / max |lambda|``). Positive control: a synthetic
+    Lorentzian ensemble (one contracting and three freely spreading axes, free diffusion as its
+    "off", time step ``SYN_DT``) of the same size. The entropy-production traces are reported beside
+    it (a stationary ensemble with currents can be indefinite without learning). Measured caveat
+    (default size): the null's eigenvalue intervals are wide (lambda_0 = -12, interval [-287, 1731],
+    against on-run eigenvalues of order 6000), so its control margin can come out slightly positive
+    by chance; it is reported as it is.
 ``emergent locality/dispersion``
     Fraction of (direction, k) with a propagating spectral peak of the hidden-neuron field over
     the 2-D spectral embedding of the |w| graph (:func:`analysis.spacetime.dispersion`),
@@ -76,12 +77,14 @@ Statistics and verdicts (declared in :data:`scenarios.spacetime.claims.CLAIMS`)
     noise = the step-to-step fluctuation of the same block mean in ``learning_on`` over the same
     steps, first differences over sqrt 2) are fitted by shooting geodesics of the estimated
     (polynomial) metric and by straight lines (:func:`analysis.spacetime.geodesic_test`).
-    Statistic: ``max(chi2/dof / GEODESIC_CHI2_MAX, (chi2/dof / chi2/dof_flat) /
-    GEODESIC_RATIO_MAX)`` (2 and 0.5): below 1 exactly when the paths are geodesics within
+    Statistic: ``ln max(chi2/dof / GEODESIC_CHI2_MAX, (chi2/dof / chi2/dof_flat) /
+    GEODESIC_RATIO_MAX)`` (2 and 0.5): below 0 exactly when the paths are geodesics within
     twice their noise AND the metric halves the straight-line misfit (a packet that barely
-    moves fits any metric and must not count). Its interval propagates that
-    of the noise-scale factor ``s`` in ``chi^2 ~ s chi^2_dof`` (level 0.95; the flat fit held
-    fixed). Control: the same score with the shuffled metric. Positive control: geodesics of
+    moves fits any metric and must not count). Its interval (percentile, level 0.95) comes
+    from ``GEODESIC_BOOTSTRAP`` resamples of the paths (means of independent replica blocks)
+    joint with the noise-scale factor ``s`` in ``chi^2 ~ s chi^2_dof``
+    (:func:`~scenarios.spacetime.claims.geodesic_score`). Control: the same score with the
+    shuffled metric. Positive control: geodesics of
     de Sitter space on the same grid box (``H = 1 / extent`` of X^0), started at the packet
     paths' first samples with their mean velocities, with Gaussian noise of the paths' size,
     through the same fit (it shows whether the test detects geodesic motion on a curved metric
@@ -94,19 +97,25 @@ Statistics and verdicts (declared in :data:`scenarios.spacetime.claims.CLAIMS`)
     ``METRIC_QUANTILE`` range of X) with a global polynomial model of degree ``METRIC_DEGREE``;
     T is dust ``rho u u`` from the ensemble density and mean velocity
     (:func:`analysis.spacetime.ensemble_fields`), which uses g only to normalise and lower u,
-    never its derivatives. Statistic: relative residual over the residual of the
+    never its derivatives. Statistic: ln of the relative residual over the residual of the
     permuted-pairing control, percentile CI from ``EINSTEIN_BOOTSTRAP`` replica resamples
-    (level 0.95). Supported below 0.5. Positive control: de Sitter space (``H = 1``, spacing
-    0.2) on a grid of the same shape through the same polynomial fit.
+    (level 0.95). Supported below ln 0.5. Positive control: de Sitter space (``H = 1``, spacing
+    0.2) on a grid of the same shape through the same polynomial fit. Withheld
+    (``ill-conditioned``) when the fit's design condition (columns g and T at unit norm,
+    :func:`analysis.spacetime.design_condition`) exceeds ``CONDITION_MAX``.
 ``Lambda tracks N``
-    Slope of the fitted Lambda against the mean neuron number over the target runs (second
-    half of each run), percentile CI from ``EINSTEIN_BOOTSTRAP // 2`` replica resamples of
-    every target (resample ``b`` of all targets gives slope ``b``; level 0.95). The sign is not
-    fixed by the theory: the statistic is ``|slope|`` with the interval multiplied by
-    ``sign(slope)``; supported above 0 (the interval excludes 0). Control: ``|slope|`` of the
-    permuted-pairing control's Lambda (the framework calls a verdict inconclusive when the
-    control passes too: then Lambda moves with N for reasons that have nothing to do with the
-    Einstein relation, e.g. the scale of X changing with N).
+    Pearson correlation ``r`` of the fitted Lambda with the mean neuron number over the
+    target runs (second half of each run; bounded, free of Lambda's units, which change with
+    the spread of X), percentile CI from ``4 * EINSTEIN_BOOTSTRAP`` replica resamples of every
+    target (resample ``b`` of all targets gives ``r_b``; level 0.95). The sign is not fixed by
+    the theory: the statistic is ``|r|`` with the interval multiplied by ``sign(r)``; supported
+    above 0 (the interval excludes 0). Control: ``|r|`` of the permuted-pairing control's
+    Lambda (the framework calls a verdict inconclusive when the control passes too: then
+    Lambda moves with N for reasons that have nothing to do with the Einstein relation, e.g.
+    the scale of X changing with N). Positive control: de Sitter spaces with ``H^2 = N / max
+    N`` on the metric's grid through the same fit (:func:`~scenarios.spacetime.controls.
+    de_sitter_lambdas`). Withheld (``ill-conditioned``) when any target's design condition
+    exceeds ``CONDITION_MAX``.
     A target whose X admits no metric on the shared grid box (no patch reaches the minimum
     weight: its X is spread too thin) is left out with a note and a ``left_out`` diagnostic
     row; bootstrap resamples without a metric are dropped; fewer than 2 targets left fail the
