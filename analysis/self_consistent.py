@@ -234,6 +234,8 @@ def self_consistent(
             m_a, mu_a = m_b, mu_b
             m_b = m_next
             nu_b, mu_b = at_mass(m_b, nu_b)
+        if abs(mu_b - target) > 1e-9 * max(1e-3, abs(target)):
+            raise RuntimeError(f"self_consistent: no mass found with mu = {target!r}")
         nu, mu_now = nu_b, mu_b
     nu = np.maximum(nu, 0.0)
     m_final = float(np.sum(w * nu))
