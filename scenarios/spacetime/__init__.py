@@ -33,7 +33,8 @@ Arms (every table has an ``arm`` column)
 ``target_<N>``
     Neuron-count targets (``neuron_count`` controller, policy ``target``; default targets
     ``TARGETS``, quick ``TARGETS_QUICK``), run through :func:`runner.sweep.run_sweep` with the
-    callable :func:`~scenarios.spacetime.arms.target_run`. All targets share the scenario's seed
+    callable :func:`~scenarios.spacetime.arms.target_run`, with at most ``TARGET_REPLICAS``
+    replicas each (their cost dominates the run). All targets share the scenario's seed
     (same network and data stream, so that only the target differs).
 ``learning_on_batch``, ``learning_off_batch``
     Comparison arms (only when the main source is not ``batch``): ``learning_on`` and

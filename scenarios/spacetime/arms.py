@@ -31,6 +31,7 @@ __all__ = [
     "TARGETS_QUICK",
     "TARGET_BETA",
     "TARGET_GAIN",
+    "TARGET_REPLICAS",
     "default_config",
     "simulate",
     "target_run",
@@ -43,6 +44,11 @@ TARGETS = (12, 16, 20, 24)
 TARGETS_QUICK = (14, 24)
 TARGET_GAIN = 0.2
 TARGET_BETA = 100.0
+TARGET_REPLICAS = 64
+"""At most this many replicas per neuron-count target run (same seed and network as the other
+arms; the quick size, 32 replicas, is below it). A target run costs about 2.5 CPU-minutes at 128
+replicas and 400 steps (the grand-canonical proposals), four of them most of the default run; the
+Lambda fit reads each target's second half, 64 x 200 states."""
 
 
 def default_config(quick: bool = False) -> SystemConfig:
@@ -66,7 +72,7 @@ def _target_config(config: SystemConfig, target: float) -> SystemConfig:
         "beta_c": TARGET_BETA,
         "probe_samples": min(8, config.n_probe),
     }
-    return config.replace(controllers=(spec,))
+    return config.replace(controllers=(spec,), replicas=min(config.replicas, TARGET_REPLICAS))
 
 
 def target_run(
