@@ -85,6 +85,7 @@ from scenarios.transition import wellposed
 from scenarios.transition.arms import (
     COORDS,
     MU_C,
+    NEURON_INTERVAL,
     POSITIVE_DT,
     POSITIVE_HBAR,
     SGD_ARMS,
@@ -214,8 +215,10 @@ class TransitionScenario(Experiment):
                 for b in res["adaptive"]["bounds"].itertuples()
                 if b.parameter == "n_neurons"
             )
-            + f": |mu_c| = {abs(MU_C):g} per neuron is small against the Delta F of a move "
-            "(figure neuron_moves), so the slots, not mu_c, bound N.",
+            + f" (the regime asks for at most 10%): |mu_c| = {abs(MU_C):g} per neuron is small "
+            "against the Delta F of a move (figure neuron_moves), so N has no equilibrium "
+            f"inside the slots and drifts up; one proposal per replica every {NEURON_INTERVAL} "
+            "steps keeps the drift inside them over the run.",
             "Independent replicas make the ensemble density a linear Markov evolution "
             "(docs/physics.md#independent-replicas): interference and undamped lines are not "
             "expected for the SGD arms; the positive control shows what the instruments detect "
