@@ -106,13 +106,11 @@ def figures(
 
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
         c = cells[(cells.noise != "explicit") & (cells.gamma == cells.gamma.min())]
-        for tau, sub in c.groupby("T_over_hbar_omega"):
+        for tau, sub in c.groupby("T_target"):
             sub = sub.sort_values("friction")
-            label = f"T/hbar omega = {tau:g}"
+            label = f"T/hbar omega ~ {tau:g}"
             err = np.vstack([sub.q - sub.q_low, sub.q_high - sub.q])
-            axes[0].errorbar(
-                sub.friction, sub.q, yerr=err, fmt="o-", label=f"T/hbar omega = {tau:g}"
-            )
+            axes[0].errorbar(sub.friction, sub.q, yerr=err, fmt="o-", label=label)
             err = np.vstack(
                 [sub.width_shift - sub.width_shift_low, sub.width_shift_high - sub.width_shift]
             )
@@ -120,6 +118,7 @@ def figures(
         axes[0].axhline(5.0, color="k", lw=0.8)
         axes[0].set_xscale("log")
         axes[0].set_yscale("log")
+        axes[0].set_ylim(0.05, 2e3)
         axes[0].set_xlabel("(1 - beta) / omega")
         axes[0].set_ylabel("Q of the 2-omega line")
         axes[1].axhline(0.10, color="k", lw=0.8)

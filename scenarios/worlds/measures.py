@@ -194,8 +194,10 @@ def _ci(values: np.ndarray) -> tuple[float, float, float]:
 
 def budget_cells(worlds: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
     """One row per decoherence-budget cell (friction, M, gamma, noise source): the line Q of
-    the squeezed runs and the ground-width shift of the ground-start runs, each a mean over
-    seeds with a 95 % t-interval, and ``survives`` (Q >= 5 and |shift| <= 10 %, both means).
+    the squeezed runs (geometric mean over seeds) and the ground-width shift of the
+    ground-start runs (mean), each with a 95 % t-interval over seeds, ``T_target`` (the
+    derived T rounded to one significant figure, the grid's target), and ``survives``
+    (Q >= 5 and |shift| <= 10 %).
     """
     b = arms[arms.family == "budget"]
     rows = []
@@ -218,6 +220,7 @@ def budget_cells(worlds: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
                 "batch_size": int(m),
                 "gamma": float(gamma),
                 "T_over_hbar_omega": float(temperature),
+                "T_target": float(f"{temperature:.1g}"),
                 "noise": noise,
                 "q": math.exp(q),
                 "q_low": math.exp(q_lo),
