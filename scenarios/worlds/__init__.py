@@ -57,7 +57,8 @@ __all__ = [
 
 
 class WorldsScenario(Experiment):
-    """Replicas coupled through a density neuron, their controls and the decoherence budget."""
+    """Replicas coupled through a density neuron (coupling put in by hand), their controls and
+    the decoherence budget."""
 
     name = "worlds"
     quick_steps = 1
