@@ -36,7 +36,7 @@ RUN_OUT := results/run-$(shell date +%Y%m%d-%H%M%S)
 
 run: $(VENV)/.stamp-run
 	$(VENV)/bin/dualsim run $(FLAGSHIP) --out $(RUN_OUT)/$(FLAGSHIP) $(ARGS)
-	$(VENV)/bin/dualsim run particles --quick --out $(RUN_OUT)/particles
+	$(VENV)/bin/dualsim run particles --quick --checkpoint-every 0 --out $(RUN_OUT)/particles
 
 TEST_PATHS := tests agents models analysis scenarios runner dualsim
 

@@ -12,8 +12,9 @@ harmonic Psi. It is imaginary time: real-time signatures stay null.
 Arms (:mod:`scenarios.particles.arms`): the crossover sweep of a frozen harmonic Psi (9 r in
 [0.01, 100], two (alpha, D, eta) triples each; quick: 5 r, one triple), the grand-canonical arm
 at r = 1, its null controls (entropy-aware births, shuffled Psi, alpha = 0, common noise) and
-the positive control (pure branching, eta = 0); and one network pair: the real mean-field
-network of RBF units with clone/kill births at two (alpha, M) pairs with the same r. Claims
+the positive control (pure branching, eta = 0); five of those arms started displaced and
+three collision arms (the real-time null); and one network pair: the real mean-field network
+of RBF units with clone/kill births at two (alpha, M) pairs with the same r. Claims
 (:mod:`scenarios.particles.claims`): the Perron state at r = 1, and the crossover law over the
 sweep, both within 3 % in ``ln Var``; one network density per r (the pair's L1 below twice
 its split-half floor); and the real-time null (a displaced population relaxes without an
@@ -193,12 +194,9 @@ class ParticlesScenario(Experiment):
             "(diagnostics network_l1_*, beside network_floor; the Perron prediction of the "
             "frozen average misses where the two wells of Psi are nearly degenerate).",
         ]
+        judged = verdicts(m, net, rt, col)
         return Analysis(
-            diagnostics_frame(rows),
-            verdicts(m, net, rt, col),
-            figures(tables, m, net),
-            summary,
-            notes,
+            diagnostics_frame(rows), judged, figures(tables, m, net, judged), summary, notes
         )
 
 

@@ -89,7 +89,7 @@ RECORD_EVERY = 250
 """Steps between particle snapshots (``particles`` table)."""
 DISPLACEMENT = 0.8
 """Start offset of the displaced arms and the packets' distance from the centre."""
-COLLISION_N, COLLISION_REPLICAS, COLLISION_STEPS, COLLISION_EVERY = 500, 16, 400, 50
+COLLISION_N, COLLISION_REPLICAS, COLLISION_STEPS, COLLISION_EVERY = 500, 16, 400, 25
 """Collision arms: particles per packet and replica, replicas, steps, record spacing."""
 COLLISION_WIDTH = 0.1
 """Standard deviation of a packet at the start."""

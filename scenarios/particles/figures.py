@@ -24,10 +24,14 @@ NULLS = ("entropy_aware", "shuffled", "fixed_n", "common_noise")
 
 
 def figures(
-    tables: dict[str, pd.DataFrame], m: pd.DataFrame, net: dict | None = None
+    tables: dict[str, pd.DataFrame],
+    m: pd.DataFrame,
+    net: dict | None = None,
+    verdicts: list | None = None,
 ) -> dict[str, Callable[[Path], None]]:
     """The scenario's figures, each a function drawing one PNG into the path it is given
-    (``network`` only when ``net`` holds the network pair).
+    (``network`` only when ``net`` holds the network pair; the crossover figure lists the
+    ``verdicts`` with their controls under the plot).
 
     Examples
     --------
@@ -38,7 +42,12 @@ def figures(
     def crossover_fig(path: Path) -> None:
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        lines = [
+            f"{v.verdict}: {v.claim} (value {v.value:.3g} {v.sense} {v.threshold:.3g}; "
+            f"control {v.control_value:.3g}; positive control {v.positive_control_value:.3g})"
+            for v in verdicts or []
+        ]
+        fig, ax = plt.subplots(figsize=(7.2, 4.4 + 0.22 * len(lines)))
         r = np.logspace(-2.5, 2.5, 200)
         ax.semilogx(r, 2 / (1 + np.sqrt(1 + r)), "k-", lw=1.2, label="2/(1+sqrt(1+r))")
         sweep = m[m.family == "crossover"]
@@ -64,7 +73,9 @@ def figures(
         ax.set_title("Fokker-Planck (Boltzmann) to imaginary-time Schrodinger")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.05 * len(lines) / (1 + 0.05 * len(lines)), 1, 1))
+        if lines:
+            fig.text(0.01, 0.01, "\n".join(lines), fontsize=6, va="bottom", family="monospace")
         fig.savefig(path, dpi=110)
         plt.close(fig)
 
