@@ -69,6 +69,17 @@ def _converged(drop: np.ndarray, last_drop: np.ndarray | None, tol: float) -> bo
     return bool(np.max(drop * rho / (1.0 - rho)) <= tol)
 
 
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """``out = a @ b`` (batched); a rank-one product (one inner index) as a broadcast multiply
+    whose zeros are made +0 the way a BLAS product makes them (+0 + a b), so the two forms
+    agree bit for bit."""
+    if a.shape[-1] == 1:
+        np.multiply(a, b, out=out)
+        out += 0.0
+    else:
+        np.matmul(a, b, out=out)
+
+
 class State:
     """Relaxed states of one batch and the quantities derived from them.
 
@@ -263,6 +274,7 @@ class Ensemble:
         self.drive_on = False
         self.momentum = config.momentum
         self._spare = None  # (key, arrays) of the last State made by _new_state
+        self._fuse = True  # chunked forms of the layered relaxation (False: step by step)
         self._vwb = [np.zeros_like(w) for w in self._wb] if self.momentum else None
         self.vb = np.zeros_like(self.b) if self.momentum else None
 
@@ -888,7 +900,8 @@ class Ensemble:
         fixed = not any(blk.dst == "hidden" and blk.src in bulk for blk in self.arch.blocks)
         back_blocks = [blk for blk in self.arch.blocks if blk.src in bulk]
         fused = (
-            fixed
+            self._fuse
+            and fixed
             and steps > 0
             and start is None
             and not noise_scale
@@ -974,13 +987,21 @@ class Ensemble:
         rows = max(1, min(n_h, FUSE_CHUNK_ELEMS // max(R * M, 1)))
         chunks = [slice(i, min(i + rows, n_h)) for i in range(0, n_h, rows)]
         scratch = np.empty((R, rows, M), dtype=X.dtype)
-        back = np.empty((R, rows, M), dtype=X.dtype)
+        # W^T delta per chunk when rank-one (exact), else whole (see _forward_hidden_fused)
+        per_chunk = wt.shape[-1] == 1
+        back = np.empty((R, rows, M) if per_chunk else X.shape, dtype=X.dtype)
         d_out = st.D[blk.dst]
         for k in range(steps):
             last = k == steps - 1
+            if not per_chunk:
+                np.matmul(wt, d_out, out=back)
             for c in chunks:
-                g, bc = scratch[:, : c.stop - c.start], back[:, : c.stop - c.start]
-                np.matmul(wt[:, c], d_out, out=bc)  # rows c of W^T delta
+                g = scratch[:, : c.stop - c.start]
+                if per_chunk:
+                    bc = back[:, : c.stop - c.start]
+                    _product(wt[:, c], d_out, bc)  # rows c of W^T delta
+                else:
+                    bc = back[:, c]
                 xc, fc = X[:, c], FY[:, c]
                 np.subtract(xc, fc, out=g)  # the error e at the current states
                 if act is not None:
@@ -1010,7 +1031,11 @@ class Ensemble:
         act_h = p.act[:, self.slices["hidden"], None]
         sweeps = self.config.forward_sweeps if self.arch.recurrent else 1
         into_hidden = [blk for blk in self.arch.blocks if blk.dst == "hidden"]
-        fused = not self.arch.recurrent and all(blk.layout != "ell" for blk in into_hidden)
+        fused = (
+            self._fuse
+            and not self.arch.recurrent
+            and all(blk.layout != "ell" for blk in into_hidden)
+        )
         for _ in range(sweeps):
             if self.sizes["hidden"] > 0 and fused:
                 self._forward_hidden_fused(st, p)
@@ -1038,18 +1063,25 @@ class Ensemble:
         into = [
             (blk, w) for blk, w in zip(self.arch.blocks, p.wb, strict=True) if blk.dst == "hidden"
         ]
+        # a rank-one product runs per chunk (exact); other products run whole, as BLAS sums
+        # a row of a product in an order that may depend on the rows it is given
+        per_chunk = len(into) == 1 and into[0][1].shape[-1] == 1
+        if not per_chunk:
+            for k, (blk, w) in enumerate(into):
+                if k == 0:
+                    np.matmul(w, st.X[blk.src], out=FY)
+                else:
+                    FY += np.matmul(w, st.X[blk.src])
+            if not into:
+                FY[...] = 0.0
         rows = max(1, min(n_h, FUSE_CHUNK_ELEMS // max(R * M, 1)))
         f = self.fns["hidden"]
         for i in range(0, n_h, rows):
             c = slice(i, min(i + rows, n_h))
             t = FY[:, c]
-            for k, (blk, w) in enumerate(into):
-                if k == 0:
-                    np.matmul(w[:, c], st.X[blk.src], out=t)
-                else:
-                    t += np.matmul(w[:, c], st.X[blk.src])
-            if not into:
-                t[...] = 0.0
+            if per_chunk:
+                blk, w = into[0]
+                _product(w[:, c], st.X[blk.src], t)
             if bias is not None:
                 t += bias[:, c]
             if drive is not None:
