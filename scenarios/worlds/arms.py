@@ -6,7 +6,9 @@ Known-answer arms (``n = config.replicas`` replicas of the loss ``k q^2/2``, exa
 friction from normal quantiles (``hdw``, coupling off, ``calogero``, ``kernel``), squeezed
 breathing from rest at the scaled ground configuration of variance 1 over two periods without
 friction (``hdw``, off, ``calogero``, ``frozen``), and free spreading (``k = 0``; ``hdw``, off,
-``calogero``). The head-on collision is not run (documentation only, see the package docstring).
+``calogero``). Head-on collision (documentation only): two packets of wave number +-pi
+(:func:`~scenarios.worlds.known_answers.collision`; hdw, off, calogero), the correlation of the
+replica histogram with the quantum interference term.
 
 Decoherence-budget arms (20 replicas each): a grid of heavy-ball friction ``(1 - beta)/omega``
 (:data:`FRICTIONS`) x mini-batch size M x step size gamma (one gamma in a quick run, two
@@ -33,6 +35,7 @@ from scenarios.worlds.known_answers import (
     RELAX_ACCURACY,
     RELAX_FRICTION,
     RELAX_TIME,
+    collision,
     recorder_of,
     units,
     world_config,
@@ -42,6 +45,7 @@ from scenarios.worlds.measures import var_g
 
 __all__ = [
     "BUDGET_REPLICAS",
+    "COLLISION_REPLICAS",
     "FRICTIONS",
     "QUICK_TEMPERATURES",
     "TEMPERATURES",
@@ -62,6 +66,9 @@ QUICK_TEMPERATURES = (0.0, 0.03, 0.3)
 
 BUDGET_REPLICAS = 20
 """Replicas of every budget run."""
+
+COLLISION_REPLICAS = (100, 400)
+"""Replicas of the collision arms (quick, full)."""
 
 BUDGET_TIME = 4 * math.pi
 """Duration of a budget run: two trap periods (four breathing periods), units 1/omega."""
@@ -227,7 +234,8 @@ def simulate(
     base: SystemConfig, quick: bool, steps: int, progress: bool
 ) -> dict[str, pd.DataFrame]:
     """Run every arm; the standard tables of the known-answer arms, ``worlds`` (every arm's
-    recorder table) and ``arms`` (the settings), each with an ``arm`` column. Each arm runs
+    recorder table), ``arms`` (the settings) and ``collision`` (one row per collision arm:
+    ``corr``, ``positive``, ``t``), each with an ``arm`` column. Each arm runs
     its own physical duration (``steps`` is not used)."""
     c_f = float(base.coupling["c_F"]) if base.coupling else C_F
     per_arm = []
@@ -239,7 +247,14 @@ def simulate(
         if setting.family != "budget":
             per_arm.append(arm_tables(model, setting.arm))
         worlds.append(recorder_of(model).frame().assign(arm=setting.arm))
+    rows = []
+    n_c = COLLISION_REPLICAS[0 if quick else 1]
+    for est, on in (("hdw", True), ("off", False), ("calogero", True)):
+        arm = f"collision_{est}"
+        out = collision(n_c, estimator="hdw" if est == "off" else est, coupling=on, arm=arm)
+        rows.append({"arm": arm, "n": n_c, **out})
     tables = concat_arms(per_arm)
     tables["worlds"] = pd.concat(worlds, ignore_index=True)
+    tables["collision"] = pd.DataFrame(rows)
     tables["arms"] = pd.DataFrame([asdict(s) for s in settings])
     return tables

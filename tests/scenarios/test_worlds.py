@@ -15,6 +15,9 @@ Acceptance, ``Var_g = (1 - 1/N)/2``:
 - SGD units: R = 100, k = 1, gamma = 0.01, beta = 1, c_F = 5e-5: hbar = 0.2,
   Var_g = 0.01 (1 - 1/R), breathing period 31.4 steps.
 - The kernel estimator's stationary width (bandwidth 0.12) is within 10 % of Var_g.
+- B4 (documentation): in a head-on collision (k0 = pi) the replica histogram's correlation with
+  the quantum interference term stays below 0.3 for HDW, Calogero and coupling off alike, while
+  replicas sampled from the quantum density (the fringes planted) give more than 0.9.
 
 Each check is also applied to a control on which it must fail. A smoke subset at N = 20 runs in
 ``make test``; the N = 100 checks are slow.
@@ -32,6 +35,8 @@ from scenarios.worlds import breathing, ground_state, spreading
 from scenarios.worlds.known_answers import (
     RELAX_ACCURACY,
     RELAX_FRICTION,
+    collision,
+    packet_density,
     relax,
     trajectory,
     units,
@@ -180,3 +185,19 @@ def test_kernel_stationary_width():
     assert abs(v / var_g(n) - 1.0) <= 0.10, v
     off = relax(n, estimator="kernel", coupling=False)["var"].iloc[-1]
     assert abs(off / var_g(n) - 1.0) > 0.10
+
+
+def test_b4_smoke():
+    x = np.linspace(-10, 10, 8001)
+    smooth, fringes = packet_density(x, 1.0, (-3.0, 3.0), math.pi, 0.5)
+    assert np.trapezoid(smooth + fringes, x) == pytest.approx(1.0, abs=1e-6)
+    out = collision(100, coupling=False)
+    assert abs(out["corr"]) < 0.3 and out["positive"] > 0.9 and out["t"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("estimator", "coupling"), [("hdw", True), ("calogero", True)])
+def test_b4_no_fringes(estimator, coupling):
+    out = collision(400, estimator=estimator, coupling=coupling)
+    assert out["positive"] > 0.9  # the statistic sees planted fringes
+    assert abs(out["corr"]) < 0.3, out  # documentation: the coupled replicas form none
