@@ -26,9 +26,9 @@ up to the slot bound ``n_hidden_max`` (with one proposal every 5 steps it sat at
 about half of the replica-steps), and greedier moves (larger beta_c) only speed the drift.
 ``NEURON_INTERVAL`` = 100 steps (4 proposals per replica in the default 480 steps) keeps the
 drift inside the slots over the run: the replica-steps at a bound stay below 10% in each
-analysis window (measured with 400 replicas, seeds 1-3: at most 1.5% before the quench,
-5-9% after it); the summary reports the fraction per window and controller
-(``adaptive_at_bound_*``).
+analysis window (measured, default size, seeds 1-3: 0.2-0.4% before the quench, 3.5-5.2%
+after it; gamma and M never at a bound); the summary reports the fraction per window and
+controller (``adaptive_at_bound_*``).
 """
 
 from __future__ import annotations
