@@ -197,7 +197,7 @@ def realtime_null(rt: dict) -> Verdict:
     nan = math.nan
     v = rt.get("value", nan)
     return REALTIME_NULL.verdict(
-        v, v - 1.0, v + 1.0, rt.get("control", nan), rt.get("positive", nan)
+        v, max(v - 1.0, 0.0), v + 1.0, rt.get("control", nan), rt.get("positive", nan)
     )
 
 

@@ -373,13 +373,14 @@ def collision_chi2(
 COLLISION_EDGES = np.linspace(-1.6, 1.6, 41)
 """Histogram bins of the collision arms."""
 COLLISION_START = 100
-"""First record step compared (the packets have left their starting points)."""
+"""First record step compared (the packets have left their starting points); in a shorter
+run, the second half of its records."""
 
 
-def _collision_counts(tables: dict[str, pd.DataFrame], arm: str) -> np.ndarray:
-    """Per-replica counts ``(replicas, times x bins)`` of one collision arm."""
+def _collision_counts(tables: dict[str, pd.DataFrame], arm: str, start: int) -> np.ndarray:
+    """Per-replica counts ``(replicas, times x bins)`` of one collision arm from ``start``."""
     parts = tables["particles"]
-    p = parts[(parts.arm == arm) & (parts.event == "alive") & (parts.step >= COLLISION_START)]
+    p = parts[(parts.arm == arm) & (parts.event == "alive") & (parts.step >= start)]
     times = np.sort(p.step.unique())
     reps = np.sort(p.replica.unique())
     out = np.zeros((reps.size, times.size * (COLLISION_EDGES.size - 1)))
@@ -402,10 +403,10 @@ def measure_collision(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     if "family" not in arms.columns or not (arms.family == "collision").any():
         return {}
     parts = tables["particles"]
-    if parts[parts.arm == "collision_both"].step.max() < COLLISION_START:
-        return {}
+    last = int(parts[parts.arm == "collision_both"].step.max())
+    start = min(COLLISION_START, max(last // 2, 1))
     left, right, both = (
-        _collision_counts(tables, f"collision_{s}") for s in ("left", "right", "both")
+        _collision_counts(tables, f"collision_{s}", start) for s in ("left", "right", "both")
     )
     chi2, dof = collision_chi2(both, left, right)
     ratio = chi2 / dof if dof else math.nan
