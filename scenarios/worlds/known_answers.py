@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.trajectory import to_frame
 from models import LearningSystem, SystemConfig
 from models.coupling import calogero_coefficient, ground_configuration
 from runner import run_arm
@@ -44,6 +45,7 @@ __all__ = [
     "WorldRecorder",
     "collision",
     "packet_density",
+    "positive_trajectories",
     "recorder_of",
     "relax",
     "spread",
@@ -166,14 +168,18 @@ class WorldRecorder:
     ['step', 't', 'var', 'mean', 'kurtosis', 'energy', 'n_sub']
     """
 
-    def __init__(self, var_unit: float, omega: float) -> None:
+    def __init__(self, var_unit: float, omega: float, keep: bool = False) -> None:
         self.var_unit = float(var_unit)
         self.omega = float(omega)
         self.rows: list[tuple[int, float, float, float, float, int]] = []
+        self.keep = bool(keep)
+        self.kept: list[np.ndarray] = []
 
     def __call__(self, model: LearningSystem) -> None:
-        """Record the model's current step."""
+        """Record the model's current step (and its positions when ``keep``)."""
         x = model.density.positions().astype(float)
+        if self.keep:
+            self.kept.append(x.copy())
         mean = float(np.mean(x))
         var = float(np.var(x))
         kurt = float(np.mean((x - mean) ** 4) / var**2 - 3.0) if var > 0 else math.nan
@@ -282,6 +288,7 @@ def world_run(
             model.density.p[:, 0] = momenta
         model.step_hooks.append(recorder)
         recorder.rows.clear()
+        recorder.kept.clear()
         recorder(model)
         return model
 
@@ -443,3 +450,24 @@ def collision(
     cdf /= cdf[-1]
     planted = np.interp((np.arange(x.size) + 0.5) / x.size, cdf, grid)
     return {"corr": corr(x), "positive": corr(planted), "t": float(t)}
+
+
+def positive_trajectories(
+    replicas: int, steps: int, *, var0: float = 1.0, seed: int = 0, arm: str = "worlds"
+) -> pd.DataFrame:
+    """A real-time positive control in SGD units (coupling put in by hand): ``replicas``
+    HDW-coupled replicas of the 1-parameter loss ``q^2/2``, step size 0.01, ``beta = 1``, no
+    noise, ``c_F = 5e-5`` (``hbar = 0.2``, breathing period 31.4 steps), released at rest from
+    the ground configuration scaled to ``var0`` (units ``hbar/(m omega)``, 0.02 in ``q``);
+    the trajectory table ``step, replica, q_0`` (steps 0 .. ``steps``).
+
+    Examples
+    --------
+    >>> df = positive_trajectories(6, 2)
+    >>> df.columns.tolist(), len(df)
+    (['step', 'replica', 'q_0'], 18)
+    """
+    build, recorder, _ = world_run(replicas, var0, 1.0, gamma=0.01, seed=seed)
+    recorder.keep = True
+    kept = recorder_of(run_arm(arm, build, int(steps))).kept
+    return to_frame(np.asarray(kept)[:, :, None])

@@ -37,6 +37,7 @@ from scenarios.worlds.known_answers import (
     RELAX_FRICTION,
     collision,
     packet_density,
+    positive_trajectories,
     relax,
     trajectory,
     units,
@@ -201,3 +202,12 @@ def test_b4_no_fringes(estimator, coupling):
     out = collision(400, estimator=estimator, coupling=coupling)
     assert out["positive"] > 0.9  # the statistic sees planted fringes
     assert abs(out["corr"]) < 0.3, out  # documentation: the coupled replicas form none
+
+
+def test_positive_trajectories_in_sgd_units():
+    df = positive_trajectories(20, 32)
+    assert df.columns.tolist() == ["step", "replica", "q_0"]
+    var = df.groupby("step")["q_0"].var(ddof=0)
+    assert var.iloc[0] == pytest.approx(0.02)
+    assert var.iloc[16] == pytest.approx(0.02 * var_g(20) ** 2, rel=0.02)  # focus at 15.7 steps
+    assert var.iloc[31] == pytest.approx(0.02, rel=0.01)  # back after 31.4 steps
