@@ -31,7 +31,7 @@ import numpy as np
 
 from models.activations import activation_into
 from models.architecture import Architecture, Block
-from models.blas import set_blas_threads
+from models.blas import one_blas_thread, set_blas_threads
 from models.config import SystemConfig
 
 __all__ = [
@@ -836,15 +836,17 @@ class Ensemble:
             return st
         # independent pieces of replicas, each relaxed while it sits in cache; f(y) and f'(y)
         # live in per-piece buffers and are recomputed from the states when asked for later
+        # the pieces' products are small: BLAS threads would wait more than they share
         scratch = None
-        for rs in pieces:
-            piece = st.view(rs)
-            if scratch is None or scratch.FY["output"].shape[0] != rs.stop - rs.start:
-                scratch = State(self.sizes, rs.stop - rs.start, M, self.dtype)
-            piece.FY, piece.DFY = scratch.FY, scratch.DFY
-            self._relax_part(
-                piece, self._part(rs), bulk, clamp_out, steps, rate, 0.0, None, None, None
-            )
+        with one_blas_thread():
+            for rs in pieces:
+                piece = st.view(rs)
+                if scratch is None or scratch.FY["output"].shape[0] != rs.stop - rs.start:
+                    scratch = State(self.sizes, rs.stop - rs.start, M, self.dtype)
+                piece.FY, piece.DFY = scratch.FY, scratch.DFY
+                self._relax_part(
+                    piece, self._part(rs), bulk, clamp_out, steps, rate, 0.0, None, None, None
+                )
         st.steps_done = piece.steps_done
         st._refill = self._fill_activations
         return st
@@ -1265,6 +1267,12 @@ class Ensemble:
                     g[:, :, k] = np.einsum("rim,rim->ri", d, np.take(xs, blk.index[:, k], axis=1))
                 g *= -1.0 / M
                 g *= blk.valid
+            elif min(blk.n_rows, blk.n_cols) == 1:  # a matrix-vector product per replica:
+                with one_blas_thread():  # memory-bound, threads only wait for each other
+                    g = np.matmul(st.D[blk.dst], st.X[blk.src].transpose(0, 2, 1))
+                g *= -1.0 / M
+                if blk.mask is not None:
+                    g *= blk.mask
             else:
                 g = np.matmul(st.D[blk.dst], st.X[blk.src].transpose(0, 2, 1))
                 g *= -1.0 / M
