@@ -209,13 +209,13 @@ class TransitionScenario(Experiment):
             "evidence; the precondition row says whether the run reached it in every window "
             + ", ".join(f"[{lo}, {hi})" for lo, hi in windows.values())
             + f" (T_settle = {windows['after quench'][0] - t_q} steps after the quench).",
-            "Neuron count of the adaptive arm at a bound (n_min, n_max) in "
-            + ", ".join(
-                f"{b.at_bound:.0%} of the replica-steps {b.window}"
+            "Time of the adaptive arm's controllers at a bound (the regime asks for at most "
+            "10% of each window; the neuron count per replica-step): "
+            + "; ".join(
+                f"{b.parameter} {b.at_bound:.1%} {b.window}"
                 for b in res["adaptive"]["bounds"].itertuples()
-                if b.parameter == "n_neurons"
             )
-            + f" (the regime asks for at most 10%): |mu_c| = {abs(MU_C):g} per neuron is small "
+            + f". |mu_c| = {abs(MU_C):g} per neuron is small "
             "against the Delta F of a move (figure neuron_moves), so N has no equilibrium "
             f"inside the slots and drifts up; one proposal per replica every {NEURON_INTERVAL} "
             "steps keeps the drift inside them over the run.",
