@@ -24,6 +24,8 @@ CODE_DIRS += ("tests",)
 SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build"}
 SKIP_DIRS |= {"dist", "results", ".hypothesis", ".ipynb_checkpoints", "node_modules"}
 OUTPUT_NAMES = {"summary.md"}  # written into every run folder, not part of the repository
+# a run's summary may link a sibling run folder's summary (make run: transition/, particles/)
+SIBLING_OUTPUT = re.compile(r"\.\./[\w.-]+/summary\.md", re.IGNORECASE)
 
 REFERENCE = re.compile(
     r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.md|(?:[\w.-]+/)+[\w.-]+\.(?:py|ipynb))(?![\w])"
@@ -85,7 +87,9 @@ def bad_references(text: str, where: Path, root: Path = ROOT, *, sources: bool =
     bad = []
     for m in REFERENCE.finditer(text):
         name, anchor, section = m.group(1), m.group(2), m.group(3)
-        if name.lower() in OUTPUT_NAMES or not (sources or name.lower().endswith(".md")):
+        if name.lower() in OUTPUT_NAMES or SIBLING_OUTPUT.fullmatch(name):
+            continue
+        if not (sources or name.lower().endswith(".md")):
             continue
         candidates = [where.parent / name, root / name]
         target = next((p for p in candidates if p.is_file()), None)
