@@ -138,6 +138,7 @@ def test_de_sitter_lambdas_track_n_and_pass_the_lambda_claim():
     assert np.allclose(lam, 3 * n / n.max(), rtol=0.15)
     boot = lam[:, None] * (1 + 0.01 * np.random.default_rng(0).normal(size=(4, 20)))
     value, lo, hi, r = claims.lambda_correlation(n, lam, boot)
+    assert value == abs(r) and lo <= value <= hi
     assert r > 0.99 and lo > claims.LAMBDA_N.threshold
     flat = np.array([1.0, 1.0 + 1e-3, 1.0 - 1e-3, 1.0])[:, None] + 0.1 * np.random.default_rng(
         1
