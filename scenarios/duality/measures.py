@@ -290,6 +290,38 @@ def _boot_statistic(
     return np.stack([sq, sx, np.maximum(sq, sx)])
 
 
+def _active_edges(
+    edges: pd.DataFrame, states: pd.DataFrame, window: tuple[int, int]
+) -> pd.DataFrame:
+    """The wiring among the hidden slots active at every step of ``window`` (``adaptive`` arm).
+
+    A slot the neuron-count controller has not filled yet has state 0 in every replica; a
+    coordinate made of such slots alone is constant over those steps (a singular ensemble
+    covariance in the fit window), so the groups are built from the slots active (in some
+    replica) at every step of the fit window ``[window[0], window[1])``.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"src": [2, 3], "dst": [3, 4], "weight_mean": 1.0,
+    ...                   "src_kind": "hidden", "dst_kind": "hidden"})
+    >>> st = pd.DataFrame({"arm": ARM, "step": 1, "neuron": [2, 3, 4], "state": [0.1, 0.2, 0]})
+    >>> _active_edges(e, st, (1, 2))[["src", "dst"]].values.tolist()
+    [[2, 3]]
+    """
+    st = states[states["arm"] == ARM] if "arm" in states else states
+    st = st[(st["step"] >= window[0]) & (st["step"] < window[1])]
+    on = st.assign(on=st["state"] != 0).groupby(["neuron", "step"])["on"].any()
+    per = on.groupby(level="neuron").agg(["all", "size"])
+    n_steps = st["step"].nunique()
+    active = set(per.index[per["all"] & (per["size"] == n_steps)].astype(int))
+    hidden = (edges["src_kind"] == "hidden") | (edges["dst_kind"] == "hidden")
+    keep = ~hidden | (
+        ((edges["src_kind"] != "hidden") | edges["src"].astype(int).isin(active))
+        & ((edges["dst_kind"] != "hidden") | edges["dst"].astype(int).isin(active))
+    )
+    return edges[keep]
+
+
 def _shuffle_frame(traj: pd.DataFrame, perms: np.ndarray) -> pd.DataFrame:
     arr = to_array(traj, COORDS, extra=("step_size",))
     rows = perms[arr.steps]
@@ -328,8 +360,7 @@ def measure(
 
     traj = tables["trajectories"]
     traj = traj[traj["arm"] == ARM].drop(columns="arm")
-    edges = tables["edges"]
-    groups = hidden_groups(edges, seed)
+    groups = hidden_groups(_active_edges(tables["edges"], tables["neuron_states"], t_fit), seed)
     X = arm_coordinates(tables, ARM, groups)  # X[i] = step i + 1
     R = X.shape[1]
     lag1_x = float(np.nanmean(lag1(X[t_fit[0] - 1 : t_fit[1] - 1])))
