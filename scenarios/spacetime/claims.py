@@ -714,7 +714,13 @@ def geodesic_motion(run: Run, packets: Packets, metric: dict[str, Any]) -> Claim
     )
     dof = geo.dof
     n_max = int(geo.n_samples.max())
-    synth = geodesic(gpoly, lm.spacing, lm.origin, geo.x0, geo.v0, n_max - 1, PATH_STRIDE).path
+    # the shooting fit may place a start a rounding step outside the box; the drawn geodesic
+    # starts at the nearest point of the box
+    d = geo.x0.shape[-1]
+    lo_box = np.broadcast_to(np.asarray(lm.origin, dtype=float), (d,))
+    hi_box = lo_box + np.asarray(lm.spacing, dtype=float) * (np.array(gpoly.shape[:d]) - 1)
+    x0 = np.clip(geo.x0, lo_box, hi_box)
+    synth = geodesic(gpoly, lm.spacing, lm.origin, x0, geo.v0, n_max - 1, PATH_STRIDE).path
     pos_geo = geodesic_positive(paths, noise, lm, seed, PATH_STRIDE)
     flat = max(geo.chi2_dof_flat, 1e-300)
     value, lo, hi = geodesic_score(geo, paths[0].shape[-1], seed)
