@@ -200,7 +200,16 @@ def gravity_score(
     )
     noise = np.maximum(noise, 1e-12)
     limits = metric_box(fit_X, paths)
-    lm = local_metric(fit_X, 1.0, bins=METRIC_BINS, limits=limits, min_weight=min_weight)
+    # a small run may leave every patch below min_weight (7^4 patches for about 1400 samples at
+    # quick size): the threshold halves until some patch reaches it, down to one sample
+    while True:
+        try:
+            lm = local_metric(fit_X, 1.0, bins=METRIC_BINS, limits=limits, min_weight=min_weight)
+            break
+        except ValueError as exc:
+            if "no patch has weight" not in str(exc) or min_weight <= 1.0:
+                raise
+            min_weight = max(min_weight / 2, 1.0)
     gpoly = polynomial_metric(lm.g, METRIC_DEGREE)
     geo = geodesic_test(paths, gpoly, lm.spacing, lm.origin, noise, PATH_STRIDE, substeps=1)
     d = X.shape[-1]
@@ -208,7 +217,8 @@ def gravity_score(
     chi = geo.per_path * dofs
     chi_flat = geo.per_path_flat * dofs
     score = float(np.median(chi / chi_flat))
-    return score, chi, chi_flat, {"geo": geo, "paths": paths, "noise": noise, "lm": lm, "g": gpoly}
+    details = {"geo": geo, "paths": paths, "noise": noise, "lm": lm, "g": gpoly}
+    return score, chi, chi_flat, {**details, "min_weight": min_weight}
 
 
 def positive_control(xd: dict[str, Any], seed: int, quick: bool) -> tuple[float, float]:
