@@ -132,9 +132,7 @@ def test_quick_end_to_end(quick_run):
     pos = scores[scores.arm == "positive_control"].set_index("quantity")["value"]
     assert pos["score_q"] < 0.9  # the Nelson superposition: Schrödinger beats frozen
     run_scores = scores[scores.arm == "adaptive"].set_index("quantity")["value"]
-    assert row["value"] == pytest.approx(
-        np.log(max(run_scores["score_q"], run_scores["score_x"]))
-    )
+    assert row["value"] == pytest.approx(np.log(max(run_scores["score_q"], run_scores["score_x"])))
     figures = sorted((out / "figures").glob("*.png"))
     assert {p.stem for p in figures} == {"duality_predictions", "duality_scores"}
     for p in figures:
