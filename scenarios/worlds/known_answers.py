@@ -453,13 +453,20 @@ def collision(
 
 
 def positive_trajectories(
-    replicas: int, steps: int, *, var0: float = 1.0, seed: int = 0, arm: str = "worlds"
+    replicas: int,
+    steps: int,
+    *,
+    var0: float = 1.0,
+    seed: int = 0,
+    arm: str = "worlds",
+    coupling: bool = True,
 ) -> pd.DataFrame:
     """A real-time positive control in SGD units (coupling put in by hand): ``replicas``
     HDW-coupled replicas of the 1-parameter loss ``q^2/2``, step size 0.01, ``beta = 1``, no
     noise, ``c_F = 5e-5`` (``hbar = 0.2``, breathing period 31.4 steps), released at rest from
     the ground configuration scaled to ``var0`` (units ``hbar/(m omega)``, 0.02 in ``q``);
-    the trajectory table ``step, replica, q_0`` (steps 0 .. ``steps``).
+    the trajectory table ``step, replica, q_0`` (steps 0 .. ``steps``). ``coupling=False``
+    runs the same replicas from the same start with ``c_F = 0`` (the coupling-off control).
 
     Examples
     --------
@@ -467,7 +474,7 @@ def positive_trajectories(
     >>> df.columns.tolist(), len(df)
     (['step', 'replica', 'q_0'], 18)
     """
-    build, recorder, _ = world_run(replicas, var0, 1.0, gamma=0.01, seed=seed)
+    build, recorder, _ = world_run(replicas, var0, 1.0, gamma=0.01, seed=seed, coupling=coupling)
     recorder.keep = True
     kept = recorder_of(run_arm(arm, build, int(steps))).kept
     return to_frame(np.asarray(kept)[:, :, None])
