@@ -3,8 +3,9 @@
 With ``SystemConfig.coupling`` set, a frozen-potential
 :class:`~models.learning_system.LearningSystem` with one particle per replica gets a
 non-trainable *density neuron*: a Mesa agent on the node ``density:<coordinate>`` of
-``model.graph`` that reads the declared 1-D coordinate ``q_j`` of all R replicas at once,
-estimates their density ``p_hat`` and adds to the ensemble's loss
+``model.graph``, with one edge (attribute ``coordinate``) to the node ``particle:0`` of the
+particle slot that carries ``q_j``, that reads the declared 1-D coordinate ``q_j`` of all R
+replicas at once, estimates their density ``p_hat`` and adds to the ensemble's loss
 
     U = c_F sum_r |d/dq ln p_hat(q_r)|^2,
 
@@ -376,7 +377,8 @@ class DensityNeuron(FixedAgent):
     """The shared, non-trainable density neuron of a coupled run (node ``density:<coordinate>``).
 
     It reads coordinate ``q_j`` of every replica, estimates their density and moves all
-    replicas by one learning step of the inertial integrator (:meth:`advance`). It holds the
+    replicas by one learning step of the inertial integrator (:meth:`advance`); its node has an
+    edge to ``particle:0``, the slot whose coordinate j it reads. It holds the
     replicas' momenta ``p`` (``(R, dim)``, ``p = m v``) and the last step's sub-step count.
 
     Parameters
@@ -393,6 +395,8 @@ class DensityNeuron(FixedAgent):
     >>> neuron = model.density
     >>> neuron.node, model.graph.nodes[neuron.node]["kind"]
     ('density:q_0', 'density')
+    >>> list(model.graph.successors(neuron.node))
+    ['particle:0']
     >>> round(neuron.hbar(), 6), round(neuron.mass(), 6)
     (0.2, 100.0)
     """
@@ -415,11 +419,17 @@ class DensityNeuron(FixedAgent):
             label=self.node,
             note="coupling put in by hand",
         )
-        # edges to the graph nodes that carry the coordinate (particles have none: the neuron
-        # acts on the particle arrays of every replica)
-        for node, kind in list(model.graph.nodes(data="kind")):
-            if kind == "hidden":
-                model.space.add_connection(cell, model.space[node])
+        # the slot that carries q_j: particle slot 0 (a coupling has one particle per replica,
+        # whose coordinate j is q_j), a node of its own (the boundary network has no hidden
+        # neuron); the edge density:q_j -> particle:0 names the coordinate
+        self.slot = "particle:0"
+        if self.slot not in model.graph:
+            model.space.add_cell(Cell(self.slot, random=model.space.random))
+            model.graph.nodes[self.slot].update(
+                kind="particle", slot=0, dim=int(model.particles.dim), label=self.slot
+            )
+        model.space.add_connection(cell, model.space[self.slot])
+        model.graph.edges[self.node, self.slot]["coordinate"] = self.coordinate
         self.cell = cell
         parts = model.particles
         self.p = np.zeros((parts.replicas, parts.dim), dtype=parts.dtype)

@@ -148,6 +148,36 @@ def test_density_neuron_node_and_units():
     assert np.all(np.diff(np.sort(x)) > 0)
 
 
+@pytest.mark.parametrize("coordinate", ["q_0", "q_1"])
+def test_density_node_edges_go_to_the_slot_of_its_coordinate(coordinate):
+    # a 2-D separable potential coupled on one axis: the density node's only edge goes to the
+    # particle slot carrying that coordinate (particle:0), labelled with it; none goes to the
+    # boundary network's neurons (they carry no q_j)
+    plane = {"type": "separable", "axes": [QUAD, QUAD]}
+    model = LearningSystem(
+        _coupled(
+            n=6,
+            potential=plane,
+            coupling={"estimator": "hdw", "c_F": 5e-5, "coordinate": coordinate},
+        )
+    )
+    node = model.density.node
+    assert node == f"density:{coordinate}"
+    assert set(model.graph.successors(node)) == {"particle:0"}
+    assert set(model.graph.predecessors(node)) == set()
+    assert model.graph.edges[node, "particle:0"]["coordinate"] == coordinate
+    assert model.graph.nodes["particle:0"]["kind"] == "particle"
+    assert model.graph.nodes["particle:0"]["dim"] == 2
+    assert set(model.density.cell.connections) == {"particle:0"}
+    # the slot is the one the neuron reads: coordinate j of particle slot 0 of every replica
+    j = int(coordinate[2:])
+    assert np.shares_memory(model.density.positions(), model.particles.theta)
+    np.testing.assert_array_equal(model.density.positions(), model.particles.theta[:, 0, j])
+    # control: the boundary neurons are on the graph but not connected to the density node
+    boundary = [n for n, k in model.graph.nodes(data="kind") if k in ("input", "output")]
+    assert boundary and not any(model.graph.has_edge(node, b) for b in boundary)
+
+
 def test_config_round_trip_keeps_the_coupling(tmp_path):
     cfg = _coupled()
     assert SystemConfig.from_dict(cfg.to_dict()) == cfg
