@@ -23,6 +23,12 @@ projections of the zero-padded parameter vector); :mod:`scenarios.transition.arm
 ``positive_control``
     Nelson trajectories of a 2-D harmonic superposition with a known hbar
     (:func:`analysis.controls.harmonic_nelson`), through exactly the same pipeline.
+``worlds``
+    the real-time claim's second positive control, inside the learning system (coupling put
+    in by hand): 100 replicas of a 1-parameter quadratic loss (gamma = 0.01, beta = 1, no
+    noise) coupled through a density neuron on q_0, released at rest from twice their ground
+    width; beside it ``worlds_coupling_off``, the same replicas with the coupling off
+    (:func:`scenarios.transition.arms.worlds_control`; the same tables for every seed).
 
 Every SGD arm (except ``no_change``) gets the same quench at 2/3 of the run: the teacher's
 weights are scaled by 0.6 (:func:`scenarios.common.quench`). The stationary window before it is
@@ -51,7 +57,11 @@ is in ``docs/claims.md``):
   (never enforced) against the Nelson route 2 m D (enforced by the controllers). Control:
   ``canonical_at_final``.
 - *real-time signatures* (adaptive): persistence of the strongest oscillation of <q> or <q^2>
-  after the quench (near 1: undamped). Control: ``no_change``.
+  after the quench (near 1: undamped). Control: ``no_change``. Decided only if both positive
+  controls pass the same test (> 0.8) in the run: the Nelson trajectories and the ``worlds``
+  arm (coupling put in by hand), whose line counts only when its narrowest width keeps half of
+  the zero-point floor -- its coupling-off control breathes with an equally undamped line but
+  collapses to a point, so it fails (persistence alone does not tell the two apart).
 
 Seeds vary the noise, never the scenario's validity (:mod:`scenarios.transition.wellposed`):
 the network shape, the quench, mu_c, beta_c and the controllers' bounds are fixed constants; the
@@ -89,6 +99,7 @@ from scenarios.transition.arms import (
     POSITIVE_DT,
     POSITIVE_HBAR,
     SGD_ARMS,
+    WORLDS_ARMS,
     adaptive_controllers,
     default_config,
     final_setting,
@@ -96,17 +107,19 @@ from scenarios.transition.arms import (
     quench_step,
     simulate,
 )
-from scenarios.transition.claims import CLAIMS, verdicts
+from scenarios.transition.claims import CLAIMS, WORLDS_FLOOR, realtime_controls, verdicts
 from scenarios.transition.figures import figures
 from scenarios.transition.measures import (
     analyse_arm,
     analyse_positive,
+    analyse_worlds,
     hbar_magnitude,
     madelung_fit,
     quadratic_potential,
     regime_windows,
     sgd_diffusion,
 )
+from scenarios.worlds.known_answers import HAND
 
 __all__ = [
     "CLAIMS",
@@ -164,6 +177,7 @@ class TransitionScenario(Experiment):
         pos = traj[traj.arm == "positive_control"]
         quick = bool(meta.get("quick", False))
         pos_res = analyse_positive(pos, steps, seed, rows, quick)
+        pos_res["worlds"] = analyse_worlds(traj[traj.arm.isin(WORLDS_ARMS)], seed, rows, quick)
         floor = pos_res["momentum_residual"]
         boundary = config.n_input + config.n_output
         for arm in SGD_ARMS:
@@ -201,7 +215,16 @@ class TransitionScenario(Experiment):
             **{f"adaptive_{k}_before_quench": v for k, v in res["adaptive"]["settling"].items()},
             "madelung_noise_floor": floor,
             "quantization_rayleigh_adaptive": res["adaptive"].get("rayleigh", float("nan")),
+            "realtime_positive_nelson_persistence": pos_res["persistence"][0],
+            "realtime_positive_worlds_coupling": HAND,
+            **{
+                f"realtime_positive_{arm}_{key}": value
+                for arm, w in pos_res["worlds"].items()
+                for key, value in (("persistence", w["persistence"][0]), ("floor", w["floor"]))
+            },
         }
+        _, failing, _ = realtime_controls(pos_res)
+        worlds = pos_res["worlds"]
         windows = regime_windows(steps, t_q, burn)
         notes = [
             "The adaptive arm's batch-size and step-size controllers enforce the consistency "
@@ -223,6 +246,18 @@ class TransitionScenario(Experiment):
             "(docs/physics.md#independent-replicas): interference and undamped lines are not "
             "expected for the SGD arms; the positive control shows what the instruments detect "
             "when present.",
+            "Real-time positive controls (the real-time verdict is decided only if both pass "
+            f"its test, persistence > 0.8): Nelson trajectories {pos_res['persistence'][0]:.3g}; "
+            "the worlds arm, replicas of a 1-parameter quadratic loss coupled through a density "
+            f"neuron on q_0 (beta = 1, no noise; {HAND}): "
+            + _worlds_text(worlds.get("worlds"))
+            + "; its coupling-off control: "
+            + _worlds_text(worlds.get("worlds_coupling_off"))
+            + f". The worlds line counts only when the narrowest width keeps {WORLDS_FLOOR:g} "
+            "of the zero-point floor: with the coupling off, the same cloud released at rest "
+            "breathes with an equally undamped line (persistence alone does not tell them "
+            "apart) but collapses to a point. "
+            + (f"Failing: {', '.join(failing)}." if failing else "Both pass."),
             f"Quench at step {t_q}: teacher weights x {QUENCH_SCALE}. Stationary window "
             f"[{burn}, {t_q}), real-time window [{t_q}, {steps}].",
             "Neurons as particles (imaginary time, clone/kill births): `make run` writes that "
@@ -237,6 +272,13 @@ class TransitionScenario(Experiment):
             summary,
             notes,
         )
+
+
+def _worlds_text(arm: dict[str, Any] | None) -> str:
+    """One worlds arm's persistence and zero-point floor, for the run's notes."""
+    if arm is None:
+        return "not run"
+    return f"persistence {arm['persistence'][0]:.3g}, zero-point floor {arm['floor']:.3g}"
 
 
 SCENARIO = TransitionScenario()

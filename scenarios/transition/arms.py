@@ -3,7 +3,11 @@
 Five SGD arms run on the same task and seed (:data:`SGD_ARMS`); every arm except ``no_change``
 gets the teacher quench (:func:`scenarios.common.quench`) at :func:`quench_step`. The
 ``positive_control`` arm is not simulated by the network: it is Nelson trajectories of a 2-D
-harmonic superposition with a known hbar (:func:`positive_control`).
+harmonic superposition with a known hbar (:func:`positive_control`). The ``worlds`` arm is the
+second positive control of the real-time claim, inside the learning system (coupling put in by
+hand): replicas of a 1-parameter quadratic loss coupled through a density neuron on ``q_0``
+(beta = 1, no noise), beside the same replicas with the coupling off
+(``worlds_coupling_off``); :func:`worlds_control`.
 
 Units: time in learning steps (the positive control in its own time unit, ``POSITIVE_DT`` per
 recorded step); ``MU_C`` in loss units per neuron.
@@ -45,6 +49,7 @@ from scenarios.common import quench
 from scenarios.common.draws import Draw
 from scenarios.common.teacher import builder
 from scenarios.transition import wellposed
+from scenarios.worlds.known_answers import positive_trajectories
 
 __all__ = [
     "ADAPTIVE_STEP_SIZE",
@@ -58,12 +63,16 @@ __all__ = [
     "POSITIVE_DT",
     "POSITIVE_HBAR",
     "SGD_ARMS",
+    "WORLDS_ARMS",
+    "WORLDS_REPLICAS",
+    "WORLDS_STEPS",
     "adaptive_controllers",
     "default_config",
     "final_setting",
     "positive_control",
     "quench_step",
     "simulate",
+    "worlds_control",
 ]
 
 COORDS = ["q_0", "q_1"]
@@ -77,6 +86,12 @@ NEURON_INTERVAL = 100
 MOMENTUM = 0.9
 POSITIVE_HBAR = 0.05
 POSITIVE_DT = 0.2
+WORLDS_ARMS = ("worlds", "worlds_coupling_off")
+"""The coupled-replica positive control (coupling put in by hand) and its coupling-off control."""
+WORLDS_REPLICAS = 100
+"""Replicas of the ``worlds`` arm (the coupled replicas' known answers are checked at 100)."""
+WORLDS_STEPS = 63
+"""Learning steps of the ``worlds`` arm: two periods of its 2-omega breathing (31.4 steps)."""
 
 
 def default_config(quick: bool) -> SystemConfig:
@@ -207,8 +222,9 @@ def simulate(
 
     ``canonical_at_final`` is built from the adaptive arm's :func:`final_setting`, so the arms
     run in the order of :data:`SGD_ARMS`. Each arm is one :func:`runner.run_arm` call (so a
-    ``dualsim run`` session checkpoints it); the positive control's trajectories are appended
-    to ``trajectories``. Every arm learns the teacher of ``draw``
+    ``dualsim run`` session checkpoints it); the positive control's trajectories and those of
+    the :data:`WORLDS_ARMS` (:func:`worlds_control`, coupling put in by hand) are appended to
+    ``trajectories``. Every arm learns the teacher of ``draw``
     (:func:`scenarios.transition.wellposed.check`; None: the config's own teacher), recorded as
     one ``draw_setup`` row of the events (arm ``setup``); ``canonical_at_final`` with another
     hidden count than ``config`` learns the conditioned teacher of its own shape.
@@ -219,7 +235,7 @@ def simulate(
     >>> tables = simulate(cfg, 6, progress=False)
     >>> sorted(set(tables["trajectories"]["arm"]))  # doctest: +NORMALIZE_WHITESPACE
     ['adaptive', 'canonical', 'canonical_at_final', 'momentum', 'no_change',
-     'positive_control']
+     'positive_control', 'worlds', 'worlds_coupling_off']
     """
     quench_at = {quench_step(steps): quench}
     parts = []
@@ -253,9 +269,38 @@ def simulate(
     # float, its empty controller-event frame having float columns
     tables["events"]["step"] = tables["events"]["step"].astype("int64")
     positive = positive_control(config.replicas, steps, config.seed)
+    worlds = [worlds_control(arm == WORLDS_ARMS[0], config.seed) for arm in WORLDS_ARMS]
     tables["trajectories"] = pd.concat(
-        [tables["trajectories"], positive.assign(arm="positive_control")],
+        [
+            tables["trajectories"],
+            positive.assign(arm="positive_control"),
+            *(w.assign(arm=arm) for arm, w in zip(WORLDS_ARMS, worlds, strict=True)),
+        ],
         ignore_index=True,
         sort=False,
     )
     return tables
+
+
+def worlds_control(coupling: bool = True, seed: int = 0) -> pd.DataFrame:
+    """The ``worlds`` arm (coupling put in by hand): its trajectory table ``step, replica, q_0``.
+
+    :data:`WORLDS_REPLICAS` real replicas of the learning system on the 1-parameter loss
+    ``q^2 / 2`` (gamma = 0.01, beta = 1, no noise), coupled through one density neuron on
+    ``q_0`` (HDW estimator, c_F = 5e-5: hbar = 0.2 with m = 1/gamma), released at rest from
+    their ground configuration scaled to twice its variance, for :data:`WORLDS_STEPS` steps
+    (:func:`scenarios.worlds.known_answers.positive_trajectories`). The run is a breathing with
+    an undamped 2-omega line whose narrowest width is the zero-point floor Var_g^2 / Var0.
+    ``coupling=False`` is the same replicas and start with c_F = 0: the same undamped line, but
+    the cloud collapses to a point. ``seed`` drives nothing here (no noise, no kernel).
+
+    Examples
+    --------
+    >>> df = worlds_control(coupling=False)
+    >>> df.columns.tolist(), int(df["step"].max()), df["replica"].nunique()
+    (['step', 'replica', 'q_0'], 63, 100)
+    """
+    arm = WORLDS_ARMS[0] if coupling else WORLDS_ARMS[1]
+    return positive_trajectories(
+        WORLDS_REPLICAS, WORLDS_STEPS, seed=seed, arm=arm, coupling=coupling
+    )

@@ -11,6 +11,15 @@ within a factor 1.5 in every analysis window
 (docs/physics.md#wave-function-and-consistency-condition). When it is not ``supported``, those
 verdicts are ``inconclusive`` with the note ``regime not reached``: a claim about the regime
 says nothing from a run outside it.
+
+The real-time claim :data:`REALTIME` has two positive controls, and is decided only if both
+pass in the same run (:func:`realtime_controls`): the Nelson trajectories and the ``worlds``
+arm, replicas of the learning system coupled by hand (coupling put in by hand). The worlds
+arm's line counts only when its narrowest width keeps :data:`WORLDS_FLOOR` of the zero-point
+floor: the same replicas with the coupling off breathe with an equally undamped line (a
+frictionless harmonic cloud released at rest), so persistence alone does not tell them apart.
+Otherwise the verdict is ``inconclusive`` (``positive control below detection``) and its
+``statistic`` names the failing control(s).
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from analysis.verdicts import REGIME_NOT_REACHED, Claim, Verdict
+from analysis.verdicts import REGIME_NOT_REACHED, Claim, Verdict, passes
+from scenarios.worlds.known_answers import HAND
 
 __all__ = [
     "CLAIMS",
@@ -31,13 +41,16 @@ __all__ = [
     "REALTIME",
     "REGIME",
     "SCHRODINGER",
+    "WORLDS_FLOOR",
     "consistency_regime",
     "fokker_planck",
     "hbar_routes_agree",
     "madelung_fixed_n",
+    "realtime_controls",
     "realtime_signatures",
     "schrodinger_adaptive",
     "verdicts",
+    "worlds_score",
 ]
 
 Results = dict[str, dict[str, Any]]
@@ -101,9 +114,15 @@ REALTIME = Claim(
     0.8,
     ">",
     "no_change",
-    NELSON_HARMONIC,
+    f"both: {NELSON_HARMONIC}; the worlds arm, replicas of a 1-parameter quadratic loss coupled "
+    f"on q_0 (beta = 1, no noise; {HAND}), its line counted only at >= 0.5 of the zero-point "
+    "floor",
     "transition",
 )
+WORLDS_FLOOR = 0.5
+"""The share of the zero-point floor (:func:`scenarios.transition.measures.zero_point_floor`)
+the worlds arm's narrowest width must keep for its line to count (coupled: 1; coupling off:
+near 0)."""
 CLAIMS: tuple[Claim, ...] = (
     REGIME,
     FOKKER_PLANCK,
@@ -213,19 +232,84 @@ def hbar_routes_agree(res: Results, pos: dict[str, Any]) -> Verdict:
     return HBAR_ROUTES.verdict(value, lo, hi, fin["route_gap"][0], pos["route_gap"][0])
 
 
+def worlds_score(arm: dict[str, Any] | None) -> float:
+    """The worlds arm's real-time score: its line's persistence, 0 when the line does not keep
+    :data:`WORLDS_FLOOR` of the zero-point floor (or the arm is missing).
+
+    Examples
+    --------
+    >>> worlds_score({"persistence": (1.0, 0.96, 1.0), "floor": 1.0})
+    1.0
+    >>> worlds_score({"persistence": (1.0, 0.96, 1.0), "floor": 0.0004}), worlds_score(None)
+    (0.0, 0.0)
+    """
+    if arm is None or not arm["floor"] >= WORLDS_FLOOR:
+        return 0.0
+    return float(arm["persistence"][0])
+
+
+def realtime_controls(pos: dict[str, Any]) -> tuple[float, list[str], str]:
+    """The real-time claim's two positive controls: (value, failing controls, detail).
+
+    ``pos["persistence"]`` is the Nelson control's persistence, ``pos["worlds"]`` the output of
+    :func:`scenarios.transition.measures.analyse_worlds` (coupling put in by hand). The value
+    is the smaller score when both pass :data:`REALTIME`'s test, else the first failing one
+    (the verdict is then ``inconclusive``); the detail, for the verdict's ``statistic``, gives
+    both scores, the coupling-off control and the failing names.
+
+    Examples
+    --------
+    >>> worlds = {"worlds": {"persistence": (1.0, 0.9, 1.0), "floor": 1.0},
+    ...           "worlds_coupling_off": {"persistence": (1.0, 0.9, 1.0), "floor": 0.0}}
+    >>> realtime_controls({"persistence": (0.95, 0.9, 1.0), "worlds": worlds})[:2]
+    (0.95, [])
+    >>> worlds["worlds"]["floor"] = 0.01
+    >>> value, failing, detail = realtime_controls({"persistence": (0.95,), "worlds": worlds})
+    >>> value, failing, "failing: worlds" in detail
+    (0.0, ['worlds'], True)
+    """
+    arms = pos.get("worlds") or {}
+    coupled, off = arms.get("worlds"), arms.get("worlds_coupling_off")
+    scores = {"Nelson": float(pos["persistence"][0]), "worlds": worlds_score(coupled)}
+    failing = [k for k, v in scores.items() if not passes(v, REALTIME.threshold, REALTIME.sense)]
+    value = scores[failing[0]] if failing else min(scores.values())
+
+    def arm_text(arm: dict[str, Any] | None) -> str:
+        if arm is None:
+            return "not run"
+        return f"persistence {arm['persistence'][0]:.3g}, zero-point floor {arm['floor']:.3g}"
+
+    detail = (
+        f"{REALTIME.statistic}; positive controls (decided only if both pass): Nelson "
+        f"{scores['Nelson']:.3g}, worlds {scores['worlds']:.3g} ({arm_text(coupled)}, floor "
+        f">= {WORLDS_FLOOR:g}; coupling off: {arm_text(off)}; {HAND})"
+    )
+    if failing:
+        detail += f"; failing: {', '.join(failing)}"
+    return value, failing, detail
+
+
 def realtime_signatures(res: Results, pos: dict[str, Any]) -> Verdict:
     """Adaptive arm: persistence of the strongest line of <q>, <q^2> after the quench.
+
+    Decided only if both positive controls pass (:func:`realtime_controls`): the Nelson
+    trajectories and the worlds arm (coupling put in by hand).
 
     Examples
     --------
     >>> res = {"adaptive": {"persistence": (0.0, 0.0, 0.0)},
     ...        "no_change": {"persistence": (0.0, 0.0, 0.0)}}
-    >>> realtime_signatures(res, {"persistence": (0.95, 0.9, 1.0)}).verdict
+    >>> worlds = {"worlds": {"persistence": (1.0, 0.96, 1.0), "floor": 1.0}}
+    >>> realtime_signatures(res, {"persistence": (0.95, 0.9, 1.0), "worlds": worlds}).verdict
     'not supported'
+    >>> v = realtime_signatures(res, {"persistence": (0.95, 0.9, 1.0)})  # no worlds arm
+    >>> v.verdict, v.note, v.statistic.endswith("failing: worlds")
+    ('inconclusive', 'positive control below detection', True)
     """
     ada, still = res["adaptive"], res["no_change"]
     value, lo, hi = ada["persistence"]
-    return REALTIME.verdict(value, lo, hi, still["persistence"][0], pos["persistence"][0])
+    positive, _, detail = realtime_controls(pos)
+    return REALTIME.verdict(value, lo, hi, still["persistence"][0], positive, statistic=detail)
 
 
 JUDGES = (

@@ -4,7 +4,9 @@
 the consistency gap ln(hbar_2mD / (|mu_c| / 2 pi)) with its ln 1.5 band), ``madelung_windows``
 (the Madelung fit per window), ``prediction_distances`` (Schrödinger vs Fokker-Planck
 prediction after the quench), ``densities`` (ensemble density of q_0), ``neuron_moves``
-(free-energy changes of neuron moves) and ``quench_response`` (<q_1> around the quench).
+(free-energy changes of neuron moves), ``quench_response`` (<q_1> around the quench) and
+``worlds_control`` (the width of the worlds arm and of its coupling-off control, coupling put
+in by hand).
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ import numpy as np
 import pandas as pd
 
 from scenarios.common import QUENCH_SCALE
-from scenarios.transition.arms import BATCH_BOUNDS, GAMMA_BOUNDS, MU_C, SGD_ARMS
-from scenarios.transition.claims import REGIME
+from scenarios.transition.arms import (
+    BATCH_BOUNDS,
+    GAMMA_BOUNDS,
+    MU_C,
+    SGD_ARMS,
+    WORLDS_ARMS,
+    WORLDS_REPLICAS,
+)
+from scenarios.transition.claims import REGIME, WORLDS_FLOOR
+from scenarios.worlds.known_answers import HAND
+from scenarios.worlds.measures import var_g
 
 __all__ = ["figures"]
 
@@ -212,6 +223,34 @@ def figures(
         fig.tight_layout()
         fig.savefig(path, dpi=110)
 
+    def worlds_fig(path: Path) -> None:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        worlds = pos.get("worlds", {})
+        # released at rest from Var(0) = 1 hbar/(m omega): the floor is Var_g^2 of Var(0)
+        floor = var_g(WORLDS_REPLICAS) ** 2
+        for arm in WORLDS_ARMS:
+            sub = traj[traj.arm == arm]
+            if sub.empty:
+                continue
+            var = sub.groupby("step")["q_0"].var(ddof=0)
+            label = arm
+            if arm in worlds:
+                w = worlds[arm]
+                label += f": persistence {w['persistence'][0]:.2f}, floor {w['floor']:.2g}"
+            ax.plot(var.index, var.to_numpy() / var.iloc[0], label=label)
+        ax.axhline(floor, color="k", ls="--", lw=0.8, label="zero-point floor")
+        ax.axhline(WORLDS_FLOOR * floor, color="k", ls=":", lw=0.8, label="pass line")
+        ax.set_xlabel("learning step")
+        ax.set_ylabel("Var(q_0) / Var(0)")
+        ax.set_title(f"Real-time positive control: the worlds arm ({HAND})", fontsize=10)
+        ax.set_ylim(-0.05, 1.5)
+        ax.legend(fontsize=8, loc="upper center", ncol=2)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+
     return {
         "controls_over_time": controls_fig,
         "madelung_windows": hbar_fig,
@@ -219,4 +258,5 @@ def figures(
         "densities": density_fig,
         "neuron_moves": moves_fig,
         "quench_response": quench_fig,
+        "worlds_control": worlds_fig,
     }

@@ -7,9 +7,10 @@ prediction of the density after the quench, the quantisation of neuron moves, an
 consistency regime: the gap ln(hbar_2mD / (|mu_c| / 2 pi)) in each analysis window
 (:func:`regime_windows`, :func:`consistency_gap`), how long each controller sat at a bound
 (:func:`bound_time`) and how settled gamma and M are before the quench (:func:`settling`).
-:func:`analyse_positive` measures the Nelson positive control with the same instruments. Both
-append tidy diagnostic rows and return the numbers the claims are judged on
-(:mod:`scenarios.transition.claims`).
+:func:`analyse_positive` measures the Nelson positive control with the same instruments, and
+:func:`analyse_worlds` the real-time statistic and the zero-point floor of the ``worlds`` arm
+and its coupling-off control (coupling put in by hand). All append tidy diagnostic rows and
+return the numbers the claims are judged on (:mod:`scenarios.transition.claims`).
 
 Mass convention: m = 1 / (2 gamma) for SGD arms, m = 1/gamma for the heavy ball (the fitted
 hbar_over_m does not depend on it); time unit: one learning step (the positive control's:
@@ -34,13 +35,17 @@ from scenarios.transition.arms import (
     MU_C,
     POSITIVE_DT,
     POSITIVE_HBAR,
+    WORLDS_ARMS,
 )
+from scenarios.worlds.known_answers import HAND, units
+from scenarios.worlds.measures import var_g
 
 __all__ = [
     "EFFORT",
     "SETTLE_FRACTION",
     "analyse_arm",
     "analyse_positive",
+    "analyse_worlds",
     "bound_time",
     "consistency_gap",
     "gap_series",
@@ -55,6 +60,7 @@ __all__ = [
     "sgd_diffusion",
     "shuffled_gap",
     "step_diffusion",
+    "zero_point_floor",
 ]
 
 SETTLE_FRACTION = 0.2
@@ -280,6 +286,85 @@ def analyse_positive(
             "value": out["persistence"][0],
         },
     ]
+    return out
+
+
+def zero_point_floor(sub: pd.DataFrame) -> float:
+    """The narrowest width of a ``worlds`` breathing over its zero-point prediction.
+
+    min_t Var(t) Var(0) / Var_g^2, Var the population variance of ``q_0`` over replicas and
+    Var_g = (1 - 1/R) / 2 hbar/(m omega) the coupled replicas' ground variance
+    (:func:`scenarios.worlds.measures.var_g`; hbar/(m omega) = 0.02 at the step size 0.01 of
+    :func:`scenarios.worlds.known_answers.positive_trajectories`): 1 for coupled replicas
+    released at rest (their width never falls below Var_g^2 / Var(0)), near 0 with the
+    coupling off (the cloud collapses to a point every half period).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(0.0, 1.0, 100)
+    >>> x = x / x.std() * np.sqrt(0.02)  # Var(0) = 1 hbar/(m omega)
+    >>> steps = np.arange(64)
+    >>> q = x[None, :] * np.cos(0.1 * steps)[:, None]  # uncoupled: collapses
+    >>> bool(zero_point_floor(to_frame(q[:, :, None], steps)) < 0.01)
+    True
+    """
+    arr = to_array(sub, ["q_0"])
+    var = arr.q[:, :, 0].var(axis=1)
+    ground = var_g(arr.q.shape[1]) * units(1.0, 0.01)["var_unit"]
+    return float(var.min() * var[0] / ground**2)
+
+
+def analyse_worlds(
+    traj: pd.DataFrame, seed: int, rows: list[dict[str, Any]], quick: bool
+) -> dict[str, dict[str, Any]]:
+    """The real-time statistic of the ``worlds`` arm and of its coupling-off control.
+
+    For each of :data:`~scenarios.transition.arms.WORLDS_ARMS` (rows of ``traj`` with that
+    ``arm``; coupling put in by hand): the persistence of the strongest line of <q_0>, <q_0^2>,
+    measured by exactly the estimator of the SGD arms' real-time claim
+    (:func:`analysis.schrodinger.realtime_signatures` over the whole run, which starts at the
+    release; bootstrap size from :data:`EFFORT`), and the :func:`zero_point_floor`. Appends
+    diagnostic rows; returns ``{arm: {"persistence": (value, low, high), "floor": float,
+    "signatures": table}}``.
+
+    Examples
+    --------
+    >>> from scenarios.transition.arms import worlds_control
+    >>> traj = worlds_control(coupling=False).assign(arm="worlds_coupling_off")
+    >>> rows = []
+    >>> out = analyse_worlds(traj, 0, rows, quick=True)
+    >>> sorted(out), round(out["worlds_coupling_off"]["persistence"][0], 2)
+    (['worlds_coupling_off'], 1.0)
+    >>> bool(out["worlds_coupling_off"]["floor"] < 0.01), rows[0]["arm"]
+    (True, 'worlds_coupling_off')
+    """
+    nboot = EFFORT[quick][1]
+    out: dict[str, dict[str, Any]] = {}
+    for arm in WORLDS_ARMS:
+        sub = traj[traj.arm == arm]
+        if sub.empty:
+            continue
+        sig = schrodinger.realtime_signatures(sub, ["q_0"], n_boot=nboot, seed=seed)
+        pers = _persistence(sig)
+        floor = zero_point_floor(sub)
+        out[arm] = {"persistence": pers, "floor": floor, "signatures": sig.table}
+        rows += [
+            {
+                "arm": arm,
+                "diagnostic": "realtime",
+                "quantity": f"persistence ({HAND})",
+                "value": pers[0],
+                "ci_low": pers[1],
+                "ci_high": pers[2],
+            },
+            {
+                "arm": arm,
+                "diagnostic": "realtime",
+                "quantity": f"zero-point floor min Var Var(0) / Var_g^2 ({HAND})",
+                "value": floor,
+            },
+        ]
     return out
 
 

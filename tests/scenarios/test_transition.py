@@ -11,6 +11,7 @@ from analysis.verdicts import NOTES, VERDICT_COLUMNS
 from runner import report
 from scenarios import transition
 from scenarios.transition import claims
+from scenarios.worlds.known_answers import HAND
 
 CLAIMS = {c.name for c in transition.CLAIMS}
 ARMS = {"canonical", "adaptive", "canonical_at_final", "momentum", "no_change"}
@@ -39,7 +40,7 @@ def test_output_folder_and_schemas(quick_run):
         frame = pd.read_parquet(out / f"{name}.parquet")
         assert "arm" in frame.columns, name
     traj = pd.read_parquet(out / "trajectories.parquet")
-    assert set(traj["arm"]) == ARMS | {"positive_control"}
+    assert set(traj["arm"]) == ARMS | {"positive_control", "worlds", "worlds_coupling_off"}
     model = pd.read_parquet(out / "model.parquet")
     assert set(model["arm"]) == ARMS
     adaptive = model[model.arm == "adaptive"]
@@ -117,6 +118,23 @@ def test_positive_control_is_detected(quick_run):
     for claim in transition.CLAIMS:
         value = v.loc[claim.name, "positive_control_value"]
         assert value < claim.threshold if claim.sense == "<" else value > claim.threshold
+
+
+def test_realtime_needs_both_positive_controls(quick_run):
+    """Nelson and the worlds arm (coupling put in by hand) both pass; the coupling-off control
+    of the worlds arm does not; every output naming the worlds arm says coupling put in by hand."""
+    v = pd.read_csv(quick_run.out / "verdicts.csv").set_index("claim")
+    row = v.loc[claims.REALTIME.name]
+    assert HAND in row["statistic"] and "failing" not in row["statistic"]
+    assert row["positive_control_value"] > claims.REALTIME.threshold
+    diag = pd.read_parquet(quick_run.out / "diagnostics.parquet")
+    worlds = diag[diag.arm.isin(["worlds", "worlds_coupling_off"])]
+    assert len(worlds) == 4 and worlds["quantity"].str.contains(HAND, regex=False).all()
+    floor = worlds[worlds.quantity.str.startswith("zero-point")].set_index("arm")["value"]
+    assert floor["worlds"] >= claims.WORLDS_FLOOR > floor["worlds_coupling_off"]
+    summary = (quick_run.out / "summary.md").read_text()
+    assert "Real-time positive controls" in summary and f"{HAND}): persistence" in summary
+    assert (quick_run.out / "figures" / "worlds_control.png").is_file()
 
 
 def test_report_rewrites_identical_verdicts(quick_run):
