@@ -17,7 +17,15 @@ Q >= 5 and the ground-width shift is <= 10 %; the boundary is reported in ``(1 -
 and ``T/(hbar omega)``.
 
 Arms (:mod:`scenarios.worlds.arms`): ground state, squeezed breathing and free spreading, each
-against coupling off, ``calogero`` and ``frozen``; the budget grid; a head-on collision
+against coupling off, ``calogero`` and ``frozen``; the budget grid
+(:mod:`scenarios.worlds.budget`), run through the sweep runner (:func:`runner.sweep.run_sweep`,
+serially inside the run): one run of :func:`~scenarios.worlds.budget.budget_cell` per grid
+point of the config fields ``momentum`` (beta), ``batch_size`` (M) and ``step_size`` (gamma)
+and per seed, the seeds spawned by the sweep runner from the run's seed, so the same seed gives
+the same bits; :func:`~scenarios.worlds.budget.run_budget` reruns or extends the grid (more
+points, seeds, a process pool) into a kept sweep folder, and
+:func:`~scenarios.worlds.budget.budget_tables` reads such a folder back for the analysis; a
+head-on collision
 (documentation only): finite-N density couplings do not form the nodes that interference
 fringes need (the literature on many-interacting-worlds reports the same), so fringes are no
 acceptance test here.

@@ -10,14 +10,10 @@ friction (``hdw``, off, ``calogero``, ``frozen``), and free spreading (``k = 0``
 (:func:`~scenarios.worlds.known_answers.collision`; hdw, off, calogero), the correlation of the
 replica histogram with the quantum interference term.
 
-Decoherence-budget arms (20 replicas each): a grid of heavy-ball friction ``(1 - beta)/omega``
-(:data:`FRICTIONS`) x mini-batch size M x step size gamma (one gamma in a quick run, two
-otherwise), where M is chosen per friction to give the target temperatures
-:data:`TEMPERATURES` (:data:`QUICK_TEMPERATURES` in a quick run; in ``hbar omega``) through
-the SGD noise of the quadratic loss, ``T = gamma sigma^2 / (2 M (1 - beta))`` with per-sample
-gradient variance ``sigma^2 = 1`` (M = 0: noise-free); each cell runs a squeezed start (the
-2-omega line) and a ground start (the width shift) for two trap periods, over seeds. One
-labelled arm uses an explicit noise temperature instead of SGD noise.
+The decoherence budget (:mod:`scenarios.worlds.budget`) runs through the sweep runner: one
+run of :func:`~scenarios.worlds.budget.budget_cell` per grid point of heavy-ball friction,
+mini-batch size M and step size gamma (and seed), its rows collected into ``worlds`` and
+``arms``.
 """
 
 from __future__ import annotations
@@ -29,6 +25,7 @@ import pandas as pd
 
 from models import SystemConfig
 from runner import arm_tables, concat_arms, run_arm
+from scenarios.worlds.budget import run_budget
 from scenarios.worlds.known_answers import (
     C_F,
     GAMMA,
@@ -37,41 +34,20 @@ from scenarios.worlds.known_answers import (
     RELAX_TIME,
     collision,
     recorder_of,
-    units,
     world_config,
     world_run,
 )
-from scenarios.worlds.measures import var_g
 
 __all__ = [
-    "BUDGET_REPLICAS",
     "COLLISION_REPLICAS",
-    "FRICTIONS",
-    "QUICK_TEMPERATURES",
-    "TEMPERATURES",
     "ArmSetting",
     "arm_settings",
     "default_config",
     "simulate",
 ]
 
-FRICTIONS = (0.03, 0.1, 0.3, 1.0, 3.0)
-"""Heavy-ball friction ``(1 - beta) / omega`` of the budget grid."""
-
-TEMPERATURES = (0.0, 0.01, 0.03, 0.1, 0.3)
-"""Target noise temperatures ``T / (hbar omega)`` of the budget grid (0: noise-free)."""
-
-QUICK_TEMPERATURES = (0.0, 0.03, 0.3)
-"""The quick run's temperatures."""
-
-BUDGET_REPLICAS = 20
-"""Replicas of every budget run."""
-
 COLLISION_REPLICAS = (100, 400)
 """Replicas of the collision arms (quick, full)."""
-
-BUDGET_TIME = 4 * math.pi
-"""Duration of a budget run: two trap periods (four breathing periods), units 1/omega."""
 
 
 @dataclass(frozen=True)
@@ -109,23 +85,15 @@ def default_config(quick: bool) -> SystemConfig:
     return world_config(20 if quick else 100)
 
 
-def _sgd_batch(friction: float, gamma: float, tau: float) -> tuple[int, float]:
-    """The mini-batch M giving ``T / (hbar omega)`` close to ``tau`` and the T it gives."""
-    u = units(1.0, gamma, C_F)
-    one_minus_beta = friction * u["omega"]
-    hw = u["hbar"] * u["omega"]
-    m = max(1, round(gamma / (2.0 * one_minus_beta * tau * hw)))
-    return m, gamma / (2.0 * m * one_minus_beta) / hw
-
-
 def arm_settings(base: SystemConfig, quick: bool) -> list[ArmSetting]:
-    """Every arm of a run (known answers at ``base.replicas``, then the budget grid).
+    """The known-answer arms of a run (``base.replicas`` replicas; the budget is
+    :func:`~scenarios.worlds.budget.run_budget`).
 
     Examples
     --------
     >>> s = arm_settings(default_config(True), True)
-    >>> [a.arm for a in s][:3], sum(a.family == "budget" for a in s)
-    (['ground_hdw', 'ground_off', 'ground_calogero'], 54)
+    >>> [a.arm for a in s][:3], len(s)
+    (['ground_hdw', 'ground_off', 'ground_calogero'], 11)
     """
     n, gamma, seed = base.replicas, base.step_size, base.seed
     relax = dict(
@@ -170,42 +138,7 @@ def arm_settings(base: SystemConfig, quick: bool) -> list[ArmSetting]:
                 seed=seed,
             )
         )
-    gammas = (GAMMA,) if quick else (GAMMA, 4 * GAMMA)
-    seeds = 2 if quick else 3
-    for g in gammas:
-        for friction in FRICTIONS:
-            for tau in QUICK_TEMPERATURES if quick else TEMPERATURES:
-                m, t_real = _sgd_batch(friction, g, tau) if tau else (0, 0.0)
-                for s in range(seeds if tau else 1):
-                    kind = "sgd" if tau else "none"
-                    out.extend(_budget_pair(friction, g, m, t_real, kind, s, 1000 * seed + s))
-    for s in range(seeds):  # the labelled explicit-noise arm
-        out.extend(_budget_pair(0.1, GAMMA, 0, 0.01, "explicit", s, 1000 * seed + s))
     return out
-
-
-def _budget_pair(
-    friction: float, gamma: float, m: int, tau: float, noise: str, index: int, seed: int
-) -> list[ArmSetting]:
-    name = f"budget_f{friction:g}_g{gamma:g}_m{m}_{noise}_s{index}"
-    common = dict(
-        family="budget",
-        n=BUDGET_REPLICAS,
-        duration=BUDGET_TIME,
-        friction=friction,
-        gamma=gamma,
-        batch_size=m,
-        temperature=tau if noise == "explicit" else 0.0,
-        noise=noise,
-        T_over_hbar_omega=tau,
-        seed=seed,
-    )
-    return [
-        ArmSetting(f"{name}_squeezed", var0=1.0, start_kind="squeezed", **common),
-        ArmSetting(
-            f"{name}_ground", var0=var_g(BUDGET_REPLICAS), start_kind="ground_start", **common
-        ),
-    ]
 
 
 def _build(setting: ArmSetting, c_f: float):
@@ -235,8 +168,10 @@ def simulate(
 ) -> dict[str, pd.DataFrame]:
     """Run every arm; the standard tables of the known-answer arms, ``worlds`` (every arm's
     recorder table), ``arms`` (the settings) and ``collision`` (one row per collision arm:
-    ``corr``, ``positive``, ``t``), each with an ``arm`` column. Each arm runs
-    its own physical duration (``steps`` is not used)."""
+    ``corr``, ``positive``, ``t``), each with an ``arm`` column. The decoherence budget runs
+    through the sweep runner (:func:`~scenarios.worlds.budget.run_budget`, serially in this
+    process); its rows follow the known-answer arms'. Each arm runs its own physical duration
+    (``steps`` is not used)."""
     c_f = float(base.coupling["c_F"]) if base.coupling else C_F
     per_arm = []
     worlds = []
@@ -244,9 +179,11 @@ def simulate(
     for setting in settings:
         build, _, n_steps = _build(setting, c_f)
         model = run_arm(setting.arm, build, n_steps, progress)
-        if setting.family != "budget":
-            per_arm.append(arm_tables(model, setting.arm))
+        per_arm.append(arm_tables(model, setting.arm))
         worlds.append(recorder_of(model).frame().assign(arm=setting.arm))
+    budget_worlds, budget_arms = run_budget(
+        seed=int(base.seed), quick=quick, c_F=c_f, progress=progress
+    )
     rows = []
     n_c = COLLISION_REPLICAS[0 if quick else 1]
     for est, on in (("hdw", True), ("off", False), ("calogero", True)):
@@ -254,7 +191,9 @@ def simulate(
         out = collision(n_c, estimator="hdw" if est == "off" else est, coupling=on, arm=arm)
         rows.append({"arm": arm, "n": n_c, **out})
     tables = concat_arms(per_arm)
-    tables["worlds"] = pd.concat(worlds, ignore_index=True)
+    tables["worlds"] = pd.concat([*worlds, budget_worlds], ignore_index=True)
     tables["collision"] = pd.DataFrame(rows)
-    tables["arms"] = pd.DataFrame([asdict(s) for s in settings])
+    tables["arms"] = pd.concat(
+        [pd.DataFrame([asdict(s) for s in settings]), budget_arms], ignore_index=True
+    )
     return tables

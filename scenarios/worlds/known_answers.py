@@ -240,6 +240,7 @@ def world_run(
     gamma: float = GAMMA,
     positions: np.ndarray | None = None,
     velocities: np.ndarray | None = None,
+    config: SystemConfig | None = None,
     **options: Any,
 ) -> tuple[Any, WorldRecorder, int]:
     """The pieces of one coupled run: ``(build, recorder, steps)`` for :func:`runner.run_arm`.
@@ -249,7 +250,9 @@ def world_run(
     ``duration`` (units 1/omega). ``start`` is ``ground`` (the estimator's scaled ground
     configuration) or ``quantiles`` (normal quantiles, not a ground configuration); explicit
     ``positions`` (units ``sqrt(hbar/(m omega))``) replace it, and ``velocities`` (units
-    ``sqrt(hbar omega / m)``) replace the start at rest.
+    ``sqrt(hbar omega / m)``) replace the start at rest. An explicit ``config`` (a
+    :func:`world_config` of ``n`` replicas, e.g. a sweep's grid point) replaces
+    ``world_config(n, ...)``: its step size, estimator and ``c_F`` (> 0) set the units.
 
     Examples
     --------
@@ -257,13 +260,16 @@ def world_run(
     >>> model = build(); steps, model.density.node, len(rec.rows)
     (20, 'density:q_0', 1)
     """
+    if config is not None:
+        gamma, estimator = float(config.step_size), config.coupling["estimator"]
+        options = {"c_F": float(config.coupling["c_F"])}
     u = units(k, gamma, options.get("c_F", C_F))
     if estimator == "kernel":
         options.setdefault("bandwidth", KERNEL_BANDWIDTH * math.sqrt(u["var_unit"]))
     if estimator == "frozen":  # the snapshot: the continuum ground state N(0, hbar/(2 m omega))
         options.setdefault("reference_mean", 0.0)
         options.setdefault("reference_variance", 0.5 * u["var_unit"])
-    cfg = world_config(n, estimator=estimator, k=k, gamma=gamma, **options)
+    cfg = config or world_config(n, estimator=estimator, k=k, gamma=gamma, **options)
     if positions is not None:
         x0 = np.asarray(positions, dtype=float)
     elif start == "ground":
