@@ -18,7 +18,9 @@ population PDE linearised about the self-consistent state. On each plateau (the 
 settling steps from uniform centres) D is measured by Kramers-Moyal on one-step pairs and the
 density of the positions every 10 steps is compared, by L1 over 32 bins, with the
 self-consistent Perron state at that measured D, against twice the split-half floor; the state
-predicted at the other M is the control.
+predicted at the other M is the control (more than twice the floor away on every plateau;
+with 2000-step plateaus it is only 2.1-2.3 floors away, so 3000 is the smallest size that
+separates the two r).
 """
 
 from __future__ import annotations
@@ -180,7 +182,6 @@ def test_adiabatic_batch_schedule_keeps_the_network_at_the_predicted_state():
     frame = model.model_frame()
     assert int(model.particles.refused.sum()) == 0
     predicted = {m: network_point(net, ADIABATIC_ALPHA, m) for m in set(ADIABATIC_BATCHES)}
-    own_ratio, other_ratio = [], []
     for first, last, m, r, gap in plateaus:
         start = first + M_SETTLE if first == 0 else first
         ms = frame[(frame.step > first) & (frame.step <= last)].batch_size
@@ -211,6 +212,4 @@ def test_adiabatic_batch_schedule_keeps_the_network_at_the_predicted_state():
             f"= {other.batch} {l1_other:.4f}"
         )
         assert l1 <= 2 * floor
-        own_ratio.append(l1 / floor)
-        other_ratio.append(l1_other / floor)
-    assert np.mean(other_ratio) > np.mean(own_ratio)
+        assert l1_other > 2 * floor  # the test tells the two plateaus' states apart
