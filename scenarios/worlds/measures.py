@@ -256,8 +256,8 @@ def boundary(cells: pd.DataFrame) -> dict[str, float]:
     ``friction_c`` where Q falls to 5 at T = 0 (with its interval from the Q intervals),
     ``temperature_c`` where the width shift reaches 10 % at the largest friction whose
     noise-free line has Q >= 5 (``friction_for_temperature``; interval from the shift
-    intervals), and ``temperature_c_f<friction>`` at every friction (log interpolation;
-    ``inf``: not reached on the grid).
+    intervals of ``|shift|``), and ``temperature_c_f<friction>`` at every friction (log
+    interpolation; ``inf``: not reached on the grid, ``-inf``: reached below the grid).
 
     Examples
     --------
@@ -296,7 +296,11 @@ def boundary(cells: pd.DataFrame) -> dict[str, float]:
     warm = c[(c.friction == z0) & (c.T_over_hbar_omega > 0)]
     temps = warm.T_over_hbar_omega.to_numpy()
     out["temperature_c"] = cross(temps, warm.width_shift.to_numpy())
-    out["temperature_c_low"] = cross(temps, warm.width_shift_high.to_numpy())
-    out["temperature_c_high"] = cross(temps, warm.width_shift_low.to_numpy())
+    # the interval of |shift| from that of the shift (it contains 0 when the shift's does)
+    lo, hi = warm.width_shift_low.to_numpy(), warm.width_shift_high.to_numpy()
+    abs_hi = np.maximum(np.abs(lo), np.abs(hi))
+    abs_lo = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+    out["temperature_c_low"] = cross(temps, abs_hi)
+    out["temperature_c_high"] = cross(temps, abs_lo)
     out["friction_for_temperature"] = float(z0)
     return out
