@@ -25,6 +25,14 @@ parent_id, birth_step, theta, psi, event``, plus one row per birth and death), `
 (the network's Psi on its grid) and ``arms`` (the settings). Runs shorter than
 :data:`MIN_STEPS` steps are refused before anything is simulated.
 
+The adiabatic arm moves r slowly enough (``d ln r / dt <= 0.1 x`` the current gap) that the
+density stays at the predicted stationary state of every r it passes: by the birth rate alpha
+on the frozen harmonic (the ``clone`` schedule of
+:func:`scenarios.particles.arms.adiabatic_schedule`) and by the per-neuron batch M on the
+network (the ``batch_size`` schedule of :func:`scenarios.particles.adiabatic.batch_schedule`,
+against the self-consistent Perron state at each M). It runs in the slow tests, not in
+``dualsim run particles``.
+
 :func:`frozen` is the known-answer entry point (non-interacting particles in a frozen
 polynomial potential, through the real ``neuron_count`` controller agent in its ``clone``
 policy).

@@ -12,8 +12,9 @@ fixed ``mu_c`` (:func:`analysis.self_consistent.self_consistent` on the network'
 ``Psi`` at the deepest point. The rate that sets how fast r may move is the slowest relaxation
 rate of the population PDE linearised about that state (:func:`linear_rates`), with the
 potential's response to the density included: each well's depth follows its own population, so
-the frozen potential's Perron gap (the tunnelling rate between near-degenerate wells, 1e-7 to
-1e-5 per step here) is not a relaxation rate of the network.
+the frozen potential's Perron gap (the tunnelling rate between near-degenerate wells: 2.3e-5
+per step at M = 2, against a linearised gap of 3.4e-3) is not a relaxation rate of the
+network.
 
 M is an integer: :func:`batch_schedule` moves it one unit at a time and holds each value long
 enough that every jump's ``|Delta ln r|`` over the time since the previous change is at most
