@@ -258,7 +258,8 @@ def run_budget(
 
     Three sweeps of :func:`budget_cell` (noise ``none``: one run per point; ``sgd`` and
     ``explicit``: ``seeds`` replicates, default 2 quick and 3 otherwise) over ``points``
-    (default :func:`budget_points`), into ``out/<noise>`` (default a temporary folder). Each
+    (default :func:`budget_points`), into ``out/<noise>`` (default a temporary folder; the same
+    call into the same ``out`` again resumes, skipping complete runs). Each
     sweep's root seed is drawn from ``SeedSequence([seed, 18])``. ``executor`` is the sweep
     runner's (``serial`` inside a run).
 
