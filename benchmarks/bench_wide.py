@@ -109,6 +109,13 @@ def _rss() -> int:
 
 
 def _peak_rss() -> int:
+    """This process's own peak resident set (VmHWM of its address space). ``ru_maxrss`` is not
+    used: after a (v)fork and exec it keeps the parent's peak, so a worker started by a large
+    ``make bench`` process would report the parent's memory."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
