@@ -257,7 +257,7 @@ class TransitionScenario(Experiment):
             "of the zero-point floor: with the coupling off, the same cloud released at rest "
             "breathes with an equally undamped line (persistence alone does not tell them "
             "apart) but collapses to a point. "
-            + (f"Failing: {', '.join(failing)}." if failing else "Both pass."),
+            + (f"Failing: {', '.join(failing)}." if failing else "Nelson and worlds both pass."),
             f"Quench at step {t_q}: teacher weights x {QUENCH_SCALE}. Stationary window "
             f"[{burn}, {t_q}), real-time window [{t_q}, {steps}].",
             "Neurons as particles (imaginary time, clone/kill births): `make run` writes that "
