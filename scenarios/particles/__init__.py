@@ -10,7 +10,8 @@ sets the regime, with no fitted parameter: ``Var / (T/k) = 2 / (1 + sqrt(1 + r))
 harmonic Psi. It is imaginary time: real-time signatures stay null.
 
 Arms (:mod:`scenarios.particles.arms`): the crossover sweep of a frozen harmonic Psi (9 r in
-[0.01, 100], two (alpha, D, eta) triples each; quick: 5 r, one triple), the grand-canonical arm
+[0.01, 100], two (alpha, D, eta) triples each; quick: 5 r, one triple; through the sweep runner,
+:func:`scenarios.particles.arms.run_crossover`, one run per triple), the grand-canonical arm
 at r = 1, its null controls (entropy-aware births, shuffled Psi, alpha = 0, common noise) and
 the positive control (pure branching, eta = 0); five of those arms started displaced and
 three collision arms (the real-time null); and one network pair: the real mean-field network

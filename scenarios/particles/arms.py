@@ -10,7 +10,9 @@ Every arm is one frozen-potential :class:`~models.LearningSystem` (non-interacti
     reached by one (quick) or two (full) ``(alpha, D, eta)`` triples with
     ``eta k sqrt(1 + r)`` fixed (0.02 with ``T = 0.1``; 0.01 with ``T = 0.025``), so that every
     arm relaxes equally fast and the discrete-time forms differ from the continuous ones by
-    at most 1 %.
+    at most 1 %. The sweep runs through the sweep runner (:func:`run_crossover`: one
+    :func:`crossover_cell` per triple, grid keys ``controllers.neuron_count.alpha``,
+    ``diffusion`` and ``step_size``, run seeds spawned by the sweep runner from the run's seed).
 ``grand_canonical``
     ``eta = 0.01``, ``D = 1e-3``, ``alpha = 0.05`` (``r = 1``; Perron variance 0.0828).
 ``entropy_aware``, ``shuffled``, ``fixed_n``, ``common_noise``
@@ -46,8 +48,11 @@ Every arm is one frozen-potential :class:`~models.LearningSystem` (non-interacti
 from __future__ import annotations
 
 import math
+import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -55,7 +60,8 @@ import pandas as pd
 from analysis.imaginary_time import harmonic
 from models import LearningSystem, SystemConfig
 from models.particles import ParticleRecorder
-from runner import arm_tables, concat_arms, run_arm
+from runner import RunFailed, arm_tables, concat_arms, run_arm, write_tables
+from runner.sweep import collect, run_sweep
 
 __all__ = [
     "ALPHA",
@@ -63,6 +69,7 @@ __all__ = [
     "COLLISION_N",
     "COLLISION_REPLICAS",
     "COLLISION_STEPS",
+    "CROSSOVER_TABLES",
     "D0",
     "DISPLACEMENT",
     "ETA",
@@ -76,8 +83,11 @@ __all__ = [
     "NetworkRecorder",
     "adiabatic_schedule",
     "arm_settings",
+    "crossover_cell",
+    "crossover_tables",
     "crossover_triples",
     "default_config",
+    "run_crossover",
     "simulate",
 ]
 
@@ -381,14 +391,134 @@ def particles_of(model: LearningSystem, arm: str) -> dict[str, pd.DataFrame]:
     return tables
 
 
+CROSSOVER_TABLES = ("model", "trajectories", "neurons", "neuron_states", "events", "particles")
+"""Tables every crossover cell writes (each with its arm column)."""
+CROSSOVER_KEYS = ("controllers.neuron_count.alpha", "diffusion", "step_size")
+"""Grid keys of the crossover sweep."""
+
+
+def _setting_of(config: SystemConfig) -> ArmSetting:
+    """The crossover setting of a cell's config (arm named by its ``alpha, D, eta``)."""
+    alpha = float(config.controllers[0]["alpha"])
+    D, eta = float(config.diffusion), float(config.step_size)
+    arm = f"crossover_alpha{alpha:.6g}_D{D:.6g}_eta{eta:.6g}"
+    return ArmSetting(arm, alpha, D, eta, D / eta, 2 * alpha * D / (eta**2 * K), family="crossover")
+
+
+def crossover_cell(
+    config: SystemConfig,
+    out: str | Path,
+    quick: bool = False,
+    steps: int | None = None,
+    progress: bool = False,
+) -> None:
+    """One arm of the crossover sweep (a :func:`runner.sweep.run_sweep` scenario callable).
+
+    ``config`` is an arm config of the frozen harmonic (:func:`arm_config`) whose ``alpha``
+    (the ``clone`` controller's), ``diffusion`` and ``step_size`` define the triple; runs
+    ``steps`` steps (default the scenario's quick length) and writes the
+    :data:`CROSSOVER_TABLES` to ``out``, arm ``crossover_alpha<a>_D<D>_eta<eta>``. ``quick``
+    is not used.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> s = arm_settings(quick=True)[2]
+    >>> cfg = arm_config(default_config(True).replace(n_hidden=50), s, 0)
+    >>> d = Path(tempfile.mkdtemp())
+    >>> crossover_cell(cfg, d, steps=20)
+    >>> pd.read_parquet(d / "model.parquet").arm.iloc[0]
+    'crossover_alpha0.0707107_D0.00141421_eta0.0141421'
+    """
+    del quick
+    setting = _setting_of(config)
+    n = 1500 if steps is None else int(steps)
+    model = run_arm(setting.arm, partial(_build, config, setting), n, progress, tables=particles_of)
+    write_tables(out, particles_of(model, setting.arm), csv_max_rows=0)
+
+
+def crossover_tables(folder: str | Path, names: Sequence[str]) -> list[dict[str, pd.DataFrame]]:
+    """The per-arm tables of a sweep folder of :func:`crossover_cell` runs, point ``i`` named
+    ``names[i]`` (the sweep's columns dropped), in point order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> s = arm_settings(quick=True)[:2]
+    >>> d = tempfile.mkdtemp()
+    >>> out = run_crossover(default_config(True).replace(n_hidden=50), s, 20, out=d)
+    >>> [t["model"].arm.iloc[0] for t in crossover_tables(d, ["x", "y"])]
+    ['x', 'y']
+    """
+    frames = {}
+    for table in CROSSOVER_TABLES:
+        frame = collect(folder, table)
+        head = list(frame.columns[: list(frame.columns).index("run_id")])
+        point = frame["point"].to_numpy()
+        frame = frame.drop(columns=[*head, "run_id", "point", "replicate", "seed"])
+        frames[table] = (frame.rename(columns={f"{k}_run": k for k in head}), point)
+    out = []
+    for i, name in enumerate(names):
+        arm = {}
+        for table, (frame, point) in frames.items():
+            arm[table] = frame[point == i].reset_index(drop=True).assign(arm=name)
+        out.append(arm)
+    return out
+
+
+def run_crossover(
+    base: SystemConfig,
+    settings: Sequence[ArmSetting],
+    steps: int,
+    progress: bool = False,
+    *,
+    executor: str = "serial",
+    out: str | Path | None = None,
+) -> list[dict[str, pd.DataFrame]]:
+    """Run the crossover arms ``settings`` through the sweep runner; their per-arm tables.
+
+    One :func:`crossover_cell` per setting (grid keys :data:`CROSSOVER_KEYS`) into ``out``
+    (default a temporary folder), the root seed drawn from ``SeedSequence([base.seed, 37])``;
+    ``executor`` is the sweep runner's (``serial`` inside a run).
+
+    Raises
+    ------
+    RunFailed
+        A cell failed (its error).
+    """
+    points = [dict(zip(CROSSOVER_KEYS, (s.alpha, s.D, s.eta), strict=True)) for s in settings]
+    root = int(np.random.SeedSequence([int(base.seed), 37]).generate_state(1, np.uint64)[0] >> 1)
+    cfg = arm_config(base, settings[0], 0)
+    with tempfile.TemporaryDirectory(prefix="dualsim-particles-crossover-") as tmp:
+        folder = Path(tmp) if out is None else Path(out)
+        res = run_sweep(
+            cfg,
+            points,
+            executor=executor,
+            out=folder,
+            scenario=crossover_cell,
+            steps=int(steps),
+            seed=root,
+            progress=progress,
+        )
+        if res.failed:
+            err = res.index.loc[res.index["status"] != "done", "error"].iloc[0]
+            raise RunFailed(f"crossover cell failed: {err}")
+        return crossover_tables(folder, [s.arm for s in settings])
+
+
 def simulate(
     base: SystemConfig, quick: bool, steps: int, progress: bool
 ) -> dict[str, pd.DataFrame]:
-    """Run every arm; the tables (``model``, ``trajectories``, ``neurons``, ``neuron_states``,
-    ``events``, ``particles``, ``psi_grid``, ``arms``), each with an ``arm`` column."""
-    per_arm = []
+    """Run every arm (the crossover sweep through :func:`run_crossover`); the tables
+    (``model``, ``trajectories``, ``neurons``, ``neuron_states``, ``events``, ``particles``,
+    ``psi_grid``, ``arms``), each with an ``arm`` column."""
     settings = arm_settings(quick)
+    sweep = [s for s in settings if s.family == "crossover"]
+    per_arm = run_crossover(base, sweep, steps, progress)
     for i, setting in enumerate(settings):
+        if setting.family == "crossover":
+            continue
         if setting.family == "network":
             n = steps * setting.steps_factor
             cfg = network_config(base, setting, i)
