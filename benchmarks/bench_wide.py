@@ -18,14 +18,28 @@ same operand shapes, alternating with the steps, under the same BLAS settings.
 * **scaling**: R = 64, layered 1-N-1, tanh, M = 128, relax 3, N = 512 ... 8192: the fitted
   exponents of step time and of the peak RSS above the import baseline against N. Goal <= 1.1.
 
-Definitions. Useful FLOPs per step = 2 R M E (2 s + 3), E the weights (edges), s the relaxation
-steps the step ran (read off the relaxed state): one product with the weights per
-pre-activation (the forward sweep and each step's evaluation, s + 1), one with their transpose
-per relaxation step (s), and the two gradient products (2): 2 s + 3 products of 2 R M E FLOPs.
-State traffic per step = 8 R M n (4 s + 6) bytes in float64: a relaxation step has to read x,
-f(y), f'(y) and write x (4 passes over an ``(R, n, M)`` array), and the step as a whole once
-writes x, f(y), f'(y) in the forward sweep, e and delta at the end, and reads x and delta for
-the gradients (6 passes).
+Definitions (s: the relaxation steps the step ran, read off the relaxed state).
+
+* Useful FLOPs per step = 2 R M E (2 s + 3), E the weights (edges): one product with the
+  weights per pre-activation (the forward sweep and each step's evaluation, s + 1), one with
+  their transpose per relaxation step (s), and the two gradient products (2). A layered network
+  does fewer: the hidden pre-activations read only the clamped inputs (computed once) and the
+  inputs take no transposed product, so the step performs 2 R M (2 E_in + (2 s + 2) E_out)
+  FLOPs (E_in, E_out: the edges into the hidden and into the output neurons); both ratios are
+  printed, the goal is stated for the first.
+* State traffic per step, counted per kernel (each kernel reads or writes each ``(R, n, M)``
+  state array it touches once) = 8 R M n (4 s + 12) bytes in float64: the forward sweep writes
+  x, f(y), f'(y) and the output pre-activation reads x (4); each relaxation step reads x and
+  f(y), writes x, and the output pre-activation reads x (4 s); the last step writes e and delta
+  and reads f'(y) (3); the gradients read delta (weights), x (weights) and delta (biases) (3);
+  the loss reads e and the divergence guard reads x (2). The weights (2 R n values) add under
+  1 %. The former count, 8 R M n (4 s + 6), is printed too: it charged a relaxation step a
+  read of f'(y) that a layered relaxation does not make, and left out the output
+  pre-activation after the sweep, the f'(y) read, the bias gradient, the loss and the guard.
+* The bandwidth ratio is printed in wall-clock time and in CPU time (step and copy both in
+  process CPU time; the bandwidth-bound step runs on one thread): on a shared machine the wall
+  time of a long step includes the time other processes hold the core, while the short copy
+  often runs uninterrupted.
 
 The wide shapes learn the ``linear`` task (the teacher task draws its targets through a hidden
 layer as wide as the student's, which times the data, not the network), at step size 1e-4 (the
@@ -40,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -131,6 +146,20 @@ def _gemm_shapes(model) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     return shapes
 
 
+def _performed_products(model) -> float:
+    """Weights touched by the step's products, in units of edges, for s relaxation steps
+    (s = ``model.last_state.steps_done``): per block, one gradient product, one pre-activation
+    (s + 1 when the block's target moves during the relaxation, as outputs' pre-activations do),
+    and s transposed products when its source neurons relax."""
+    s = int(model.last_state.steps_done)
+    total = 0.0
+    for blk in model.ensemble.arch.blocks:
+        fixed_target = blk.dst == "hidden" and blk.src == "input"
+        products = 1 + (1 if fixed_target else s + 1) + (s if blk.src == "hidden" else 0)
+        total += products * blk.n_edges
+    return total
+
+
 def worker(spec: dict) -> dict:
     """Build one shape, time its steps alternately with its peaks, and read its memory.
 
@@ -145,6 +174,8 @@ def worker(spec: dict) -> dict:
     peak_rss = _peak_rss()  # before the peaks' operands exist
     edges = int(model.ensemble.param_rows.size)
     step_times, gemm_times, gemm1_times, copy_times = [], [], [], []
+    step_cpu, copy_cpu = [], []
+    load = [os.getloadavg()[0]]
     operands = []
     if spec.get("peaks"):
         rng = np.random.default_rng(0)
@@ -153,9 +184,10 @@ def worker(spec: dict) -> dict:
         src = np.ones((config.replicas, n, config.batch_size))
         dst = np.empty_like(src)
     for _ in range(spec["rounds"]):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model.run(spec["steps"], progress=False)
         step_times.append((time.perf_counter() - t0) / spec["steps"])
+        step_cpu.append((time.process_time() - c0) / spec["steps"])
         if operands:
             t0 = time.perf_counter()
             for a, b in operands:
@@ -166,14 +198,20 @@ def worker(spec: dict) -> dict:
                 for a, b in operands:
                     np.matmul(a, b)
                 gemm1_times.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             np.copyto(dst, src)
             copy_times.append(time.perf_counter() - t0)
+            copy_cpu.append(time.process_time() - c0)
+    load.append(os.getloadavg()[0])
     gemm_flops = sum(2.0 * np.prod(a.shape) * b.shape[-1] for a, b in operands)
     return {
         "base": base,
         "peak": peak_rss,
         "step": float(np.median(step_times)),
+        "step_cpu": float(np.median(step_cpu)),
+        "copy_cpu": float(np.median(copy_cpu)) if copy_cpu else None,
+        "load": load,
+        "performed_products": _performed_products(model),
         "gemm": float(np.median(gemm_times)) if gemm_times else None,
         "gemm_one_thread": float(np.median(gemm1_times)) if gemm1_times else None,
         "gemm_flops": gemm_flops,
@@ -216,45 +254,65 @@ def run(
     for name, cfg in WIDE_SHAPES.items():
         res = _spawn({"config": cfg, "rounds": rounds, "steps": steps, "peaks": True})
         config = SystemConfig(**cfg)
-        flops = useful_flops(config, res["edges"], res["sweeps"])
+        s = res["sweeps"]
+        flops = useful_flops(config, res["edges"], s)
+        performed = 2.0 * config.replicas * config.batch_size * res["performed_products"]
         R, M, n = config.replicas, config.batch_size, config.n_neurons_max
-        traffic = 8.0 * R * M * n * (4 * res["sweeps"] + 6)
+        traffic = 8.0 * R * M * n * (4 * s + 12)
+        former = 8.0 * R * M * n * (4 * s + 6)
         mem = (res["peak"] - res["base"]) / useful_bytes(config)
         shape = f"R={R} x {config.n_input}-{config.n_hidden}-{config.n_output}, M={M}"
-        lines.append(f"  {name}: {shape}, relax steps run s={res['sweeps']}, E={res['edges']}")
-        speed = flops / res["step"] / 1e9
-        lines.append(f"    step {res['step'] * 1e3:9.1f} ms   useful {speed:6.2f} GFLOP/s")
+        lines.append(
+            f"  {name}: {shape}, relax steps run s={s}, E={res['edges']}, "
+            f"1-min load {res['load'][0]:.1f} -> {res['load'][1]:.1f}"
+        )
+        speed, done = flops / res["step"] / 1e9, performed / res["step"] / 1e9
+        lines.append(
+            f"    step {res['step'] * 1e3:9.1f} ms wall, {res['step_cpu'] * 1e3:9.1f} ms CPU   "
+            f"useful 2RME(2s+3) {speed:6.2f} GFLOP/s, performed {done:6.2f} GFLOP/s"
+        )
         # the peak is the faster of the BLAS thread count as set and one thread (the step runs
         # its per-replica products on one thread)
         peak = res["gemm_flops"] / min(res["gemm"], res["gemm_one_thread"])
         bw = res["copy_bytes"] / res["copy"]
+        bw_cpu = res["copy_bytes"] / res["copy_cpu"]
         if name == "compute":
             lines.append(
                 f"    batched-GEMM peak on the step's shapes {peak / 1e9:6.2f} GFLOP/s   "
-                f"ratio {flops / res['step'] / peak:.2f}  (goal >= 0.40)"
+                f"ratio {flops / res['step'] / peak:.2f}  (goal >= 0.40); "
+                f"performed FLOPs {performed / res['step'] / peak:.2f}"
             )
         else:
             lines.append(
-                f"    state traffic {traffic / res['step'] / 1e9:6.2f} GB/s, stream copy "
-                f"{bw / 1e9:6.2f} GB/s   ratio {traffic / res['step'] / bw:.2f}  (goal >= 0.40)"
+                f"    state traffic (4s+12 passes) {traffic / res['step'] / 1e9:6.2f} GB/s, "
+                f"stream copy {bw / 1e9:6.2f} GB/s   ratio {traffic / res['step'] / bw:.2f}  "
+                f"(goal >= 0.40); former count (4s+6) {former / res['step'] / bw:.2f}"
+            )
+            lines.append(
+                f"    in CPU time: traffic {traffic / res['step_cpu'] / 1e9:6.2f} GB/s, copy "
+                f"{bw_cpu / 1e9:6.2f} GB/s   ratio {traffic / res['step_cpu'] / bw_cpu:.2f}; "
+                f"former count {former / res['step_cpu'] / bw_cpu:.2f}"
             )
         lines.append(
             f"    memory: peak RSS above imports {(res['peak'] - res['base']) / 2**20:7.1f} MiB, "
             f"useful {useful_bytes(config) / 2**20:7.1f} MiB   ratio {mem:.2f}  (goal <= 4)"
         )
-    times, mems = [], []
+    times, cpu_times, mems = [], [], []
     for N in widths:
         cfg = dict(WIDE_SHAPES["bandwidth"], n_hidden=N)
         res = _spawn({"config": cfg, "rounds": scaling_rounds, "steps": 1})
         times.append(res["step"])
         mems.append(res["peak"] - res["base"])
+        cpu_times.append(res["step_cpu"])
         lines.append(
-            f"  scaling N={N:5d}: step {res['step'] * 1e3:9.1f} ms, "
+            f"  scaling N={N:5d}: step {res['step'] * 1e3:9.1f} ms wall, "
+            f"{res['step_cpu'] * 1e3:9.1f} ms CPU, "
             f"peak RSS above imports {mems[-1] / 2**20:8.1f} MiB"
         )
     if len(widths) > 1:
         lines.append(
-            f"  scaling exponents: step time {_slope(list(widths), times):.2f}, "
+            f"  scaling exponents: step time {_slope(list(widths), times):.2f} wall, "
+            f"{_slope(list(widths), cpu_times):.2f} CPU, "
             f"memory {_slope(list(widths), mems):.2f}  (goal <= 1.1)"
         )
     return lines

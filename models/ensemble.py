@@ -69,15 +69,22 @@ def _converged(drop: np.ndarray, last_drop: np.ndarray | None, tol: float) -> bo
     return bool(np.max(drop * rho / (1.0 - rho)) <= tol)
 
 
-def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray, plus_zero: bool = True) -> None:
     """``out = a @ b`` (batched); a rank-one product (one inner index) as a broadcast multiply
     whose zeros are made +0 the way a BLAS product makes them (+0 + a b), so the two forms
-    agree bit for bit."""
+    agree bit for bit. ``plus_zero=False`` skips that addition (a -0 product stays -0): for
+    callers whose results cannot tell -0 from +0 in this operand."""
     if a.shape[-1] == 1:
         np.multiply(a, b, out=out)
-        out += 0.0
+        if plus_zero:
+            out += 0.0
     else:
         np.matmul(a, b, out=out)
+
+
+def _has_negative_zero(a: np.ndarray) -> bool:
+    """Whether any entry of ``a`` is -0."""
+    return bool(np.any(np.signbit(a) & (a == 0)))
 
 
 class State:
@@ -991,6 +998,10 @@ class Ensemble:
         scratch = np.empty((R, rows, M), dtype=X.dtype)
         # W^T delta per chunk when rank-one (exact), else whole (see _forward_hidden_fused)
         per_chunk = wt.shape[-1] == 1
+        # W^T delta only enters as e - W^T delta, and e - (-0) = e - (+0) unless e = -0. With
+        # every slot active e = x - f is never -0: that needs x = -0 and f = +0, but x starts
+        # as f and x - h is -0 only for x = -0. So the +0 of the rank-one product is skipped.
+        plus_zero = act is not None
         back = np.empty((R, rows, M) if per_chunk else X.shape, dtype=X.dtype)
         d_out = st.D[blk.dst]
         for k in range(steps):
@@ -1001,7 +1012,7 @@ class Ensemble:
                 g = scratch[:, : c.stop - c.start]
                 if per_chunk:
                     bc = back[:, : c.stop - c.start]
-                    _product(wt[:, c], d_out, bc)  # rows c of W^T delta
+                    _product(wt[:, c], d_out, bc, plus_zero)  # rows c of W^T delta
                 else:
                     bc = back[:, c]
                 xc, fc = X[:, c], FY[:, c]
@@ -1068,6 +1079,9 @@ class Ensemble:
         # a rank-one product runs per chunk (exact); other products run whole, as BLAS sums
         # a row of a product in an order that may depend on the rows it is given
         per_chunk = len(into) == 1 and into[0][1].shape[-1] == 1
+        # (p + 0) + b = p + b unless p = b = -0: with biases and none of them -0, the +0 of the
+        # rank-one product is skipped
+        plus_zero = bias is None or _has_negative_zero(bias)
         if not per_chunk:
             for k, (blk, w) in enumerate(into):
                 if k == 0:
@@ -1083,7 +1097,7 @@ class Ensemble:
             t = FY[:, c]
             if per_chunk:
                 blk, w = into[0]
-                _product(w[:, c], st.X[blk.src], t)
+                _product(w[:, c], st.X[blk.src], t, plus_zero)
             if bias is not None:
                 t += bias[:, c]
             if drive is not None:
