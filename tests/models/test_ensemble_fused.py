@@ -66,3 +66,43 @@ def test_a_held_state_is_never_reused():
     assert all(np.array_equal(held.X[g], before[g]) for g in before)
     assert model.last_state.X["hidden"] is not held.X["hidden"]
     assert model.last_state.E["hidden"].base is not view.base
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rank_one_product_is_the_blas_product_bit_for_bit(dtype):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 5, 1)).astype(dtype)
+    b = rng.normal(size=(3, 1, 7)).astype(dtype)
+    a[0, 1, 0], a[1, 2, 0], b[2, 0, 3], b[0, 0, 0] = 0.0, -0.0, -0.0, 0.0  # signed zero products
+    out = np.empty((3, 5, 7), dtype=dtype)
+    ensemble._product(a, b, out)
+    expected = np.matmul(a, b)
+    assert out.tobytes() == expected.tobytes()
+    assert not np.signbit(out[out == 0]).any()  # +0 + a b: no -0
+
+
+@pytest.mark.parametrize("bias", ["on", "a -0 bias", "off"])
+def test_fused_relaxation_keeps_signed_zeros(bias):
+    """Zero weights (+0 and -0) make zero rank-one products; the fused steps skip the +0 of
+    those products only where it cannot change a result, so they still equal the step-by-step
+    form bit for bit."""
+    results = []
+    for fuse in (True, False):
+        cfg = SystemConfig(
+            seed=3, n_input=1, n_hidden=6, replicas=3, batch_size=8, bias=bias != "off"
+        )
+        model = LearningSystem(cfg)
+        ens = model.ensemble
+        ens._fuse = fuse
+        # slots: input 0, hidden 1..6, output 7
+        ens.set_edges([1, 2, 7, 7], [0, 0, 1, 2], [0.0, -0.0, -0.0, 0.0])
+        if bias == "a -0 bias":
+            ens.b[:, 2] = -0.0
+        steps = []
+        for _ in range(3):
+            model.step()
+            st = model.last_state
+            parts = [getattr(st, p)[g].tobytes() for p in ("X", "E", "D") for g in getattr(st, p)]
+            steps.append(b"".join(parts) + ens.parameter_vector().tobytes())
+        results.append(steps)
+    assert results[0] == results[1]
