@@ -34,7 +34,10 @@ __all__ = [
 ARM = "adaptive"
 N_HIDDEN_MAX = 28
 BLOCKS = 8
-MIN_STEPS = 20
+MIN_STEPS = 34
+"""Fewest steps a run may have: the Madelung fit's fit window ``[t_mid // 3, t_mid)`` must hold
+its 4 windows of >= 2 usable steps each (central differences at lag 2 use 2 more steps at each
+end), which first happens at ``t_mid = mid_step(34) = 17``."""
 
 
 def default_config(quick: bool = False) -> SystemConfig:

@@ -40,7 +40,7 @@ def check(config: SystemConfig, steps: int | None = None, quick: bool = False) -
     ...     check(default_config(True), steps=10)
     ... except ConfigError as err:
     ...     print(err)
-    steps: 10; expected >= 20 (fit and prediction halves)
+    steps: 10; expected >= 34 (the fit window before the event holds 4 Madelung windows)
     """
     del quick
     check_network(config)
@@ -54,5 +54,9 @@ def check(config: SystemConfig, steps: int | None = None, quick: bool = False) -
     if config.observed < 2:
         raise ConfigError("observed", config.observed, ">= 2 (q_0, q_1)")
     if steps is not None and steps < MIN_STEPS:
-        raise ConfigError("steps", steps, f">= {MIN_STEPS} (fit and prediction halves)")
+        raise ConfigError(
+            "steps",
+            steps,
+            f">= {MIN_STEPS} (the fit window before the event holds 4 Madelung windows)",
+        )
     return draw_teacher(config)
