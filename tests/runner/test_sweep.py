@@ -65,12 +65,25 @@ def nested(config, out, quick=False, steps=None, progress=False, *, inner_execut
     return ScenarioResult("nested", Path(out), config, tables)
 
 
+_SERIAL: dict[str, Path] = {}
+
+
+def serial_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of an uninterrupted serial sweep of 4 quick runs (BASE, GRID, STEPS), run
+    once per test session: the reference of the resume tests here and of the executor tests
+    (tests/runner/test_sweep_engines.py). Its runs are never rewritten (a rerun skips them)."""
+    if "out" not in _SERIAL:
+        out = tmp_path_factory.mktemp("ref")
+        res = run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS, scenario=TRAIN)
+        assert res.complete and not res.failed
+        _SERIAL["out"] = out
+    return _SERIAL["out"]
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """An uninterrupted serial sweep of 4 quick runs: its folder and collected tables."""
-    out = tmp_path_factory.mktemp("ref")
-    res = run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS, scenario=TRAIN)
-    assert res.complete and not res.failed
+    """The serial reference sweep: its folder and collected tables."""
+    out = serial_sweep(tmp_path_factory)
     return out, collect(out), collect(out, "trajectories")
 
 

@@ -14,16 +14,15 @@ import pytest
 
 from runner.sweep import collect, load_index, run_sweep
 from tests.runner.sessions import start_session, wait_for
-from tests.runner.test_sweep import BASE, GRID, STEPS, TRAIN, flaky
+from tests.runner.test_sweep import BASE, GRID, STEPS, TRAIN, flaky, serial_sweep
 
 TARGET = {"step_size": 0.05, "batch_size": 8}  # run r00002
 
 
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory):
-    out = tmp_path_factory.mktemp("serial")
-    res = run_sweep(BASE, GRID, executor="serial", out=out, steps=STEPS, scenario=TRAIN)
-    assert res.complete
+    """The tables of the serial reference sweep (run once per session, shared with test_sweep)."""
+    out = serial_sweep(tmp_path_factory)
     return {t: collect(out, t) for t in ("model", "trajectories", "neurons")}
 
 
