@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def load_index(out: str | Path) -> pd.DataFrame:
     path = Path(out) / INDEX
     if not path.is_file():
         raise UsageError(f"out: {str(out)!r}; expected a sweep folder with {INDEX}")
-    return pd.read_parquet(path)
+    # one read of the whole file: the sweep replaces its index atomically, but a Parquet reader
+    # given the path opens it more than once and can mix two versions of a live sweep's index
+    return pd.read_parquet(io.BytesIO(path.read_bytes()))
 
 
 def collect(out: str | Path, table: str = "model") -> pd.DataFrame:
