@@ -1,5 +1,6 @@
 """Kill a ``dualsim run`` subprocess (SIGKILL at a random step, SIGINT, SIGTERM), resume it, and
-compare every Parquet table with an uninterrupted run of the same seed (pandas.testing).
+compare every Parquet table with an uninterrupted run of the same seed (pandas.testing); the
+resumed run must step less than the uninterrupted one (it continued from its checkpoints).
 
 The interrupted runs go through :mod:`tests.runner.steppause`: the run writes a step counter
 and waits at the chosen step until it has been signalled, so every signal lands at a known step
@@ -57,16 +58,23 @@ def _size(name: str) -> list[str]:
     return SIZES.get(name, [])
 
 
-def _run(args: list[str], timeout: float = 900) -> subprocess.CompletedProcess:
+def _run(args: list[str], counter: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run ``dualsim args`` to its end, counting its steps (all arms) in the file ``counter``."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "dualsim", *args],
+        [sys.executable, "-m", "tests.runner.steppause", str(counter), "0", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
         env=env,
     )
+
+
+def _steps(counter: Path) -> int:
+    """The steps (all arms) a run counted in ``counter``; 0 if it stepped none."""
+    seen = read_counter(counter)
+    return 0 if seen is None else seen[0]
 
 
 def _tables(folder: Path) -> dict[str, pd.DataFrame]:
@@ -102,18 +110,29 @@ def _start_paused(name: str, root: Path, pause_at: int) -> tuple[subprocess.Pope
 
 
 @pytest.fixture(scope="module")
-def references() -> dict[str, Path]:
+def references() -> dict[str, tuple[Path, int]]:
+    """Uninterrupted runs shared by the tests of this module: name -> (folder, steps run)."""
     return {}
 
 
-def _reference(name: str, references: dict[str, Path], root: Path) -> Path:
+def _reference(name: str, references: dict[str, tuple[Path, int]], root: Path) -> tuple[Path, int]:
     if name not in references:
         out = root / f"ref-{name}"
-        res = _run(_args(name, out, *_size(name)))
+        res = _run(_args(name, out, *_size(name)), root / f"ref-{name}.counter")
         assert res.returncode == 0, f"the uninterrupted {name} run failed: {res.stderr[-2000:]}"
         assert not (out / "checkpoints").exists()
-        references[name] = out
+        references[name] = (out, _steps(root / f"ref-{name}.counter"))
     return references[name]
+
+
+def _resume(name: str, out: Path, root: Path, total: int, seen: str) -> None:
+    """Resume the run in ``out``; it must end well, from its checkpoints (fewer steps than the
+    uninterrupted run's ``total``), and leave no checkpoint behind."""
+    res = _run(_args(name, out, "--resume"), root / "resume.counter")
+    assert res.returncode == 0, f"{seen}\nresume: {res.stderr[-2000:]}"
+    redone = _steps(root / "resume.counter")
+    assert redone < total, f"{seen}\nthe resume ran {redone} of {total} steps: it started over"
+    assert not (out / "checkpoints").exists()
 
 
 PARAMS = [
@@ -123,10 +142,10 @@ PARAMS = [
 
 @pytest.mark.parametrize("name", PARAMS)
 def test_sigkill_at_a_random_step_then_resume_is_identical(
-    name: str, references: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+    name: str, references: dict[str, tuple[Path, int]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     root = tmp_path_factory.mktemp(f"kill-{name}")
-    ref = _reference(name, references, root)
+    ref, total_steps = _reference(name, references, root)
     pause_at = int(np.random.default_rng(sum(map(ord, name))).integers(EVERY, MAX_PAUSE))
     proc, out, log = _start_paused(name, root, pause_at)
     total, arm, step = read_counter(root / "counter") or (0, "?", 0)
@@ -136,18 +155,19 @@ def test_sigkill_at_a_random_step_then_resume_is_identical(
     seen += log.read_text(errors="replace")[-1000:]
     assert proc.returncode == -signal.SIGKILL, seen
     assert sorted(p.name for p in (out / "checkpoints").glob("*.pkl")), seen
-    res = _run(_args(name, out, "--resume"))
-    assert res.returncode == 0, f"{seen}\nresume: {res.stderr[-2000:]}"
-    assert not (out / "checkpoints").exists()
+    _resume(name, out, root, total_steps, seen)
     _assert_same(ref, out)
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_sigint_sigterm_flush_parquet_and_resume(
-    signum: int, code: int, references: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+    signum: int,
+    code: int,
+    references: dict[str, tuple[Path, int]],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     root = tmp_path_factory.mktemp(f"sig{signum}")
-    ref = _reference("train", references, root)
+    ref, total_steps = _reference("train", references, root)
     pause_at = 7 if signum == signal.SIGINT else 12
     proc, out, log = _start_paused("train", root, pause_at)
     proc.send_signal(signum)
@@ -162,6 +182,5 @@ def test_sigint_sigterm_flush_parquet_and_resume(
     assert {"trajectories", "model", "events"} <= set(tables)
     assert tables["trajectories"]["step"].max() == pause_at
     assert len(tables["trajectories"]) == (pause_at + 1) * TRAIN_REPLICAS
-    res = _run(_args("train", out, "--resume"))
-    assert res.returncode == 0, res.stderr
+    _resume("train", out, root, total_steps, err)
     _assert_same(ref, out)
