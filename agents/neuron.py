@@ -50,6 +50,8 @@ class NeuronAgent(FixedAgent):
     @property
     def state(self) -> np.ndarray:
         """Batch-mean state of this neuron in each replica, shape (R,) (after the last step)."""
+        if self.model.last_state is None:  # before the first step: no (R, n) array per neuron
+            return np.zeros(self.model.config.replicas)
         return self.model.batch_mean_states()[:, self.index].copy()
 
     @property
