@@ -93,6 +93,19 @@ class SweepResult:
         """True when every run of the sweep is done."""
         return bool((self.index["status"] == "done").all())
 
+    @property
+    def first_error(self) -> str | None:
+        """The error text of the first run in the index that is not done (None when all are).
+
+        Examples
+        --------
+        >>> index = pd.DataFrame({"status": ["done", "failed"], "error": [None, "boom"]})
+        >>> SweepResult(Path("."), index).first_error
+        'boom'
+        """
+        errors = self.index.loc[self.index["status"] != "done", "error"]
+        return None if errors.empty else errors.iloc[0]
+
     def collect(self, table: str = "model") -> pd.DataFrame:
         """:func:`collect` of this sweep's folder."""
         return collect(self.out, table=table)

@@ -298,8 +298,7 @@ def _grid_tables(
             progress=progress,
         )
         if res.failed:
-            err = res.index.loc[res.index["status"] != "done", "error"].iloc[0]
-            raise AnalysisFailed(f"grid cell failed: {err}")
+            raise AnalysisFailed(f"grid cell failed: {res.first_error}")
         out = {}
         for name in ("trajectories", "model"):
             frame = collect(tmp, name)

@@ -502,8 +502,7 @@ def run_crossover(
             progress=progress,
         )
         if res.failed:
-            err = res.index.loc[res.index["status"] != "done", "error"].iloc[0]
-            raise RunFailed(f"crossover cell failed: {err}")
+            raise RunFailed(f"crossover cell failed: {res.first_error}")
         return crossover_tables(folder, [s.arm for s in settings])
 
 

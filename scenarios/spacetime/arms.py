@@ -126,8 +126,7 @@ def _target_tables(
             progress=progress,
         )
         if res.failed:
-            err = res.index.loc[res.index["status"] != "done", "error"].iloc[0]
-            raise AnalysisFailed(f"neuron-count target run failed: {err}")
+            raise AnalysisFailed(f"neuron-count target run failed: {res.first_error}")
         out = {}
         for name in ("model", "trajectories", "neuron_states", "events"):
             frame = collect(tmp, name)

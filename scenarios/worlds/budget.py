@@ -301,8 +301,8 @@ def run_budget(
                 progress=progress,
             )
             if res.failed:
-                err = res.index.loc[res.index["status"] != "done", "error"].iloc[0]
-                raise RunFailed(f"decoherence-budget cell ({noise} noise) failed: {err}")
+                msg = f"decoherence-budget cell ({noise} noise) failed: {res.first_error}"
+                raise RunFailed(msg)
             w, a = budget_tables(root_dir / noise)
             worlds.append(w)
             arms.append(a)
