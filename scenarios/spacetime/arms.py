@@ -180,7 +180,7 @@ def simulate(
     parts.append(arm_tables(packet, "packet"))
     parts.append(_target_tables(config, TARGETS_QUICK if quick else TARGETS, steps, progress))
     if config.state_source != "batch":
-        # comparison arms: the same runs with mini-batch-mean states (the old source)
+        # comparison arms: the same runs with mini-batch-mean states (the noisier source)
         for arm, cfg in (("learning_on", config), ("learning_off", off_cfg)):
             bcfg = cfg.replace(state_source="batch")
             model = run_arm(f"{arm}_batch", builder(bcfg, draw), steps, progress)
