@@ -33,9 +33,10 @@ Definitions (s: the relaxation steps the step ran, read off the relaxed state).
   f(y), writes x, and the output pre-activation reads x (4 s); the last step writes e and delta
   and reads f'(y) (3); the gradients read delta (weights), x (weights) and delta (biases) (3);
   the loss reads e and the divergence guard reads x (2). The weights (2 R n values) add under
-  1 %. The former count, 8 R M n (4 s + 6), is printed too: it charged a relaxation step a
-  read of f'(y) that a layered relaxation does not make, and left out the output
-  pre-activation after the sweep, the f'(y) read, the bias gradient, the loss and the guard.
+  1 %. A coarser count, 8 R M n (4 s + 6), is printed too (the benchmarks README tabulates
+  both): it charges a relaxation step a read of f'(y) that a layered relaxation does not make,
+  and leaves out the output pre-activation after the sweep, the last step's f'(y) read, the
+  bias gradient, the loss and the guard.
 * The bandwidth ratio is printed in wall-clock time and in CPU time (step and copy both in
   process CPU time; the bandwidth-bound step runs on one thread): on a shared machine the wall
   time of a long step includes the time other processes hold the core, while the short copy
@@ -259,7 +260,7 @@ def run(
         performed = 2.0 * config.replicas * config.batch_size * res["performed_products"]
         R, M, n = config.replicas, config.batch_size, config.n_neurons_max
         traffic = 8.0 * R * M * n * (4 * s + 12)
-        former = 8.0 * R * M * n * (4 * s + 6)
+        coarse = 8.0 * R * M * n * (4 * s + 6)
         mem = (res["peak"] - res["base"]) / useful_bytes(config)
         shape = f"R={R} x {config.n_input}-{config.n_hidden}-{config.n_output}, M={M}"
         lines.append(
@@ -286,12 +287,12 @@ def run(
             lines.append(
                 f"    state traffic (4s+12 passes) {traffic / res['step'] / 1e9:6.2f} GB/s, "
                 f"stream copy {bw / 1e9:6.2f} GB/s   ratio {traffic / res['step'] / bw:.2f}  "
-                f"(goal >= 0.40); former count (4s+6) {former / res['step'] / bw:.2f}"
+                f"(goal >= 0.40); coarse count (4s+6) {coarse / res['step'] / bw:.2f}"
             )
             lines.append(
                 f"    in CPU time: traffic {traffic / res['step_cpu'] / 1e9:6.2f} GB/s, copy "
                 f"{bw_cpu / 1e9:6.2f} GB/s   ratio {traffic / res['step_cpu'] / bw_cpu:.2f}; "
-                f"former count {former / res['step_cpu'] / bw_cpu:.2f}"
+                f"coarse count {coarse / res['step_cpu'] / bw_cpu:.2f}"
             )
         lines.append(
             f"    memory: peak RSS above imports {(res['peak'] - res['base']) / 2**20:7.1f} MiB, "
