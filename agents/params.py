@@ -45,9 +45,12 @@ class ConfigError(ValueError):
     >>> err = ConfigError("replicas", 0, "an integer >= 1")
     >>> print(err)
     replicas: 0; expected an integer >= 1
-    >>> isinstance(err, ValueError), err.field
-    (True, 'replicas')
+    >>> isinstance(err, ValueError), err.field, err.exit_code
+    (True, 'replicas', 2)
     """
+
+    #: the ``dualsim`` command's exit code for it (bad input; :mod:`runner.errors`)
+    exit_code: int = 2
 
     def __init__(self, field: str, value: Any, allowed: str) -> None:
         self.field = field

@@ -41,7 +41,18 @@ class Diverged(RuntimeError):
         What went bad (``weights``, ``states``, ``loss``, ``loss growth``).
     cause : str
         The likely cause and fix.
+
+    Examples
+    --------
+    >>> err = Diverged(12, [3], ["loss"], "step size too large", 8)
+    >>> print(err)
+    diverged at step 12: replica(s) 3 (1 of 8): loss; likely cause: step size too large
+    >>> err.exit_code
+    1
     """
+
+    #: the ``dualsim`` command's exit code for it (a failed run; :mod:`runner.errors`)
+    exit_code: int = 1
 
     def __init__(self, step: int, replicas: list[int], quantities: list[str], cause: str, n: int):
         self.step = int(step)
