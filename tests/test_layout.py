@@ -10,6 +10,7 @@
 (d) The stepping loop -- ``.step()`` called on a model inside a ``for``/``while`` loop or a
     comprehension -- occurs in ``runner.arms.run_arm`` only. A model stepping itself
     (``self.step()``, ``super().step()``) is the model's own method, not a run loop.
+(e) Every module assigns ``__all__`` at module level (its public names).
 
 Every check is a pure function of source texts; each has a unit test feeding it a synthetic bad
 module, so that it can be seen to fail.
@@ -299,6 +300,28 @@ def stepping_loops(sources: Mapping[str, str]) -> list[tuple[str, str, int]]:
     return sorted(found)
 
 
+# --------------------------------------------------------------------------- (e) __all__
+def modules_without_all(sources: Mapping[str, str]) -> list[str]:
+    """The files that do not assign ``__all__`` at module level.
+
+    Examples
+    --------
+    >>> modules_without_all({"a.py": "__all__ = ['f']", "b.py": "def f():\\n    __all__ = []"})
+    ['b.py']
+    """
+    bad = []
+    for path, source in sources.items():
+        targets = [
+            t
+            for node in ast.parse(source, path).body
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign)
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        ]
+        if not any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            bad.append(path)
+    return bad
+
+
 # --------------------------------------------------------------------------- the checks
 @pytest.fixture(scope="module")
 def sources() -> dict[str, str]:
@@ -327,6 +350,10 @@ def test_os_replace_only_in_the_atomic_writer(sources: dict[str, str]) -> None:
 def test_one_stepping_loop(sources: dict[str, str]) -> None:
     loops = stepping_loops(sources)
     assert {(path, function) for path, function, _ in loops} == {STEPPING_LOOP}
+
+
+def test_every_module_declares_all(sources: dict[str, str]) -> None:
+    assert len(sources) > 100 and modules_without_all(sources) == []
 
 
 # --------------------------------------------------------------------------- the checks can fail
