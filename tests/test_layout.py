@@ -19,6 +19,7 @@ module, so that it can be seen to fail.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -66,6 +67,12 @@ def project_sources(root: Path = ROOT) -> dict[str, str]:
     return out
 
 
+@functools.cache
+def parse(source: str, path: str) -> ast.Module:
+    """The syntax tree of a source, parsed once per session (the checks only read trees)."""
+    return ast.parse(source, path)
+
+
 def module_name(path: str) -> str:
     """``runner/sweep/grid.py`` -> ``runner.sweep.grid``; ``runner/__init__.py`` -> ``runner``."""
     parts = path.removesuffix(".py").split("/")
@@ -106,7 +113,7 @@ def imports(path: str, source: str) -> Iterator[tuple[str, int, bool]]:
     package = module_name(path).split(".")
     if not path.endswith("__init__.py"):
         package = package[:-1]
-    for node, in_function in _walk(ast.parse(source, path)):
+    for node, in_function in _walk(parse(source, path)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno, in_function
@@ -217,7 +224,7 @@ def os_replace_sites(sources: Mapping[str, str]) -> list[str]:
     """
     sites = []
     for path, source in sources.items():
-        for node in ast.walk(ast.parse(source, path)):
+        for node in ast.walk(parse(source, path)):
             hit = (
                 isinstance(node, ast.Attribute)
                 and node.attr == "replace"
@@ -296,7 +303,7 @@ def stepping_loops(sources: Mapping[str, str]) -> list[tuple[str, str, int]]:
             visit(child, function, inner, path)
 
     for path, source in sources.items():
-        visit(ast.parse(source, path), "<module>", [], path)
+        visit(parse(source, path), "<module>", [], path)
     return sorted(found)
 
 
@@ -313,7 +320,7 @@ def modules_without_all(sources: Mapping[str, str]) -> list[str]:
     for path, source in sources.items():
         targets = [
             t
-            for node in ast.parse(source, path).body
+            for node in parse(source, path).body
             if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign)
             for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
         ]
