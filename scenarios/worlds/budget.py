@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from models import SystemConfig
-from runner import RunFailed, run_arm
+from runner import RunFailed, run_arm, write_table
 from runner.sweep import collect, run_sweep
 from scenarios.worlds.known_answers import (
     C_F,
@@ -208,8 +208,8 @@ def budget_cell(
         )
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    pd.concat(frames, ignore_index=True).to_parquet(folder / "worlds.parquet", index=False)
-    pd.DataFrame(rows).to_parquet(folder / "arms.parquet", index=False)
+    write_table(folder / "worlds.parquet", pd.concat(frames, ignore_index=True))
+    write_table(folder / "arms.parquet", pd.DataFrame(rows))
 
 
 def budget_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
