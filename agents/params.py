@@ -47,6 +47,9 @@ class ConfigError(ValueError):
     replicas: 0; expected an integer >= 1
     >>> isinstance(err, ValueError), err.field, err.exit_code
     (True, 'replicas', 2)
+    >>> import pickle
+    >>> print(pickle.loads(pickle.dumps(err)))
+    replicas: 0; expected an integer >= 1
     """
 
     #: the ``dualsim`` command's exit code for it (bad input; :mod:`runner.errors`)
@@ -58,6 +61,9 @@ class ConfigError(ValueError):
         self.allowed = allowed
         shown = value if isinstance(value, str) and len(value) > 60 else _short(value)
         super().__init__(f"{field}: {shown}; expected {allowed}")
+
+    def __reduce__(self) -> tuple:  # picklable (rebuilt from its arguments, not its message)
+        return (type(self), (self.field, self.value, self.allowed))
 
 
 def _short(value: Any) -> str:

@@ -41,6 +41,8 @@ class Diverged(RuntimeError):
         What went bad (``weights``, ``states``, ``loss``, ``loss growth``).
     cause : str
         The likely cause and fix.
+    n : int
+        The number of replicas of the run.
 
     Examples
     --------
@@ -49,6 +51,9 @@ class Diverged(RuntimeError):
     diverged at step 12: replica(s) 3 (1 of 8): loss; likely cause: step size too large
     >>> err.exit_code
     1
+    >>> import pickle
+    >>> str(pickle.loads(pickle.dumps(err))) == str(err)
+    True
     """
 
     #: the ``dualsim`` command's exit code for it (a failed run; :mod:`runner.errors`)
@@ -59,11 +64,15 @@ class Diverged(RuntimeError):
         self.replicas = [int(r) for r in replicas]
         self.quantities = list(quantities)
         self.cause = cause
+        self.n = int(n)
         shown = ", ".join(map(str, self.replicas[:8])) + (" ..." if len(self.replicas) > 8 else "")
         super().__init__(
             f"diverged at step {self.step}: replica(s) {shown} ({len(self.replicas)} of {n}): "
             f"{', '.join(self.quantities)}; likely cause: {cause}"
         )
+
+    def __reduce__(self) -> tuple:  # picklable (rebuilt from its arguments, not its message)
+        return (type(self), (self.step, self.replicas, self.quantities, self.cause, self.n))
 
 
 def _sig(x: float, digits: int = 2) -> float:
