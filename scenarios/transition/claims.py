@@ -55,7 +55,7 @@ __all__ = [
 
 Results = dict[str, dict[str, Any]]
 
-NELSON_HARMONIC = "Nelson trajectories of a 2-D harmonic superposition with known hbar"
+NELSON_HARMONIC = "Nelson trajectories of a 2-D harmonic superposition with known hbar, m = 1"
 SHUFFLED = "replicas shuffled between steps"
 
 REGIME = Claim(
