@@ -159,8 +159,6 @@ def consistency_regime(res: Results, pos: dict[str, Any]) -> Verdict:
 def fokker_planck(res: Results, pos: dict[str, Any]) -> Verdict:
     """Canonical arm: |ln(tr D_KM / tr gamma^2 Sigma_q / 2M)| (the CI of |x| from that of x).
 
-    Examples
-    --------
     The positive control is the same statistic on an ensemble with a planted diffusion.
 
     Examples
