@@ -41,9 +41,12 @@ is in ``docs/claims.md``):
 
 - *consistency regime (precondition)* (adaptive): the largest |ln(hbar_2mD / (|mu_c| / 2 pi))|
   over the analysis windows (before the quench; after it, less the first T_settle = 20% of that
-  window), D measured from the trajectories' jump-free increments. Control: canonical. Unless
-  it is supported, the three adaptive-arm claims below are ``inconclusive`` (``regime not
-  reached``).
+  window), D measured from the trajectories' jump-free increments. Control: replicas
+  shuffled between steps; positive control: the same gap on the Nelson trajectories. It is
+  withheld (``regime not reached``) when the controllers did not hold the regime: a controller
+  at a bound for more than 10% of a window, or a standard deviation of ln gamma or ln M of 0.1
+  or more over the second half of the window before the quench. Unless it is supported, the
+  three adaptive-arm claims below are ``inconclusive`` (``regime not reached``).
 - *Fokker-Planck form* (canonical): |ln(tr D_KM / tr gamma^2 Sigma_q / 2M)|. Control: replicas
   shuffled between steps; positive control: an Ornstein-Uhlenbeck ensemble with that diffusion
   planted.
@@ -107,7 +110,13 @@ from scenarios.transition.arms import (
     quench_step,
     simulate,
 )
-from scenarios.transition.claims import CLAIMS, WORLDS_FLOOR, realtime_controls, verdicts
+from scenarios.transition.claims import (
+    BOUND_LIMIT,
+    CLAIMS,
+    WORLDS_FLOOR,
+    realtime_controls,
+    verdicts,
+)
 from scenarios.transition.figures import figures
 from scenarios.transition.measures import (
     analyse_arm,
@@ -233,7 +242,7 @@ class TransitionScenario(Experiment):
             + ", ".join(f"[{lo}, {hi})" for lo, hi in windows.values())
             + f" (T_settle = {windows['after quench'][0] - t_q} steps after the quench).",
             "Time of the adaptive arm's controllers at a bound (the regime asks for at most "
-            "10% of each window; the neuron count per replica-step): "
+            f"{BOUND_LIMIT:.0%} of each window; the neuron count per replica-step): "
             + "; ".join(
                 f"{b.parameter} {b.at_bound:.1%} {b.window}"
                 for b in res["adaptive"]["bounds"].itertuples()

@@ -31,6 +31,7 @@ from analysis.verdicts import REGIME_NOT_REACHED, Claim, Verdict, passes
 from scenarios.worlds.known_answers import HAND
 
 __all__ = [
+    "BOUND_LIMIT",
     "CLAIMS",
     "DEPENDENT",
     "FOKKER_PLANCK",
@@ -41,6 +42,7 @@ __all__ = [
     "REALTIME",
     "REGIME",
     "SCHRODINGER",
+    "SETTLE_LIMIT",
     "WORLDS_FLOOR",
     "consistency_regime",
     "fokker_planck",
@@ -48,6 +50,7 @@ __all__ = [
     "madelung_fixed_n",
     "realtime_controls",
     "realtime_signatures",
+    "regime_not_held",
     "schrodinger_adaptive",
     "verdicts",
     "worlds_score",
@@ -57,12 +60,19 @@ Results = dict[str, dict[str, Any]]
 
 NELSON_HARMONIC = "Nelson trajectories of a 2-D harmonic superposition with known hbar, m = 1"
 SHUFFLED = "replicas shuffled between steps"
+BOUND_LIMIT = 0.10
+"""The largest fraction of an analysis window a controller may sit at one of its bounds (for
+the neuron count: of the window's replica-steps) with the regime held."""
+SETTLE_LIMIT = 0.1
+"""The standard deviation of ln gamma and of ln M over the second half of the window before the
+quench below which the controllers have settled."""
 
 REGIME = Claim(
     "consistency regime (precondition)",
     "max over windows |ln(hbar_2mD / (|mu_c|/2pi))|, hbar_2mD = 2 m D with m = 1/(2 gamma) and "
     "D the diffusion of q from jump-free increments; adaptive, before the quench and after it "
-    "(less T_settle)",
+    f"(less T_settle); held only with no controller at a bound > {BOUND_LIMIT:.0%} of a window "
+    f"and sd of ln gamma, ln M < {SETTLE_LIMIT:g} over the second half before the quench",
     math.log(1.5),
     "<",
     SHUFFLED,
@@ -144,16 +154,63 @@ def consistency_regime(res: Results, pos: dict[str, Any]) -> Verdict:
     canonical arm's gap is a diagnostic only: a fixed (gamma, M) may happen to sit near the
     target without that saying anything about the adaptive arm.
 
+    A gap inside the band says nothing when the controllers did not hold it there
+    (:func:`regime_not_held`: a controller at a bound for more than :data:`BOUND_LIMIT` of a
+    window, or gamma or M still moving before the quench): the row is then withheld
+    (``regime not reached``, with the dependent claims) and its ``statistic`` names why.
+
     Examples
     --------
     >>> res = {"adaptive": {"gap": (0.12, 0.05, 0.2), "gap_control": (6.0, 5.9, 6.1)}}
     >>> v = consistency_regime(res, {"gap": (0.1, 0.05, 0.15)})
     >>> v.verdict, v.row()["threshold"]
     ('supported', '< 0.405465')
+    >>> res["adaptive"]["settling"] = {"std_ln_gamma": 0.01, "std_ln_M": 0.15}
+    >>> v = consistency_regime(res, {"gap": (0.1, 0.05, 0.15)})
+    >>> v.verdict, v.note, v.statistic.endswith("not held: std_ln_M 0.15 before the quench")
+    ('inconclusive', 'regime not reached', True)
     """
     ada = res["adaptive"]
     value, lo, hi = ada["gap"]
-    return REGIME.verdict(value, lo, hi, ada["gap_control"][0], pos["gap"][0])
+    failing = regime_not_held(ada)
+    return REGIME.verdict(
+        value,
+        lo,
+        hi,
+        ada["gap_control"][0],
+        pos["gap"][0],
+        statistic=REGIME.statistic + (f"; not held: {', '.join(failing)}" if failing else ""),
+        withheld=REGIME_NOT_REACHED if failing else "",
+    )
+
+
+def regime_not_held(ada: dict[str, Any]) -> list[str]:
+    """Why the adaptive arm's controllers did not hold the regime (empty: they did).
+
+    ``ada["bounds"]`` is the fraction of each window each controller sat at a bound
+    (:func:`scenarios.transition.measures.bound_time`; more than :data:`BOUND_LIMIT` fails),
+    ``ada["settling"]`` the standard deviation of ln gamma and ln M over the second half of the
+    window before the quench (:func:`scenarios.transition.measures.settling`; :data:`SETTLE_LIMIT`
+    or more fails); a missing table fails nothing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> bounds = pd.DataFrame({"window": ["after quench"], "parameter": ["batch_size"],
+    ...                        "at_bound": [0.44]})
+    >>> regime_not_held({"bounds": bounds, "settling": {"std_ln_gamma": 0.01}})
+    ['batch_size at a bound 44.0% of after quench']
+    """
+    out = []
+    bounds = ada.get("bounds")
+    if bounds is not None:
+        for b in bounds.itertuples():
+            if not b.at_bound <= BOUND_LIMIT:
+                out.append(f"{b.parameter} at a bound {b.at_bound:.1%} of {b.window}")
+    for key, value in (ada.get("settling") or {}).items():
+        if not value < SETTLE_LIMIT:
+            out.append(f"{key} {value:.3g} before the quench")
+    return out
 
 
 def fokker_planck(res: Results, pos: dict[str, Any]) -> Verdict:

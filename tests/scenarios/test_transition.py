@@ -102,6 +102,10 @@ def test_the_regime_is_a_precondition_of_the_adaptive_claims(quick_run):
     assert len(gaps) == 2 and gaps["value"].map(math.isfinite).all()
     bounds = ada[ada.diagnostic == "controller_bounds"]
     assert set(bounds["window"]) == {0, 1} and bounds["value"].between(0, 1).all()
+    # a gap held by controllers pinned at a bound is no regime: the row is then withheld
+    if (bounds["value"] > claims.BOUND_LIMIT).any():
+        assert first["verdict"] == "inconclusive" and first["note"] == "regime not reached"
+        assert "not held: " in first["statistic"]
 
 
 def test_figures_are_nonempty_pngs(quick_run):
