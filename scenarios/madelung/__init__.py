@@ -54,12 +54,14 @@ Claims (declared with their thresholds in :mod:`scenarios.madelung.claims`)
     ``|slope - 1|`` of D_KM (trace, drift polynomial of degree 2 removed) on
     gamma^2 tr(Sigma_hat) / (2 M) across the grid, 95 % CI from the slope's t interval;
     supported when the CI is below the threshold. Control: the same against
-    gamma tr(Sigma_hat) / (2 M) (the per-time law read as per-step).
+    gamma tr(Sigma_hat) / (2 M) (the per-time law read as per-step). Positive control:
+    Ornstein-Uhlenbeck ensembles with the planted diffusion at every cell, same fit.
 ``entropy budget``
     RMS over windows of the relative closure error (dS/dt - E[div A] - E[s^T D s]) /
     (|E[div A]| + |E[s^T D s]|) on the ``sgd`` arm; CI from a parametric bootstrap of the
     dS/dt slopes; supported below the threshold. Control: the same closure
-    without the production term E[s^T D s].
+    without the production term E[s^T D s]. Positive control: a linear Gaussian process with
+    the arm's linear drift and diffusion (its budget closes exactly), same closure.
 ``Madelung (fixed N)``
     Momentum residual of the weak-form fit (V = F fixed, m = 1/(2 gamma)) on the ``sgd`` arm
     divided by its noise floor: the residual of the same fit on exact samples of the same size
@@ -67,12 +69,19 @@ Claims (declared with their thresholds in :mod:`scenarios.madelung.claims`)
     steps, windows, mean and covariance);
     supported below the threshold. CI: the ratio over the floor draws' range.
     Control: the ``sgd`` arm with replica labels shuffled between steps (same densities, no
-    flow). Diagnostics: the same state sampled by Nelson's process (diffusive velocities).
+    flow). Positive control: Nelson trajectories of a harmonic superposition with known hbar in
+    a known quadratic V (m = 1/(2 gamma)), same fit and floor. Diagnostics: the same state
+    sampled by Nelson's process (diffusive velocities).
 ``real-time signatures``
     Width exponent of early spreading, beta = -d log(Var(t_s) - Var(0)) / d log sigma0 over the
     narrow starts (quantum free packet 2, diffusion 0), bootstrap CI over replicas; supported
     above the threshold. Control: the momentum arm; positive control: Nelson.
     Quench lines and collision fringes are reported as diagnostics beside it.
+
+Every claim is decided only when its positive control passes the claim's own threshold in the
+same run (:mod:`scenarios.madelung.positive`: the planted data at the run's sizes, each on its
+own stream ``SeedSequence([seed, 8201..8203])``, through the claim's estimator; no table is
+written, the values are in ``verdicts.csv`` and the summary).
 
 Diagnostics (``diagnostics.parquet``): per-cell D, prediction and ratio; exponents of D in gamma
 and M; stationarity (variance ratio); entropy-budget windows; Madelung fits per arm and window
@@ -89,6 +98,7 @@ earlier window, the quench changes the step size, and every verdict carries the 
 
 Modules: :mod:`~scenarios.madelung.exact` (closed form), :mod:`~scenarios.madelung.arms`
 (building and running the arms), :mod:`~scenarios.madelung.measures` (the statistics),
+:mod:`~scenarios.madelung.positive` (the positive controls),
 :mod:`~scenarios.madelung.claims` (the claims and their verdicts),
 :mod:`~scenarios.madelung.analyse` (summary and notes) and :mod:`~scenarios.madelung.figures`.
 Every teacher installed on a model (at the start of an arm and at the quench) is one

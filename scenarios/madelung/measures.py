@@ -27,18 +27,23 @@ from runner import AnalysisFailed
 from scenarios.madelung.exact import free_energy_2p, grad_free_energy_2p
 
 __all__ = [
+    "FIT_KW",
     "FLOOR_OMEGA",
     "arm_frame",
+    "cell_sigma",
     "entropy_closure",
     "fokker_planck_grid",
     "hbar_exponents",
     "joint_vs_separate",
     "madelung_residual",
     "realtime_measures",
+    "residual_over_floor",
     "width_exponent",
 ]
 
 FLOOR_OMEGA = 0.05
+FIT_KW: dict[str, Any] = {"windows": 4, "lag": 2, "times_per_window": 9, "score": "sm4"}
+"""The weak-form Madelung fit's settings of the Madelung claim (:func:`residual_over_floor`)."""
 
 Rows = list[dict[str, Any]]
 
@@ -70,6 +75,28 @@ def arm_frame(traj: pd.DataFrame, arm: str) -> pd.DataFrame:
         raise AnalysisFailed(f"trajectories: no rows for arm {arm!r}")
     cols = [c for c in ("step", "replica", "q_0", "q_1", "step_size", "batch_size") if c in part]
     return part[cols].dropna(axis=1, how="all")
+
+
+def cell_sigma(mrow: pd.DataFrame) -> float:
+    """A grid cell's mean recorded gradient-noise trace Sigma_hat.
+
+    ``trace_sigma_q`` (the projected coordinates' trace) when the cell records it, else
+    ``trace_sigma``.
+
+    Parameters
+    ----------
+    mrow : pandas.DataFrame
+        The cell's rows of the model table.
+
+    Examples
+    --------
+    >>> cell_sigma(pd.DataFrame({"trace_sigma": [1.0, 3.0]}))
+    2.0
+    >>> cell_sigma(pd.DataFrame({"trace_sigma": [1.0], "trace_sigma_q": [0.5]}))
+    0.5
+    """
+    projected = "trace_sigma_q" in mrow and mrow["trace_sigma_q"].notna().any()
+    return float(mrow["trace_sigma_q" if projected else "trace_sigma"].mean())
 
 
 def fokker_planck_grid(
@@ -131,9 +158,7 @@ def fokker_planck_grid(
         km = thermodynamics.kramers_moyal(part, ["q_0", "q_1"], bins=8, degree=2)
         d = float(np.trace(km.diffusion))
         d_se = float(np.hypot(km.diffusion_se[0, 0], km.diffusion_se[1, 1]))
-        mrow = model[model["arm"] == arm]
-        projected = "trace_sigma_q" in mrow and mrow["trace_sigma_q"].notna().any()
-        sigma = float(mrow["trace_sigma_q" if projected else "trace_sigma"].mean())
+        sigma = cell_sigma(model[model["arm"] == arm])
         g, m = float(part["step_size"].iloc[0]), int(part["batch_size"].iloc[0])
         ta = to_array(part, ["q_0", "q_1"])
         n4 = max(len(ta.steps) // 4, 1)
@@ -336,6 +361,45 @@ def _shuffled(part: pd.DataFrame, seed: int) -> pd.DataFrame:
     return out.assign(step_size=float(part["step_size"].iloc[0]))
 
 
+def residual_over_floor(
+    part: pd.DataFrame, grad_v: Callable, draws: int, bootstrap: int, seed: int
+) -> tuple[madelung.MadelungFit, np.ndarray]:
+    """The Madelung claim's estimator: the weak-form fit and its floor on exact samples.
+
+    :func:`analysis.madelung.fit` with :data:`FIT_KW`, V held fixed (``grad_v``) and
+    m = 1/(2 gamma) from the ``step_size`` column, then the momentum residual of the same fit
+    on ``draws`` exact samples of the same size (Bohmian trajectories at rest of a harmonic
+    ground state with the data's mean and covariance, streams ``SeedSequence([seed, 99, k,
+    0])``). The claim's value is the fit's residual over the floor's median.
+
+    Parameters
+    ----------
+    part : pandas.DataFrame
+        ``step, replica, q_0, q_1, step_size`` (and ``free_energy`` for the phase fit).
+    grad_v : callable
+        grad V, held fixed.
+    draws, bootstrap : int
+        Floor draws; bootstrap draws of the fit's CIs.
+    seed : int
+        Seed of the fit's bootstrap and of the floor draws.
+
+    Returns
+    -------
+    (analysis.madelung.MadelungFit, ndarray of shape (draws,))
+
+    Examples
+    --------
+    >>> from analysis import controls
+    >>> q0 = np.random.default_rng(0).normal(0.0, 0.5, (100, 2))
+    >>> part = controls.ou_trajectories(q0, -0.05, 0.01, 1.0, 24, seed=1).assign(step_size=0.1)
+    >>> f, floor = residual_over_floor(part, lambda x: x, 2, 0, 0)
+    >>> f.mass, floor.shape
+    (5.0, (2,))
+    """
+    f = madelung.fit(part, potential=grad_v, mass="sgd", bootstrap=bootstrap, seed=seed, **FIT_KW)
+    return f, _floor_fit(part, FIT_KW, f.mass, draws, seed)
+
+
 def madelung_residual(
     traj: pd.DataFrame,
     setup: dict[str, Any],
@@ -415,18 +479,14 @@ def madelung_residual(
         v_fn, grad_v = potential
         v_text = "V = quadratic fitted on an earlier window, fixed"
 
-    fit_kw = {"windows": 4, "lag": 2, "times_per_window": 9, "score": "sm4"}
     fits, ratios = {}, {}
     for arm in ("sgd", "momentum"):
         part = arm_frame(traj, arm)
         if start is not None:
             part = part[part["step"] >= start]
         part = part.assign(free_energy=v_fn(part[["q_0", "q_1"]].to_numpy()))
-        f = madelung.fit(
-            part, potential=grad_v, mass="sgd", bootstrap=bootstrap, seed=seed, **fit_kw
-        )
-        floor = _floor_fit(part, fit_kw, f.mass, draws, seed)
-        nel = _floor_fit(part, fit_kw, f.mass, 1, seed, nelson=True)
+        f, floor = residual_over_floor(part, grad_v, draws, bootstrap, seed)
+        nel = _floor_fit(part, FIT_KW, f.mass, 1, seed, nelson=True)
         rows.append(
             {
                 "arm": arm,
@@ -438,7 +498,7 @@ def madelung_residual(
         if arm == "sgd":
             shuf = _shuffled(part, seed)
             g = madelung.fit(
-                shuf, potential=grad_v, mass="sgd", bootstrap=0, plateau=False, **fit_kw
+                shuf, potential=grad_v, mass="sgd", bootstrap=0, plateau=False, **FIT_KW
             )
             shuffled_ratio = g.momentum_residual / float(np.median(floor))
             rows.append(
