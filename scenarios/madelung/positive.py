@@ -50,6 +50,7 @@ __all__ = [
     "NELSON_DT",
     "NELSON_HBAR",
     "TAGS",
+    "control_streams",
     "entropy_positive",
     "fokker_planck_positive",
     "madelung_positive",
@@ -69,9 +70,19 @@ NELSON_DT = 0.1
 COORDS = ["q_0", "q_1"]
 
 
-def _streams(seed: int, tag: int) -> tuple[np.random.Generator, int]:
-    """The control's data stream and its estimator's integer seed, from ``SeedSequence([seed,
-    tag])`` spawned in two."""
+def control_streams(seed: int, tag: int) -> tuple[np.random.Generator, int]:
+    """A control's data stream and its estimator's integer seed.
+
+    ``SeedSequence([seed, tag])`` spawned in two: a Generator on the first child (the planted
+    data), the first 32-bit word of the second (the seed the estimator is called with).
+
+    Examples
+    --------
+    >>> rng, est = control_streams(1, TAGS["entropy"])
+    >>> rng2, est2 = control_streams(1, TAGS["entropy"])
+    >>> bool(rng.random() == rng2.random()), est == est2, est != control_streams(2, 8202)[1]
+    (True, True, True)
+    """
     data, estimator = np.random.SeedSequence([int(seed), int(tag)]).spawn(2)
     return np.random.default_rng(data), int(estimator.generate_state(1)[0])
 
@@ -242,7 +253,7 @@ def fokker_planck_positive(traj: pd.DataFrame, model: pd.DataFrame, seed: int) -
     ...     print(err)
     Fokker-Planck: 0 grid cells; need at least 3
     """
-    rng, _ = _streams(seed, TAGS["fokker_planck"])
+    rng, _ = control_streams(seed, TAGS["fokker_planck"])
     if sum(str(a).startswith("grid_") for a in traj["arm"].unique()) < 3:
         return measures.fokker_planck_grid(traj, model, [])[0]  # raises the estimator's error
     planted, pmodel = planted_grid(traj, model, rng)
@@ -271,7 +282,7 @@ def entropy_positive(traj: pd.DataFrame, seed: int) -> dict[str, Any]:
     >>> bool(res["value"] < 0.25 < res["null"])
     True
     """
-    rng, est_seed = _streams(seed, TAGS["entropy"])
+    rng, est_seed = control_streams(seed, TAGS["entropy"])
     stats, _ = measures.entropy_closure(planted_relaxation(traj, rng), [], est_seed)
     return {"value": stats["closure"], "ci": stats["ci"], "null": stats["control"]}
 
@@ -303,7 +314,7 @@ def madelung_positive(
     >>> sorted(res), res["hbar_known"]
     (['ci', 'hbar', 'hbar_known', 'value'], 1.0)
     """
-    rng, est_seed = _streams(seed, TAGS["madelung"])
+    rng, est_seed = control_streams(seed, TAGS["madelung"])
     df, _, grad_v = planted_nelson(replicas, steps, rng)
     fit, floor = measures.residual_over_floor(df, grad_v, draws, bootstrap, est_seed)
     r = fit.momentum_residual
