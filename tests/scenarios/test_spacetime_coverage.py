@@ -3,8 +3,10 @@
 Every statistic of ``spacetime`` and ``duality`` is run through its own interval procedure on
 20 synthetic replicates with a known value; the interval must cover it in at least 17 of 20
 (85 %). The fast ones build the statistic's inputs directly (per-target Lambda replicas,
-per-path chi^2, per-time prediction errors); the slow ones go through the ensemble estimators
-(Lorentz margin, Einstein residual ratio).
+per-path chi^2, per-time prediction errors, per-replica Einstein residual contributions through
+:func:`scenarios.spacetime.claims.einstein_equations` with its ensemble fit stubbed); the slow one
+goes through the ensemble estimator (Lorentz margin). The dispersion fraction has no coverage
+test.
 """
 
 from types import SimpleNamespace
@@ -116,3 +118,44 @@ def test_relative_lorentz_margin_interval_covers_the_large_sample_value():
         _, lo, hi = claims.relative_lorentz_margin(res.on, res.off)
         hits += lo <= truth <= hi
     assert hits >= MIN_HITS, (hits, truth)
+
+
+def _einstein_stub(X, limits, min_weight, seed):
+    """Ensemble fit whose ln residual ratio is the mean of the replicas' values in ``X[..., 0]``."""
+    fit = SimpleNamespace(
+        Lambda=0.0,
+        kappa=1.0,
+        residual=float(np.exp(np.mean(X[..., 0]))),
+        residual_control=1.0,
+        condition=1.0,
+        trace_residual=0.0,
+    )
+    return {"fit": fit}
+
+
+def test_einstein_ratio_interval_covers_the_planted_ln_ratio(monkeypatch):
+    """64 replicas with skewed (centred exponential, sd 0.5) contributions around a planted ln
+    residual ratio of -1.2; the ensemble fit is stubbed to the mean of the replicas'
+    contributions, so :func:`claims.einstein_equations` resamples the replicas and refits
+    (``EINSTEIN_BOOTSTRAP`` = 20 resamples) as the scenario does. Measured: 19 of 20 here;
+    0.90 over 200 replicates (0.84 with 128 replicas), below the nominal 0.95 as a
+    percentile interval of 20 resamples is."""
+    monkeypatch.setattr(claims, "_einstein", _einstein_stub)
+    shape = (6, 6, 6, 6)
+    g = np.broadcast_to(np.diag([-1.0, 1.0, 1.0, 1.0]), (*shape, 4, 4))
+    lm = SimpleNamespace(g=g, valid=np.ones(shape, dtype=bool))
+    truth = -1.2
+    hits = 0
+    for rep in range(REPLICATES):
+        rng = np.random.default_rng(300 + rep)
+        X = np.zeros((8, 64, 4))
+        X[..., 0] = truth + 0.5 * (rng.exponential(size=64) - 1.0)
+        run = SimpleNamespace(
+            seed=rep,
+            X_on=X,
+            effort={"min_weight": 1.0, "einstein_bootstrap": claims.EINSTEIN_BOOTSTRAP},
+        )
+        metric = {"lm": lm, "gpoly": g, "fit": _einstein_stub(X, None, 1.0, rep)["fit"]}
+        v = claims.einstein_equations(run, np.zeros((4, 2)), metric).verdict
+        hits += v.ci_low <= truth <= v.ci_high
+    assert hits >= MIN_HITS, hits
