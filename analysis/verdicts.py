@@ -19,7 +19,10 @@ threshold. The gates (:meth:`Verdict.__post_init__`) then make a decided verdict
   claim's own test in the same run (``positive control below detection``);
 - the CI straddles the threshold (``CI straddles threshold``);
 - the CI is on the claim's side but the null control passes the same test too (``null control
-  passes``: the run is not told apart from its control, which is no evidence).
+  passes``: the run is not told apart from its control, which is no evidence). When the scenario
+  gives the control's own interval, the same test is the interval test (the control passes when
+  its whole interval is on the claim's side); otherwise the control's value is compared with the
+  threshold.
 
 The first reason that applies, in this order, is the note; a decided verdict has an empty note.
 A missing (NaN) value or control value is never a verdict: it raises :class:`MissingNumber`.
@@ -149,10 +152,12 @@ class Claim:
         statistic: str | None = None,
         control: str | None = None,
         withheld: str = "",
+        control_ci: tuple[float, float] | None = None,
     ) -> Verdict:
         """Judge this claim on one run's numbers (``statistic``/``control`` override the
         declared labels when a run states them more precisely; ``withheld`` is a reason of
-        :data:`NOTES` for which the run cannot decide the claim, see :class:`Verdict`).
+        :data:`NOTES` for which the run cannot decide the claim; ``control_ci`` the control's
+        own interval, for the interval test of the null-control gate; see :class:`Verdict`).
 
         A claim declared without a positive control is judged without one, whatever
         ``positive_control_value`` says: ``inconclusive``, ``no positive control``.
@@ -171,6 +176,7 @@ class Claim:
             self.sense,
             positive_control_value,
             withheld,
+            *(control_ci if control_ci is not None else ()),
         )
 
 
@@ -242,6 +248,8 @@ class Verdict:
     none); the claim holds when the statistic is on the ``sense`` side of ``threshold``.
     ``withheld`` is empty, or a reason of :data:`NOTES` given by the scenario
     (``regime not reached``, ``ill-conditioned``) for which this run cannot decide the claim.
+    ``control_ci_low``, ``control_ci_high`` are the control's own interval when the scenario
+    computes one (NaN otherwise): the null-control gate then applies the interval test to it.
     ``verdict`` and ``note`` are computed (module docstring: the rule and its gates).
     :meth:`Claim.verdict` builds it from a declared claim.
 
@@ -257,6 +265,17 @@ class Verdict:
     >>> v = Verdict(*args, 0.01, "regime not reached")
     >>> v.verdict, v.note
     ('inconclusive', 'regime not reached')
+
+    A control whose value passes the threshold but whose own interval straddles it does not
+    pass the interval test (``|r| > 0`` with a signed interval, as for a correlation):
+
+    >>> r_args = ("Lambda tracks N", "|r|", 0.9, 0.5, 0.99, "permuted", 0.4, 0.0, ">", 0.99)
+    >>> Verdict(*r_args).note
+    'null control passes'
+    >>> Verdict(*r_args, control_ci_low=-0.7, control_ci_high=0.8).verdict
+    'supported'
+    >>> Verdict(*r_args, control_ci_low=0.1, control_ci_high=0.8).note
+    'null control passes'
     """
 
     claim: str
@@ -270,6 +289,8 @@ class Verdict:
     sense: str
     positive_control_value: float = float("nan")
     withheld: str = ""
+    control_ci_low: float = float("nan")
+    control_ci_high: float = float("nan")
     verdict: str = field(default="", init=False)
     note: str = field(default="", init=False)
 
@@ -296,7 +317,7 @@ class Verdict:
         self.note = ""
         if self.verdict == "inconclusive":
             self.note = "CI straddles threshold"
-        elif self.verdict == "supported" and passes(self.control_value, self.threshold, self.sense):
+        elif self.verdict == "supported" and self._control_passes():
             # the null control passes the same test: the run is not told apart from it
             self.verdict, self.note = "inconclusive", "null control passes"
         # the instrument: a test that does not detect the planted effect reports nothing
@@ -307,6 +328,14 @@ class Verdict:
             self.verdict, self.note = "inconclusive", "positive control below detection"
         if self.withheld:
             self.verdict, self.note = "inconclusive", self.withheld
+
+    def _control_passes(self) -> bool:
+        """Whether the null control passes the claim's test: the interval test on its own
+        interval when one is given, else its value against the threshold."""
+        lo, hi = float(self.control_ci_low), float(self.control_ci_high)
+        if math.isfinite(lo) and math.isfinite(hi):
+            return judge(min(lo, hi), max(lo, hi), self.threshold, self.sense) == "supported"
+        return passes(self.control_value, self.threshold, self.sense)
 
     def withhold(self, reason: str) -> Verdict:
         """This verdict withheld for ``reason`` (``regime not reached``, ``ill-conditioned``).

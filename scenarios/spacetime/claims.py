@@ -140,7 +140,7 @@ LAMBDA_N = Claim(
     "|r| of Lambda with mean N over the targets (Pearson; CI times the sign of r)",
     0.0,
     ">",
-    "|r| of the permuted-pairing control's Lambda with N",
+    "|r| of the permuted-pairing control's Lambda with N (gate: its own signed interval)",
     "de Sitter spaces with Lambda proportional to N through the same fit",
     SCENARIO,
 )
@@ -833,10 +833,17 @@ def lambda_tracks_n(run: Run, limits: np.ndarray) -> ClaimResult:
         raise AnalysisFailed(f"mean N: {n_arr.tolist()}; the targets did not separate N")
     value, lo, hi, r = lambda_correlation(n_arr, lam_arr, lam_boot)
     r_c = float(signed_correlation(n_arr, lamc_arr))
+    # the control's own interval, same resamples and convention: the null-control gate asks
+    # whether the permuted pairing's resamples also agree on a sign (|r_c| > 0 always holds)
+    try:
+        _, lo_c, hi_c, _ = lambda_correlation(n_arr, lamc_arr, lamc_boot)
+        control_ci: tuple[float, float] | None = (lo_c, hi_c)
+    except AnalysisFailed:
+        control_ci, lo_c, hi_c = None, np.nan, np.nan
     # positive control: de Sitter spaces with Lambda proportional to N through the same fit
     lam_pos = de_sitter_lambdas((METRIC_BINS,) * run.X_on.shape[-1], n_arr)
     r_pos = float(signed_correlation(n_arr, lam_pos))
-    verdict = LAMBDA_N.verdict(value, lo, hi, abs(r_c), abs(r_pos))
+    verdict = LAMBDA_N.verdict(value, lo, hi, abs(r_c), abs(r_pos), control_ci=control_ci)
     condition = max(r[4] for r in lam_rows)
     if not condition <= CONDITION_MAX:
         verdict = verdict.withhold(ILL_CONDITIONED)
@@ -847,7 +854,7 @@ def lambda_tracks_n(run: Run, limits: np.ndarray) -> ClaimResult:
     slope = float(np.polyfit(n_arr, lam_arr, 1)[0])
     for q, v, ci in (
         ("correlation", r, (lo, hi) if r >= 0 else (-hi, -lo)),
-        ("correlation_control", r_c, (np.nan, np.nan)),
+        ("correlation_control", r_c, (lo_c, hi_c) if r_c >= 0 else (-hi_c, -lo_c)),
         ("correlation_positive", r_pos, (np.nan, np.nan)),
         ("design_condition_max", condition, (np.nan, np.nan)),
         ("slope", slope, (np.nan, np.nan)),

@@ -92,3 +92,36 @@ def test_einstein_equations_is_withheld_above_the_condition_bound(monkeypatch, f
         assert (v.verdict, v.note, v.withheld) == ("inconclusive", ILL_CONDITIONED, ILL_CONDITIONED)
     else:
         assert (v.verdict, v.note, v.withheld) == ("supported", "", "")
+
+
+def _stub_control(control):
+    """``_stub`` below the bound, with the permuted-pairing Lambda ``control(m, n)`` of the
+    ensemble mean ``m`` of a target sitting at ``n``."""
+    base = _stub(0.5 * claims.CONDITION_MAX)
+
+    def fake(X, limits, min_weight, seed):
+        fit = base(X, limits, min_weight, seed)["fit"]
+        m = fit.Lambda
+        fit.Lambda_control = control(m, 4 * round(m / 4))
+        return {"fit": fit}
+
+    return fake
+
+
+def test_lambda_null_gate_is_the_interval_test_on_the_control(monkeypatch):
+    """|r| > 0 holds for any control with r != 0, so the null-control gate judges the
+    control's own signed interval: a control whose resamples disagree on the sign leaves the
+    claim decided; a control that tracks N as well as Lambda does withholds it."""
+    # small differences between targets, swamped by the resampling noise of the mean
+    wobble = {12: 0.0, 16: 0.01, 20: -0.01, 24: 0.005}
+    monkeypatch.setattr(claims, "_einstein", _stub_control(lambda m, n: wobble[n] + 50.0 * (m - n)))
+    res = claims.lambda_tracks_n(_run(), np.zeros((4, 2)))
+    v = res.verdict
+    assert v.control_value > 0  # the point test alone would call the control passing
+    assert v.control_ci_low < 0 < v.control_ci_high
+    assert (v.verdict, v.note) == ("supported", "")
+
+    monkeypatch.setattr(claims, "_einstein", _stub_control(lambda m, n: 2.0 * m))
+    v = claims.lambda_tracks_n(_run(), np.zeros((4, 2))).verdict
+    assert v.control_ci_low > 0
+    assert (v.verdict, v.note) == ("inconclusive", "null control passes")
