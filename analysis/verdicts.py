@@ -164,6 +164,7 @@ class Claim:
         """
         if not self.positive_control:
             positive_control_value = float("nan")
+        control_low, control_high = control_ci if control_ci is not None else (math.nan,) * 2
         return Verdict(
             self.name,
             self.statistic if statistic is None else statistic,
@@ -176,7 +177,8 @@ class Claim:
             self.sense,
             positive_control_value,
             withheld,
-            *(control_ci if control_ci is not None else ()),
+            control_low,
+            control_high,
         )
 
 

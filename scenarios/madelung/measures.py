@@ -32,6 +32,7 @@ __all__ = [
     "arm_frame",
     "cell_sigma",
     "entropy_closure",
+    "floor_ratios",
     "fokker_planck_grid",
     "hbar_exponents",
     "joint_vs_separate",
@@ -400,6 +401,23 @@ def residual_over_floor(
     return f, _floor_fit(part, FIT_KW, f.mass, draws, seed)
 
 
+def floor_ratios(residual: float, floor: np.ndarray) -> tuple[float, float, float]:
+    """A momentum residual over its floor draws: over their median, largest and smallest.
+
+    The Madelung claim's value and interval (:func:`residual_over_floor` gives both inputs).
+
+    Examples
+    --------
+    >>> floor_ratios(6.0, np.array([1.0, 2.0, 3.0]))
+    (3.0, 2.0, 6.0)
+    """
+    return (
+        residual / float(np.median(floor)),
+        residual / float(floor.max()),
+        residual / float(floor.min()),
+    )
+
+
 def madelung_residual(
     traj: pd.DataFrame,
     setup: dict[str, Any],
@@ -510,11 +528,7 @@ def madelung_residual(
                 }
             )
         fits[arm] = f
-        ratios[arm] = (
-            f.momentum_residual / float(np.median(floor)),
-            f.momentum_residual / float(floor.max()),
-            f.momentum_residual / float(floor.min()),
-        )
+        ratios[arm] = floor_ratios(f.momentum_residual, floor)
         for q, v, lo, hi in (
             ("hbar_over_m", f.hbar_over_m, *f.hbar_over_m_ci),
             ("hbar", f.hbar, *f.hbar_ci),

@@ -317,10 +317,10 @@ def madelung_positive(
     rng, est_seed = control_streams(seed, TAGS["madelung"])
     df, _, grad_v = planted_nelson(replicas, steps, rng)
     fit, floor = measures.residual_over_floor(df, grad_v, draws, bootstrap, est_seed)
-    r = fit.momentum_residual
+    value, lo, hi = measures.floor_ratios(fit.momentum_residual, floor)
     return {
-        "value": r / float(np.median(floor)),
-        "ci": (r / float(floor.max()), r / float(floor.min())),
+        "value": value,
+        "ci": (lo, hi),
         "hbar": fit.hbar,
         "hbar_known": NELSON_HBAR,
     }
